@@ -1,0 +1,165 @@
+"""The hnswlib index: a persisted cache of the ``vectors`` table for fast search.
+
+SQLite is the truth. The index is saved atomically (write a new file, then swap the
+small ``ann.json`` pointer) together with the store ``version`` and highest vector id
+it reflects. On open, a missing or unreadable index is rebuilt from SQLite; one that
+is merely behind (a crash after a commit but before a save) is patched: vectors
+newer than its highest id are added and tombstoned ids since its version removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from indexer.store import Store
+
+M = 16
+EF_CONSTRUCTION = 200
+EF_SEARCH = 64
+
+
+class AnnIndex:
+    """Cosine-space HNSW over every vector in the store, keyed by vector id."""
+
+    def __init__(self, folder: Path, dim: int) -> None:
+        self.folder = folder
+        self.dim = dim
+        self._lock = threading.RLock()
+        self._index = self._new(1024)
+        self.version = 0
+        self.max_id = 0
+        self.live = 0
+        self.dirty = False
+
+    def _new(self, capacity: int):
+        import hnswlib
+
+        idx = hnswlib.Index(space="ip", dim=self.dim)
+        idx.init_index(max_elements=capacity, ef_construction=EF_CONSTRUCTION, M=M, allow_replace_deleted=False)
+        idx.set_ef(EF_SEARCH)
+        return idx
+
+    # persistence --------------------------------------------------------------------
+    @classmethod
+    def open(cls, folder: Path, dim: int, store: Store) -> AnnIndex:
+        """Load the saved index and bring it level with ``store`` (rebuild if unusable)."""
+        ann = cls(folder, dim)
+        if not ann._load():
+            ann.rebuild(store)
+            return ann
+        ann.catch_up(store)
+        return ann
+
+    def _load(self) -> bool:
+        import hnswlib
+
+        pointer = self.folder / "ann.json"
+        try:
+            info = json.loads(pointer.read_text())
+            if info.get("dim") != self.dim:
+                return False
+            idx = hnswlib.Index(space="ip", dim=self.dim)
+            idx.load_index(str(self.folder / info["file"]), max_elements=max(1024, int(info["capacity"])))
+            idx.set_ef(EF_SEARCH)
+        except (OSError, ValueError, KeyError, RuntimeError):
+            return False
+        self._index, self.version, self.max_id, self.live = idx, int(info["version"]), int(info["max_id"]), int(info["live"])
+        return True
+
+    def save(self) -> None:
+        """Write a new index file, then atomically point ``ann.json`` at it."""
+        with self._lock:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            name = f"ann-{self.version}.hnsw"
+            tmp = self.folder / (name + ".tmp")
+            self._index.save_index(str(tmp))
+            _fsync_file(tmp)
+            os.replace(tmp, self.folder / name)
+            info = {"file": name, "dim": self.dim, "version": self.version, "max_id": self.max_id,
+                    "live": self.live, "capacity": self._index.get_max_elements()}
+            ptmp = self.folder / "ann.json.tmp"
+            ptmp.write_text(json.dumps(info))
+            _fsync_file(ptmp)
+            os.replace(ptmp, self.folder / "ann.json")
+            for old in self.folder.glob("ann-*.hnsw"):
+                if old.name != name:
+                    old.unlink(missing_ok=True)
+            self.dirty = False
+
+    # keeping level with the store ---------------------------------------------------
+    def rebuild(self, store: Store) -> None:
+        """Build from scratch from every vector in SQLite."""
+        with self._lock:
+            version = store.version()
+            n = len(store.vector_ids())
+            self._index = self._new(max(1024, int(n * 1.2)))
+            self.max_id, self.live = 0, 0
+            for ids, vecs in store.vectors_since(0):
+                self.add(ids, vecs)
+            self.version = version
+            self.save()
+
+    def catch_up(self, store: Store) -> int:
+        """Apply what the store committed since this index was saved; returns changes."""
+        with self._lock:
+            version = store.version()
+            if version == self.version:
+                return 0
+            changes = 0
+            for ids, vecs in store.vectors_since(self.max_id):
+                self.add(ids, vecs)
+                changes += len(ids)
+            dead = store.tombstones_since(self.version)
+            self.remove(dead)
+            self.version = version
+            self.dirty = True
+            return changes + len(dead)
+
+    def add(self, ids: np.ndarray, vecs: np.ndarray) -> None:
+        with self._lock:
+            if len(ids) == 0:
+                return
+            need = self._index.get_current_count() + len(ids)
+            if need > self._index.get_max_elements():
+                self._index.resize_index(max(need, int(self._index.get_max_elements() * 1.5)))
+            self._index.add_items(vecs.astype(np.float32), ids.astype(np.int64), replace_deleted=False)
+            self.max_id = max(self.max_id, int(ids.max()))
+            self.live += len(ids)
+            self.dirty = True
+
+    def remove(self, ids: list[int]) -> None:
+        with self._lock:
+            for i in ids:
+                try:
+                    self._index.mark_deleted(int(i))
+                    self.live -= 1
+                except RuntimeError:
+                    pass  # never added or already deleted: nothing to do
+            self.dirty = self.dirty or bool(ids)
+
+    # search -------------------------------------------------------------------------
+    def search(self, query: np.ndarray, k: int, ef: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` (ids, cosine similarities) for one unit query vector."""
+        with self._lock:
+            k = min(k, self.live)
+            if k <= 0:
+                return np.zeros(0, np.int64), np.zeros(0, np.float32)
+            self._index.set_ef(max(ef or EF_SEARCH, k))
+            labels, dist = self._index.knn_query(query.astype(np.float32)[None, :], k=k)
+            return labels[0].astype(np.int64), (1.0 - dist[0]).astype(np.float32)
+
+    def __len__(self) -> int:
+        return self.live
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,202 @@
+"""``glimpse``: the command-line shell over ``indexer.Library``.
+
+Command bodies only parse, call the library and print; library errors become a
+one-line message and exit status 2. Nothing heavy is imported until a command runs,
+so ``glimpse --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from indexer.library import Library
+    from indexer.pipeline import Progress
+
+EPILOG = """examples:
+  glimpse index ~/Pictures                      add a folder and index it
+  glimpse search "a dog on a beach at sunset"   search by text
+  glimpse search --image holiday.jpg            search by example
+  glimpse search "in winter" --image cabin.jpg  composed: this photo, but in winter
+  glimpse search "beach" --minus "people" --kind photo --json
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="glimpse", description="Find photos and video moments on your disk.",
+                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--library", metavar="DIR", help="library folder (default: $GLIMPSE_LIBRARY or your data dir)")
+    ap.add_argument("--model", metavar="SPEC", help="open_clip model: NAME:TAG, hf-hub:ORG/REPO or local-dir:PATH")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("index", help="add folders (if given) and index new or changed files")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="folders to add as roots")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress line")
+
+    p = sub.add_parser("search", help="search by text, image, or both")
+    p.add_argument("text", nargs="?", help="what to look for")
+    p.add_argument("--image", action="append", default=[], metavar="FILE", help="an example image (repeatable)")
+    p.add_argument("--minus", action="append", default=[], metavar="TEXT[:W]", help="steer away from this text")
+    p.add_argument("--limit", "-n", type=int, default=20, help="number of results (default 20)")
+    p.add_argument("--kind", choices=["all", "photo", "video"], default="all", help="only photos or only videos")
+    p.add_argument("--strength", type=float, default=0.5,
+                   help="composed queries: weight of the text against the image, 0..1 (default 0.5)")
+    p.add_argument("--min-score", type=float, default=None, help="hide results scoring below this")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("similar", help="photos and moments like an indexed file")
+    p.add_argument("path")
+    p.add_argument("--limit", "-n", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("roots", help="list, add or remove the folders Glimpse indexes")
+    p.add_argument("action", choices=["list", "add", "remove"])
+    p.add_argument("path", nargs="?")
+
+    p = sub.add_parser("status", help="what the library holds")
+    p.add_argument("--errors", action="store_true", help="list files that could not be indexed, with reasons")
+    p.add_argument("--retry", action="store_true", help="try failed files again on the next index")
+    p.add_argument("--json", action="store_true")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from indexer.library import Library, LibraryError
+    from indexer.model import ModelUnavailable
+    from indexer.store import StoreError
+
+    try:
+        with Library.open(args.library, model=args.model) as lib:
+            return COMMANDS[args.command](lib, args)
+    except (LibraryError, ModelUnavailable, StoreError, ValueError, OSError) as e:
+        print(f"glimpse: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nglimpse: interrupted; what was indexed so far is kept", file=sys.stderr)
+        return 130
+
+
+def cmd_index(lib: Library, args: argparse.Namespace) -> int:
+    report = lib.index(args.paths, on_progress=None if args.quiet else ProgressLine())
+    print(f"indexed: {report.added} new, {report.updated} changed, {report.moved} moved, "
+          f"{report.removed} removed, {report.unchanged} unchanged, {report.errors} errors "
+          f"({report.seconds:.1f}s)")
+    for root in report.offline_roots:
+        print(f"offline: {root} is missing; its files are kept until it returns", file=sys.stderr)
+    for root in report.held_back:
+        print(f"held back: most of {root} vanished at once; nothing was deleted. "
+              f"If that is intended, run `glimpse roots remove` and add it again.", file=sys.stderr)
+    if report.errors:
+        print("see `glimpse status --errors` for the reasons", file=sys.stderr)
+    return 0
+
+
+def cmd_search(lib: Library, args: argparse.Namespace) -> int:
+    from indexer.query import Query
+
+    q = Query(args.text, tuple(Path(p) for p in args.image), tuple(args.minus), args.limit, args.kind,
+              args.strength, args.min_score)
+    print_hits(lib.search(q), args.json)
+    return 0
+
+
+def cmd_similar(lib: Library, args: argparse.Namespace) -> int:
+    print_hits(lib.similar(str(Path(args.path).expanduser().resolve()), args.limit), args.json)
+    return 0
+
+
+def print_hits(hits: list[Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"results": [h.to_json() for h in hits]}, indent=2))
+        return
+    for h in hits:
+        at = f"  @ {fmt_time(h.timestamp)} ({fmt_time(h.start)}-{fmt_time(h.end)})" if h.kind == "video" else ""
+        print(f"{h.score:6.3f}  {h.path}{at}")
+
+
+def cmd_roots(lib: Library, args: argparse.Namespace) -> int:
+    if args.action != "list" and not args.path:
+        print(f"glimpse roots {args.action}: give a folder", file=sys.stderr)
+        return 2
+    if args.action == "add":
+        print(f"added {lib.add_root(args.path).path}; run `glimpse index` to index it")
+    elif args.action == "remove":
+        print(f"removed; {lib.remove_root(args.path)} vectors forgotten (your files are untouched)")
+    for s in lib.status().roots:
+        state = "" if s.online else "  [offline]"
+        print(f"{s.path}  {s.photos} photos, {s.videos} videos, {s.errors} errors{state}")
+    return 0
+
+
+def cmd_status(lib: Library, args: argparse.Namespace) -> int:
+    if args.retry:
+        print(f"{lib.retry_errors()} files will be retried on the next `glimpse index`")
+        return 0
+    st = lib.status()
+    if args.errors:
+        errs = lib.errors()
+        if args.json:
+            print(json.dumps({"errors": [{"path": e.path, "reason": e.error} for e in errs]}, indent=2))
+        for e in [] if args.json else errs:
+            print(f"{e.path}: {e.error}")
+        return 0
+    if args.json:
+        import dataclasses
+
+        print(json.dumps(dataclasses.asdict(st), indent=2))
+        return 0
+    print(f"library: {st.library}\nmodel:   {st.model or '(none yet)'}\n"
+          f"photos:  {st.photos}\nvideos:  {st.videos}\nvectors: {st.vectors}\nerrors:  {st.errors}")
+    for r in st.roots:
+        print(f"  {r.path}: {r.photos} photos, {r.videos} videos, {r.errors} errors{'' if r.online else ' [offline]'}")
+    return 0
+
+
+COMMANDS = {"index": cmd_index, "search": cmd_search, "similar": cmd_similar, "roots": cmd_roots,
+            "status": cmd_status}
+
+
+def fmt_time(t: float | None) -> str:
+    if t is None:
+        return "-"
+    m, s = divmod(int(t), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class ProgressLine:
+    """A one-line progress bar with rate and ETA on stderr (redrawn at most 10x a second)."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, p: Progress) -> None:
+        now = time.monotonic()
+        if p.phase not in ("done", "saving") and now - self.last < (0.1 if self.tty else 5.0):
+            return
+        self.last = now
+        if p.phase == "scanning":
+            line = f"scanning… {p.done} files seen"
+        elif p.phase == "indexing":
+            pct = 100 * p.done / max(p.total, 1)
+            bar = "#" * int(pct / 5)
+            eta = fmt_time(p.eta) if p.eta is not None else "?"
+            line = f"[{bar:<20}] {p.done}/{p.total} {pct:3.0f}%  {p.rate:.1f} files/s  ETA {eta}  errors {p.errors}"
+        elif p.phase == "saving":
+            line = "saving index…"
+        else:
+            line = ""
+        end = "\r" if self.tty and p.phase != "done" else "\n"
+        if line or self.tty:
+            print(f"\x1b[2K{line}" if self.tty else line, end=end, file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

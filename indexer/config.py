@@ -1,0 +1,86 @@
+"""Settings and where things live on disk.
+
+Settings are a frozen dataclass stored as JSON inside the library, so the CLI, the
+GUI and a background watcher opened on the same library agree without a global.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+DEFAULT_MODEL = "MobileCLIP2-S0:dfndr2b"
+PHOTO_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif"})
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm"})
+JUNK_NAMES = frozenset({"@eaDir", ".thumbnails", "$RECYCLE.BIN", "System Volume Information", "__MACOSX"})
+DEFAULT_TEMPLATES = ("{}", "a photo of {}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """User-adjustable choices, persisted in the library's ``settings.json``."""
+
+    model: str = DEFAULT_MODEL
+    precision: str = "fp32"
+    exclude: tuple[str, ...] = ()
+    threads: int = 0  # 0: one per physical core
+    decode_workers: int = 2
+    batch_size: int = 32
+    templates: tuple[str, ...] = DEFAULT_TEMPLATES
+    min_score: float | None = None
+    video_interval: float = 2.0
+    video_max_frames: int = 600
+    follow_symlinks: bool = False
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> Settings:
+        """Read settings, ignoring keys a newer or older Glimpse wrote."""
+        raw = json.loads(text)
+        names = {f.name for f in dataclasses.fields(cls)}
+        kept = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k in names}
+        return cls(**kept)
+
+
+def default_library_dir() -> Path:
+    """``GLIMPSE_LIBRARY`` if set, else the platform's per-user data directory."""
+    env = os.environ.get("GLIMPSE_LIBRARY")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("glimpse", appauthor=False)) / "library"
+
+
+def model_cache_dir() -> Path:
+    """Where downloaded weights are kept (``GLIMPSE_MODELS`` moves it)."""
+    env = os.environ.get("GLIMPSE_MODELS")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("glimpse", appauthor=False)) / "models"
+
+
+def physical_cores() -> int:
+    """Physical cores, which is what torch's intra-op threads should match."""
+    try:
+        cores = set()
+        text = Path("/proc/cpuinfo").read_text()
+        for block in text.split("\n\n"):
+            fields = dict(line.split(":", 1) for line in block.splitlines() if ":" in line)
+            fields = {k.strip(): v.strip() for k, v in fields.items()}
+            if "core id" in fields:
+                cores.add((fields.get("physical id"), fields["core id"]))
+        if cores:
+            return len(cores)
+    except OSError:
+        pass
+    return max(1, (os.cpu_count() or 2) // 2)

@@ -1,0 +1,203 @@
+"""``Library``: the one object the CLI and the GUI talk to.
+
+A library is a directory: ``library.db`` (SQLite, the truth), ``ann/`` (the hnswlib
+cache), ``settings.json``. The model is loaded lazily on the first search or index,
+so opening a library and listing its roots is instant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+from pathlib import Path
+
+from indexer.ann import AnnIndex
+from indexer.config import Settings, default_library_dir
+from indexer.pipeline import IndexReport, Pipeline, ProgressFn
+from indexer.query import Hit, Query, query_vector, search_vector
+from indexer.store import FileRow, RootRow, Store
+
+
+class LibraryError(RuntimeError):
+    """A problem the user can fix; the message says how."""
+
+
+class ModelMismatch(LibraryError):
+    """The library's vectors were made by another model than the one requested."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RootStatus:
+    path: str
+    online: bool
+    photos: int
+    videos: int
+    errors: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Status:
+    library: str
+    model: str | None
+    photos: int
+    videos: int
+    vectors: int
+    errors: int
+    roots: tuple[RootStatus, ...]
+
+
+class Library:
+    """A Glimpse library on disk. Thread-safe; close it when done."""
+
+    def __init__(self, folder: Path, settings: Settings) -> None:
+        self.folder = folder
+        self.settings = settings
+        self.store = Store(folder / "library.db")
+        self._embedder = None
+        self._ann: AnnIndex | None = None
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(cls, folder: Path | str | None = None, **overrides: object) -> Library:
+        """Open (creating if needed) the library in ``folder`` (default: the user's).
+
+        ``overrides`` change settings (e.g. ``model=...``) and are saved with the library.
+        """
+        folder = Path(folder).expanduser() if folder else default_library_dir()
+        try:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as e:
+            raise LibraryError(f"cannot create the library folder {folder}: {e.strerror or e}") from e
+        settings_file = folder / "settings.json"
+        settings = Settings.from_json(settings_file.read_text()) if settings_file.exists() else Settings()
+        clean = {k: v for k, v in overrides.items() if v is not None}
+        if clean or not settings_file.exists():
+            settings = settings.replace(**clean)
+            _atomic_write(settings_file, settings.to_json())
+        return cls(folder, settings)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._ann is not None and self._ann.dirty:
+                self._ann.save()
+            self.store.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # model and index ------------------------------------------------------------------
+    @property
+    def model_id(self) -> str | None:
+        return self.store.get_meta("model")
+
+    @property
+    def embedder(self):
+        """The model, loaded on first use; refuses a model other than the library's."""
+        with self._lock:
+            if self._embedder is None:
+                from indexer.model import Embedder
+
+                emb = Embedder(self.settings.model, self.settings.threads)
+                recorded = self.model_id
+                if recorded is None:
+                    self.store.set_meta("model", emb.id)
+                    self.store.set_meta("dim", str(emb.dim))
+                elif recorded != emb.id:
+                    raise ModelMismatch(
+                        f"this library was indexed with model '{recorded}', not '{emb.id}'. "
+                        f"Search it with --model set to that model, or use another --library for the new model.")
+                self._embedder = emb
+            return self._embedder
+
+    @property
+    def ann(self) -> AnnIndex:
+        with self._lock:
+            if self._ann is None:
+                dim = int(self.store.get_meta("dim") or self.embedder.dim)
+                self._ann = AnnIndex.open(self.folder / "ann", dim, self.store)
+            return self._ann
+
+    # roots ------------------------------------------------------------------------------
+    def roots(self) -> list[RootRow]:
+        return self.store.roots()
+
+    def add_root(self, path: Path | str) -> RootRow:
+        p = Path(path).expanduser().resolve()
+        if not p.is_dir():
+            raise LibraryError(f"{p} is not a folder")
+        for r in self.store.roots():
+            if p.is_relative_to(r.path):
+                return r  # already covered by a root
+        return self.store.add_root(str(p))
+
+    def remove_root(self, path: Path | str) -> int:
+        """Forget a folder and its vectors (the photos themselves are never touched)."""
+        p = str(Path(path).expanduser().resolve())
+        root = next((r for r in self.store.roots() if r.path == p), None)
+        if root is None:
+            raise LibraryError(f"{p} is not one of this library's folders")
+        dropped = self.store.remove_root(root.id)
+        if self._ann is not None:
+            self._ann.catch_up(self.store)
+            self._ann.save()
+        return len(dropped)
+
+    # indexing ---------------------------------------------------------------------------
+    def index(self, paths: list[Path | str] | None = None, on_progress: ProgressFn | None = None,
+              cancel: threading.Event | None = None) -> IndexReport:
+        """Add ``paths`` as roots (if given) and bring the index up to date with the disk."""
+        wanted = [self.add_root(p) for p in paths or []]
+        roots = wanted or self.store.roots()
+        pipe = Pipeline(self.store, self.ann, self.embedder, self.settings, on_progress, cancel)
+        report = pipe.run(roots)
+        for prob in pipe.problems:
+            self.store.put_problem(str(prob.path), prob.reason)
+        return report
+
+    # searching --------------------------------------------------------------------------
+    def search(self, query: Query) -> list[Hit]:
+        vec = query_vector(query, self.embedder, self.settings.templates)
+        min_score = query.min_score if query.min_score is not None else self.settings.min_score
+        return search_vector(vec, self.store, self.ann, query.limit, query.kind, min_score)
+
+    def similar(self, path: str, limit: int = 20) -> list[Hit]:
+        """More like this: neighbours of an indexed file's own vector."""
+        row = self.store.file(path)
+        if row is None or row.status != "ok":
+            raise LibraryError(f"{path} is not indexed")
+        vecs = self.store.vectors_of(row.id)
+        vec = sum(v for _, v, _ in vecs)
+        vec = vec / max(float((vec ** 2).sum()) ** 0.5, 1e-12)
+        return search_vector(vec, self.store, self.ann, limit, "all", None, exclude_file=row.id)
+
+    # status -----------------------------------------------------------------------------
+    def status(self) -> Status:
+        roots = []
+        for r in self.store.roots():
+            c = dict(((k, s), n) for k, s, n in self.store._query(
+                "SELECT kind, status, COUNT(*) FROM files WHERE root_id = ? GROUP BY kind, status", [r.id]))
+            errs = sum(n for (k, s), n in c.items() if s == "error")
+            roots.append(RootStatus(r.path, r.online, c.get(("photo", "ok"), 0), c.get(("video", "ok"), 0), errs))
+        counts = self.store.counts()
+        return Status(str(self.folder), self.model_id, counts.get("photo:ok", 0), counts.get("video:ok", 0),
+                      counts.get("vectors", 0), sum(n for k, n in counts.items() if k.endswith(":error")),
+                      tuple(roots))
+
+    def errors(self) -> list[FileRow]:
+        return self.store.files("status = 'error' ORDER BY path")
+
+    def retry_errors(self) -> int:
+        """Mark failed files for another attempt on the next ``index()``."""
+        with self.store.transaction():
+            n = self.store.db.execute("UPDATE files SET status = 'retry' WHERE status = 'error'").rowcount
+        return n
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

@@ -1,0 +1,196 @@
+"""Loading an open_clip model from any source and turning pictures and words into vectors.
+
+A model spec is one of:
+
+* ``NAME:PRETRAINED`` (e.g. ``MobileCLIP2-S0:dfndr2b``), or ``NAME`` for its first tag;
+  weights download once into the model cache (``config.model_cache_dir``);
+* ``NAME:/path/to/weights.safetensors`` for a downloaded checkpoint file;
+* ``hf-hub:ORG/REPO`` for an open_clip hub repository;
+* ``local-dir:PATH`` or a plain directory path holding ``open_clip_config.json`` and
+  weights (the hub layout), which is also how the tests load their tiny model.
+
+MobileCLIP towers are reparameterized (MobileOne branches folded into single convs,
+Vasu et al., MobileCLIP, CVPR 2024) before inference: same outputs, fewer ops.
+torch, open_clip and timm are imported only when a model is loaded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from indexer.config import model_cache_dir, physical_cores
+
+
+class ModelUnavailable(RuntimeError):
+    """The model cannot be loaded; the message tells the user what to do instead."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """A parsed model spec: ``source`` is ``pretrained``, ``hf-hub`` or ``local-dir``."""
+
+    source: str
+    name: str
+    pretrained: str | None = None
+
+    @classmethod
+    def parse(cls, spec: str) -> ModelSpec:
+        spec = spec.strip()
+        if spec.startswith("local-dir:"):
+            return cls("local-dir", str(Path(spec[len("local-dir:"):]).expanduser().resolve()))
+        if spec.startswith("hf-hub:"):
+            return cls("hf-hub", spec[len("hf-hub:"):])
+        if os.sep in spec or spec.startswith(".") or Path(spec).expanduser().is_dir():
+            return cls("local-dir", str(Path(spec).expanduser().resolve()))
+        name, _, tag = spec.partition(":")
+        return cls("pretrained", name, tag or None)
+
+    def open_clip_name(self) -> str:
+        return {"local-dir": f"local-dir:{self.name}", "hf-hub": f"hf-hub:{self.name}"}.get(self.source, self.name)
+
+    def __str__(self) -> str:
+        if self.source == "pretrained":
+            return f"{self.name}:{self.pretrained}" if self.pretrained else self.name
+        return self.open_clip_name()
+
+
+def fingerprint(spec: ModelSpec) -> str:
+    """Identifies the weights, so a library is never searched with vectors of another model."""
+    if spec.source != "local-dir":
+        return str(spec)
+    folder = Path(spec.name)
+    h = hashlib.sha256()
+    for p in sorted(folder.glob("open_clip_*")):
+        h.update(p.name.encode())
+        h.update(p.read_bytes() if p.suffix == ".json" else str(p.stat().st_size).encode())
+    return f"local-dir:{folder.name}#{h.hexdigest()[:16]}"
+
+
+def offline_help(spec: ModelSpec, cause: BaseException) -> str:
+    return (f"Cannot load model '{spec}': {cause}.\n"
+            f"The weights are not in the model cache ({model_cache_dir()}) and could not be downloaded "
+            "(no internet?). On a connected machine run `glimpse model download "
+            f"{spec}`, or download the open_clip weights yourself and use "
+            "`--model local-dir:FOLDER` (a folder with open_clip_config.json and the weights) "
+            "or `--model NAME:/path/to/weights.safetensors`.")
+
+
+class Embedder:
+    """An open_clip model ready for inference: unit float32 vectors out, thread-safe."""
+
+    def __init__(self, spec: str, threads: int = 0) -> None:
+        self.spec = ModelSpec.parse(spec)
+        self.id = fingerprint(self.spec) if self.spec.source == "local-dir" and Path(self.spec.name).is_dir() else str(self.spec)
+        self._lock = threading.Lock()
+        self._load(threads)
+
+    def _load(self, threads: int) -> None:
+        import torch
+
+        torch.set_num_threads(threads or physical_cores())
+        model, preprocess, tokenizer = _create(self.spec)
+        self.model = _reparameterize(model).eval()
+        self.preprocess = preprocess
+        self.tokenizer = tokenizer
+        with torch.inference_mode():
+            self.dim = int(self.model.encode_text(tokenizer(["a"])).shape[-1])
+        self.image_size = _image_size(preprocess)
+
+    def encode_pixels(self, pixels: Any) -> np.ndarray:
+        """A batch of preprocessed tensors (N, 3, H, W) -> (N, D) unit vectors."""
+        import torch
+
+        with self._lock, torch.inference_mode():
+            return _unit(self.model.encode_image(pixels).float().numpy())
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        import torch
+
+        if not images:
+            return np.zeros((0, self.dim), np.float32)
+        return self.encode_pixels(torch.stack([self.preprocess(im.convert("RGB")) for im in images]))
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        with self._lock, torch.inference_mode():
+            return _unit(self.model.encode_text(self.tokenizer(list(texts))).float().numpy())
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def _create(spec: ModelSpec) -> tuple[Any, Any, Any]:
+    """open_clip's own loader for every source, with failures turned into plain words."""
+    import open_clip
+
+    if spec.source == "local-dir":
+        folder = Path(spec.name)
+        if not (folder / "open_clip_config.json").is_file():
+            raise ModelUnavailable(f"'{folder}' is not an open_clip model folder: open_clip_config.json is missing")
+    if spec.source == "pretrained":
+        known = {n for n, _ in open_clip.list_pretrained()} | set(open_clip.list_models())
+        if spec.name not in known:
+            raise ModelUnavailable(f"unknown model '{spec.name}'; `glimpse model list` shows the choices")
+    kwargs: dict[str, Any] = {"cache_dir": str(model_cache_dir())}
+    if spec.source == "pretrained":
+        kwargs["pretrained"] = spec.pretrained or _first_tag(spec.name)
+    try:
+        model, _, preprocess = open_clip.create_model_and_transforms(spec.open_clip_name(), **kwargs)
+        tokenizer = open_clip.get_tokenizer(spec.open_clip_name(), cache_dir=str(model_cache_dir()))
+    except ModelUnavailable:
+        raise
+    except Exception as e:  # network, cache and format errors from hub/open_clip/torch
+        if _looks_offline(e):
+            raise ModelUnavailable(offline_help(spec, e)) from e
+        raise ModelUnavailable(f"Cannot load model '{spec}': {type(e).__name__}: {e}") from e
+    return model, preprocess, tokenizer
+
+
+def _first_tag(name: str) -> str | None:
+    import open_clip
+
+    tags = [t for n, t in open_clip.list_pretrained() if n == name]
+    return tags[0] if tags else None
+
+
+def _looks_offline(e: BaseException) -> bool:
+    text = f"{type(e).__name__} {e}".lower()
+    return any(w in text for w in ("connect", "offline", "resolve", "network", "localentrynotfound",
+                                   "max retries", "timed out", "cannot find the requested files"))
+
+
+def _reparameterize(model: Any) -> Any:
+    """Fold MobileOne/RepMixer train-time branches (no-op for other architectures)."""
+    try:
+        from timm.utils.model import reparameterize_model
+    except ImportError:
+        return model
+    return reparameterize_model(model)
+
+
+def _image_size(preprocess: Any) -> int:
+    for t in getattr(preprocess, "transforms", []):
+        size = getattr(t, "size", None)
+        if isinstance(size, int):
+            return size
+        if isinstance(size, (tuple, list)) and size:
+            return int(size[0])
+    return 224
+
+
+def read_model_config(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / "open_clip_config.json").read_text())

@@ -1,0 +1,284 @@
+"""Indexing: crawl -> decode (thread pool) -> batched embed -> one writer thread.
+
+Decoding and preprocessing run ahead of the encoder in a bounded pool, so the model
+is never waiting on JPEG decoding while memory stays bounded; each embedded batch is
+committed by a single writer thread in one SQLite transaction, and the ANN cache is
+brought level after every commit. Progress goes out as ``Progress`` events through
+a callback; a ``threading.Event`` cancels between files, keeping what was committed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexer.ann import AnnIndex
+from indexer.config import Settings
+from indexer.crawl import CrawlProblem, FileRef, walk
+from indexer.decode import DecodeError, load_image, quick_hash
+from indexer.store import FileRow, RootRow, Store, VectorIn
+
+ANN_SAVE_SECONDS = 30.0
+MASS_DELETE_FRACTION = 0.5
+MASS_DELETE_MIN = 20
+
+
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    """What the indexer is doing, for a progress bar (CLI) or status bar (GUI)."""
+
+    phase: str  # "scanning" | "indexing" | "saving" | "done"
+    done: int = 0
+    total: int = 0
+    current: str | None = None
+    rate: float = 0.0  # files per second
+    eta: float | None = None  # seconds
+    errors: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class IndexReport:
+    """The outcome of one indexing run."""
+
+    added: int = 0
+    updated: int = 0
+    moved: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    errors: int = 0
+    offline_roots: tuple[str, ...] = ()
+    held_back: tuple[str, ...] = ()  # roots where a mass deletion was refused
+    cancelled: bool = False
+    seconds: float = 0.0
+
+
+@dataclasses.dataclass
+class Prepared:
+    """A file decoded and preprocessed, ready for the encoder (or failed, with a reason)."""
+
+    ref: FileRef
+    root_id: int
+    record: dict[str, Any]
+    pixels: list[Any] = dataclasses.field(default_factory=list)
+    frames: list[tuple[float | None, float | None, float | None]] = dataclasses.field(default_factory=list)
+    reuse_from: FileRow | None = None  # same content already embedded (a move or a touch)
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+class Pipeline:
+    """One indexing run over some roots. Build it, then call ``run()``."""
+
+    def __init__(self, store: Store, ann: AnnIndex, embedder: Any, settings: Settings,
+                 on_progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> None:
+        self.store, self.ann, self.embedder, self.settings = store, ann, embedder, settings
+        self.on_progress = on_progress or (lambda p: None)
+        self.cancel = cancel or threading.Event()
+        self.problems: list[CrawlProblem] = []
+
+    # planning -------------------------------------------------------------------------
+    def plan(self, roots: Iterable[RootRow]) -> tuple[list[tuple[FileRef, int]], list[FileRow], dict[str, Any]]:
+        """Crawl and diff against the store: (files to process, rows to delete, counts)."""
+        todo: list[tuple[FileRef, int]] = []
+        gone: list[FileRow] = []
+        info: dict[str, Any] = {"unchanged": 0, "offline": [], "held_back": []}
+        for root in roots:
+            path = Path(root.path)
+            if not path.is_dir():
+                self.store.set_root_online(root.id, False)
+                info["offline"].append(root.path)
+                continue
+            self.store.set_root_online(root.id, True)
+            known = {r.path: r for r in self.store.files("root_id = ?", [root.id])}
+            seen: set[str] = set()
+            for ref in walk(path, self.settings.exclude, self.settings.follow_symlinks, self.problems):
+                if self.cancel.is_set():
+                    break
+                key = str(ref.path)
+                seen.add(key)
+                row = known.get(key)
+                if row and row.size == ref.size and row.mtime == ref.mtime and row.status != "retry":
+                    info["unchanged"] += 1
+                else:
+                    todo.append((ref, root.id))
+                self.on_progress(Progress("scanning", done=len(seen), current=key))
+            vanished = [r for p, r in known.items() if p not in seen]
+            if self.cancel.is_set():
+                continue
+            if len(vanished) >= MASS_DELETE_MIN and len(vanished) > MASS_DELETE_FRACTION * len(known):
+                info["held_back"].append(root.path)  # a vanished drive or a mistake: delete nothing
+                continue
+            gone += vanished
+        return todo, gone, info
+
+    # running ----------------------------------------------------------------------------
+    def run(self, roots: Iterable[RootRow]) -> IndexReport:
+        t0 = time.monotonic()
+        todo, gone, info = self.plan(roots)
+        by_hash = {r.hash: r for r in gone if r.hash and r.status == "ok"}
+        counts = {"added": 0, "updated": 0, "moved": 0, "errors": 0}
+        writes: queue.Queue[list[Prepared] | None] = queue.Queue(maxsize=4)
+        moved_ids: set[int] = set()
+        writer = threading.Thread(target=self._writer, args=(writes, counts, moved_ids), daemon=True)
+        writer.start()
+        done = 0
+        batch: list[Prepared] = []
+        try:
+            for prep in self._decoded(todo, by_hash):
+                done += 1
+                batch.append(prep)
+                if sum(len(p.pixels) for p in batch) >= self.settings.batch_size:
+                    writes.put(self._embed(batch))
+                    batch = []
+                self._report(done, len(todo), prep.ref.path, t0, counts["errors"])
+            if batch:
+                writes.put(self._embed(batch))
+        finally:
+            writes.put(None)
+            writer.join()
+        removed = 0
+        if not self.cancel.is_set():
+            leftover = [r.id for r in gone if r.id not in moved_ids]
+            removed = len(leftover)
+            if leftover:
+                self.store.delete_files(leftover)
+        self.on_progress(Progress("saving", done=done, total=len(todo)))
+        self.ann.catch_up(self.store)
+        self.ann.save()
+        self.on_progress(Progress("done", done=done, total=len(todo), errors=counts["errors"]))
+        return IndexReport(counts["added"], counts["updated"], counts["moved"], removed, info["unchanged"],
+                           counts["errors"] + len(self.problems), tuple(info["offline"]), tuple(info["held_back"]),
+                           self.cancel.is_set(), time.monotonic() - t0)
+
+    def _report(self, done: int, total: int, path: Path, t0: float, errors: int) -> None:
+        elapsed = max(time.monotonic() - t0, 1e-6)
+        rate = done / elapsed
+        eta = (total - done) / rate if rate > 0 else None
+        self.on_progress(Progress("indexing", done, total, str(path), rate, eta, errors))
+
+    def _decoded(self, todo: list[tuple[FileRef, int]], by_hash: dict[str, FileRow]) -> Iterable[Prepared]:
+        """Decode ahead in a bounded pool, yielding in crawl order."""
+        lookahead = max(4, self.settings.decode_workers * 4)
+        with ThreadPoolExecutor(self.settings.decode_workers, thread_name_prefix="glimpse-decode") as pool:
+            pending: deque[Future[Prepared]] = deque()
+            it = iter(todo)
+            while True:
+                while len(pending) < lookahead and not self.cancel.is_set():
+                    nxt = next(it, None)
+                    if nxt is None:
+                        break
+                    pending.append(pool.submit(self._prepare, nxt[0], nxt[1], by_hash))
+                if not pending:
+                    return
+                yield pending.popleft().result()
+
+    def _prepare(self, ref: FileRef, root_id: int, by_hash: dict[str, FileRow]) -> Prepared:
+        """Runs in a decode thread: hash, reuse if content is known, else decode + preprocess."""
+        record: dict[str, Any] = {"path": str(ref.path), "root_id": root_id, "kind": ref.kind,
+                                  "ext": ref.path.suffix.lower().lstrip("."), "size": ref.size,
+                                  "mtime": ref.mtime, "indexed_at": time.time(), "error": None}
+        prep = Prepared(ref, root_id, record)
+        try:
+            record["hash"] = quick_hash(ref.path, ref.size)
+        except OSError as e:
+            return self._failed(prep, f"cannot read: {e.strerror or e}")
+        old = self.store.file(str(ref.path))
+        reuse = old if old and old.hash == record["hash"] and old.status == "ok" else by_hash.get(record["hash"])
+        if reuse is not None:
+            prep.reuse_from = reuse
+            return prep
+        try:
+            if ref.kind == "video":
+                from indexer.video import prepare_video
+
+                prepare_video(prep, self.embedder.preprocess, self.settings)
+            else:
+                dec = load_image(ref.path, self.embedder.image_size)
+                record.update(dataclasses.asdict(dec.meta))
+                prep.pixels.append(self.embedder.preprocess(dec.image))
+                prep.frames.append((None, None, None))
+        except DecodeError as e:
+            return self._failed(prep, str(e))
+        record["status"] = "ok"
+        return prep
+
+    @staticmethod
+    def _failed(prep: Prepared, reason: str) -> Prepared:
+        prep.record.update(status="error", error=reason)
+        prep.pixels, prep.frames = [], []
+        return prep
+
+    def _embed(self, batch: list[Prepared]) -> list[Prepared]:
+        """Encode every frame of the batch in one or more forward passes."""
+        import torch
+
+        flat = [px for p in batch for px in p.pixels]
+        if not flat:
+            return batch
+        vecs = np.concatenate([self.embedder.encode_pixels(torch.stack(flat[i:i + self.settings.batch_size]))
+                               for i in range(0, len(flat), self.settings.batch_size)])
+        k = 0
+        for p in batch:
+            n = len(p.pixels)
+            p.record["_vectors"] = _vectors_for(p, vecs[k:k + n])
+            p.pixels = []
+            k += n
+        return batch
+
+    def _writer(self, writes: queue.Queue[list[Prepared] | None], counts: dict[str, int], moved: set[int]) -> None:
+        """The only thread that writes: one transaction per batch, then the ANN catches up."""
+        last_save = time.monotonic()
+        while (batch := writes.get()) is not None:
+            with self.store.transaction():
+                for p in batch:
+                    self._write_one(p, counts, moved)
+            self.ann.catch_up(self.store)
+            if time.monotonic() - last_save > ANN_SAVE_SECONDS:
+                self.ann.save()
+                last_save = time.monotonic()
+
+    def _write_one(self, p: Prepared, counts: dict[str, int], moved: set[int]) -> None:
+        existing = self.store.file(p.record["path"])
+        if p.reuse_from is not None:
+            src = p.reuse_from
+            if src.path != p.record["path"]:
+                if existing is not None:  # the destination had an older file: replace it
+                    self.store._delete_files([existing.id])
+                self.store.db.execute("UPDATE files SET path = ?, root_id = ?, mtime = ?, size = ?, ext = ? WHERE id = ?",
+                                      [p.record["path"], p.root_id, p.record["mtime"], p.record["size"],
+                                       p.record["ext"], src.id])
+                moved.add(src.id)
+                counts["moved"] += 1
+            else:
+                self.store.db.execute("UPDATE files SET mtime = ?, size = ? WHERE id = ?",
+                                      [p.record["mtime"], p.record["size"], src.id])
+            return
+        vectors = p.record.pop("_vectors", [])
+        self.store.put_file(p.record, vectors)
+        if p.record["status"] == "error":
+            counts["errors"] += 1
+        elif existing is None:
+            counts["added"] += 1
+        else:
+            counts["updated"] += 1
+
+
+def _vectors_for(p: Prepared, vecs: np.ndarray) -> list[VectorIn]:
+    """Photos: one vector. Video frames: one each, carrying their moment's bounds."""
+    if p.ref.kind != "video":
+        return [VectorIn(v) for v in vecs]
+    from indexer.video import moments
+
+    ts = [float(f[0] or 0.0) for f in p.frames]
+    bounds = moments(ts, vecs, float(p.record.get("duration") or ts[-1]))
+    return [VectorIn(v, t, s, e) for v, t, (s, e) in zip(vecs, ts, bounds, strict=True)]

@@ -1,0 +1,296 @@
+"""The SQLite database: the one source of truth for files, metadata and vectors.
+
+Every schema change lives here, as a ``sqlite_utils.Migrations`` step with a reason.
+The hnswlib index (``ann.py``) is a cache derived from the ``vectors`` table; the
+``version`` counter and the ``tombstones`` table let it catch up after a crash
+without a full rebuild.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+SCHEMA = Migrations("glimpse")
+
+
+@SCHEMA()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    """Files, their vectors (photos: one; videos: one per sampled frame), roots, meta."""
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+    db.execute("""CREATE TABLE roots (
+        id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL, added REAL NOT NULL,
+        online INTEGER NOT NULL DEFAULT 1)""")
+    db.execute("""CREATE TABLE files (
+        id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL, root_id INTEGER REFERENCES roots(id),
+        kind TEXT NOT NULL, ext TEXT, size INTEGER, mtime REAL, hash TEXT,
+        width INTEGER, height INTEGER, taken_at REAL, camera TEXT, lat REAL, lon REAL,
+        duration REAL, status TEXT NOT NULL, error TEXT, indexed_at REAL)""")
+    db.execute("CREATE INDEX files_root ON files(root_id)")
+    db.execute("CREATE INDEX files_hash ON files(hash)")
+    # AUTOINCREMENT: a vector id is an hnswlib label and must never be reused, or a
+    # stale index entry could point at somebody else's row.
+    db.execute("""CREATE TABLE vectors (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, file_id INTEGER NOT NULL REFERENCES files(id),
+        ts REAL, start REAL, end REAL, vec BLOB NOT NULL)""")
+    db.execute("CREATE INDEX vectors_file ON vectors(file_id)")
+    db.execute("CREATE TABLE tombstones (id INTEGER PRIMARY KEY, version INTEGER NOT NULL)")
+    db.execute("INSERT INTO meta VALUES ('version', '0')")
+
+
+@dataclasses.dataclass(frozen=True)
+class FileRow:
+    """One file as the library knows it."""
+
+    id: int
+    path: str
+    root_id: int | None
+    kind: str
+    ext: str | None
+    size: int | None
+    mtime: float | None
+    hash: str | None
+    width: int | None
+    height: int | None
+    taken_at: float | None
+    camera: str | None
+    lat: float | None
+    lon: float | None
+    duration: float | None
+    status: str
+    error: str | None
+    indexed_at: float | None
+
+
+@dataclasses.dataclass(frozen=True)
+class RootRow:
+    id: int
+    path: str
+    added: float
+    online: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class VectorIn:
+    """A vector to store; ``ts``/``start``/``end`` are seconds for video frames."""
+
+    vec: np.ndarray
+    ts: float | None = None
+    start: float | None = None
+    end: float | None = None
+
+
+FILE_FIELDS = [f.name for f in dataclasses.fields(FileRow)]
+
+
+class StoreError(RuntimeError):
+    """The database cannot be opened or written; the message says why in plain words."""
+
+
+class Store:
+    """A thread-safe handle on the library database (one connection, one lock)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        try:
+            conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30, isolation_level=None)
+            self.db = sqlite_utils.Database(conn)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            SCHEMA.apply(self.db)
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"cannot open the library database {path}: {e}") from e
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic write; bumps ``version`` so the ANN cache knows it is behind."""
+        with self._lock:
+            try:
+                with self.db.atomic():
+                    yield
+                    self.db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'")
+            except sqlite3.OperationalError as e:
+                raise StoreError(_explain(e, self.path)) from e
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self._lock:
+            return self.db.execute(sql, params).fetchall()
+
+    # meta -------------------------------------------------------------------------
+    def version(self) -> int:
+        return int(self.get_meta("version") or 0)
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM meta WHERE key = ?", [key])
+        return rows[0][0] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
+
+    def schema_migrations(self) -> list[str]:
+        return [m.name for m in SCHEMA.applied(self.db)]
+
+    # roots ------------------------------------------------------------------------
+    def add_root(self, path: str) -> RootRow:
+        with self._lock:
+            self.db.execute("INSERT OR IGNORE INTO roots (path, added, online) VALUES (?, ?, 1)", [path, time.time()])
+        return next(r for r in self.roots() if r.path == path)
+
+    def roots(self) -> list[RootRow]:
+        return [RootRow(i, p, a, bool(o)) for i, p, a, o in self._query("SELECT id, path, added, online FROM roots ORDER BY path")]
+
+    def remove_root(self, root_id: int) -> list[int]:
+        """Forget a root and everything under it; returns the vector ids dropped."""
+        with self.transaction():
+            ids = [r[0] for r in self._query("SELECT id FROM files WHERE root_id = ?", [root_id])]
+            dropped = self._delete_files(ids)
+            self.db.execute("DELETE FROM roots WHERE id = ?", [root_id])
+        return dropped
+
+    def set_root_online(self, root_id: int, online: bool) -> None:
+        with self._lock:
+            self.db.execute("UPDATE roots SET online = ? WHERE id = ?", [int(online), root_id])
+
+    # files ------------------------------------------------------------------------
+    def file(self, path: str) -> FileRow | None:
+        rows = self._query(f"SELECT {', '.join(FILE_FIELDS)} FROM files WHERE path = ?", [path])
+        return FileRow(*rows[0]) if rows else None
+
+    def files(self, where: str = "1", params: Sequence[Any] = ()) -> list[FileRow]:
+        return [FileRow(*r) for r in self._query(f"SELECT {', '.join(FILE_FIELDS)} FROM files WHERE {where}", params)]
+
+    def files_by_id(self, ids: Iterable[int]) -> dict[int, FileRow]:
+        ids = list(ids)
+        out: dict[int, FileRow] = {}
+        for i in range(0, len(ids), 900):
+            chunk = ids[i:i + 900]
+            marks = ",".join("?" * len(chunk))
+            out.update((r.id, r) for r in self.files(f"id IN ({marks})", chunk))
+        return out
+
+    def put_file(self, record: dict[str, Any], vectors: Sequence[VectorIn]) -> list[int]:
+        """Insert or replace a file and its vectors; old vectors become tombstones.
+
+        Call inside ``transaction()`` so a batch commits together. Returns new vector ids.
+        """
+        cols = [k for k in record if k != "id"]
+        self.db.execute(
+            f"INSERT INTO files ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+            f"ON CONFLICT(path) DO UPDATE SET {', '.join(f'{c}=excluded.{c}' for c in cols)}",
+            [record[c] for c in cols])
+        file_id = self.db.execute("SELECT id FROM files WHERE path = ?", [record["path"]]).fetchone()[0]
+        self._drop_vectors_of([file_id])
+        new = []
+        for v in vectors:
+            cur = self.db.execute("INSERT INTO vectors (file_id, ts, start, end, vec) VALUES (?, ?, ?, ?, ?)",
+                                  [file_id, v.ts, v.start, v.end, encode_vec(v.vec)])
+            new.append(int(cur.lastrowid))
+        return new
+
+    def put_problem(self, path: str, reason: str) -> None:
+        """Record something the crawl could not open (a folder or file) with its reason."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO files (path, kind, status, error, indexed_at) VALUES (?, 'unreadable', 'error', ?, ?) "
+                "ON CONFLICT(path) DO UPDATE SET status = 'error', error = excluded.error", [path, reason, time.time()])
+
+    def delete_files(self, ids: Sequence[int]) -> list[int]:
+        """Remove files; returns the vector ids that left the library."""
+        with self.transaction():
+            return self._delete_files(ids)
+
+    def _delete_files(self, ids: Sequence[int]) -> list[int]:
+        dropped = self._drop_vectors_of(ids)
+        for i in range(0, len(ids), 900):
+            chunk = list(ids[i:i + 900])
+            self.db.execute(f"DELETE FROM files WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+        return dropped
+
+    def _drop_vectors_of(self, file_ids: Sequence[int]) -> list[int]:
+        dropped: list[int] = []
+        version = self.version() + 1
+        for i in range(0, len(file_ids), 900):
+            chunk = list(file_ids[i:i + 900])
+            marks = ",".join("?" * len(chunk))
+            vids = [r[0] for r in self.db.execute(f"SELECT id FROM vectors WHERE file_id IN ({marks})", chunk)]
+            self.db.execute(f"DELETE FROM vectors WHERE file_id IN ({marks})", chunk)
+            self.db.conn.executemany("INSERT OR REPLACE INTO tombstones VALUES (?, ?)", [(v, version) for v in vids])
+            dropped += vids
+        return dropped
+
+    def counts(self) -> dict[str, int]:
+        q = "SELECT kind, status, COUNT(*) FROM files GROUP BY kind, status"
+        out = {f"{k}:{s}": n for k, s, n in self._query(q)}
+        out["vectors"] = self._query("SELECT COUNT(*) FROM vectors")[0][0]
+        return out
+
+    # vectors ----------------------------------------------------------------------
+    def vectors_since(self, after_id: int, batch: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, float32 matrix) chunks of every vector with id > ``after_id``."""
+        last = after_id
+        while True:
+            rows = self._query("SELECT id, vec FROM vectors WHERE id > ? ORDER BY id LIMIT ?", [last, batch])
+            if not rows:
+                return
+            ids = np.array([r[0] for r in rows], dtype=np.int64)
+            yield ids, np.stack([decode_vec(r[1]) for r in rows])
+            last = int(ids[-1])
+
+    def tombstones_since(self, version: int) -> list[int]:
+        return [r[0] for r in self._query("SELECT id FROM tombstones WHERE version > ?", [version])]
+
+    def max_vector_id(self) -> int:
+        return int(self._query("SELECT COALESCE(MAX(id), 0) FROM vectors")[0][0])
+
+    def vector_ids(self) -> set[int]:
+        return {r[0] for r in self._query("SELECT id FROM vectors")}
+
+    def vector_rows(self, ids: Sequence[int]) -> dict[int, tuple[int, float | None, float | None, float | None]]:
+        """vector id -> (file_id, ts, start, end)."""
+        out = {}
+        for i in range(0, len(ids), 900):
+            chunk = [int(x) for x in ids[i:i + 900]]
+            q = f"SELECT id, file_id, ts, start, end FROM vectors WHERE id IN ({','.join('?' * len(chunk))})"
+            out.update((r[0], r[1:]) for r in self._query(q, chunk))
+        return out
+
+    def vectors_of(self, file_id: int) -> list[tuple[int, np.ndarray, float | None]]:
+        rows = self._query("SELECT id, vec, ts FROM vectors WHERE file_id = ? ORDER BY ts", [file_id])
+        return [(r[0], decode_vec(r[1]), r[2]) for r in rows]
+
+
+def encode_vec(v: np.ndarray) -> bytes:
+    """float16 halves the database; cosine error stays below 1e-3 for unit vectors."""
+    return np.asarray(v, dtype=np.float16).tobytes()
+
+
+def decode_vec(b: bytes) -> np.ndarray:
+    return np.frombuffer(b, dtype=np.float16).astype(np.float32)
+
+
+def _explain(e: sqlite3.OperationalError, path: Path) -> str:
+    msg = str(e)
+    if "full" in msg:
+        return f"the disk holding {path.parent} is full; free some space and run again (nothing was lost)"
+    if "readonly" in msg or "read-only" in msg:
+        return f"the library at {path.parent} is read-only; choose another with --library"
+    if "locked" in msg:
+        return f"another Glimpse process is writing to {path.parent}; try again when it finishes"
+    return f"database error in {path}: {msg}"

@@ -1,0 +1,164 @@
+"""Videos: sample frames cheaply, embed each, and group them into moments.
+
+A video holds many events, so it is searched per moment, never as one mean vector
+(multi-event video retrieval). Frames are taken at a base interval plus wherever a
+cheap colour-histogram check sees a cut. After embedding, consecutive frames that
+look alike are grouped into a moment (start, end); every frame vector carries its
+moment's bounds, so a search hit names the best frame and the moment around it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image
+
+from indexer.decode import DecodeError
+
+if TYPE_CHECKING:
+    from indexer.config import Settings
+    from indexer.pipeline import Prepared
+
+CUT_THRESHOLD = 0.35  # histogram intersection distance that counts as a scene change
+MOMENT_SIMILARITY = 0.9  # frames this close (cosine) to the running moment stay in it
+CHECKS_PER_INTERVAL = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class Frame:
+    ts: float
+    image: Image.Image
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoInfo:
+    duration: float
+    fps: float
+    width: int
+    height: int
+
+
+def open_video(path: Path) -> tuple[Any, VideoInfo]:
+    import cv2
+
+    if path.stat().st_size == 0:
+        raise DecodeError("empty file (0 bytes)")
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise DecodeError("cannot open video (damaged file or unsupported codec)")
+    fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
+    n = cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0
+    if fps <= 0 or fps > 1000:
+        fps = 25.0
+    info = VideoInfo(n / fps if n > 0 else 0.0, fps, int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                     int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    return cap, info
+
+
+def sample_frames(path: Path, interval: float = 2.0, max_frames: int = 600,
+                  target: int = 256) -> tuple[VideoInfo, list[Frame]]:
+    """Frames every ``interval`` seconds (stretched to stay under ``max_frames``) plus cuts.
+
+    Frames are ``grab()``-ed (decoded, not converted) and only the few that are looked
+    at are ``retrieve()``-d and shrunk to about ``target`` px.
+    """
+    import cv2
+
+    cap, info = open_video(path)
+    try:
+        if info.duration and info.duration / interval > max_frames:
+            interval = info.duration / max_frames
+        check_every = max(1, int(round(info.fps * interval / CHECKS_PER_INTERVAL)))
+        frames: list[Frame] = []
+        last_hist: np.ndarray | None = None
+        last_taken = -1e9
+        idx = 0
+        while cap.grab():
+            if idx % check_every == 0:
+                ok, bgr = cap.retrieve()
+                if not ok:
+                    break
+                ts = idx / info.fps
+                small = cv2.resize(bgr, (32, 32), interpolation=cv2.INTER_AREA)
+                hist = cv2.calcHist([small], [0, 1, 2], None, [4, 4, 4], [0, 256] * 3).ravel()
+                hist /= max(hist.sum(), 1)
+                cut = last_hist is not None and 1.0 - np.minimum(hist, last_hist).sum() > CUT_THRESHOLD
+                last_hist = hist
+                if (ts - last_taken >= interval - 1e-6 or cut) and len(frames) < max_frames * 2:
+                    frames.append(Frame(ts, _to_pil(bgr, target)))
+                    last_taken = ts
+            idx += 1
+        if not frames:
+            raise DecodeError("no frame could be decoded (damaged or unsupported video)")
+        duration = max(info.duration, idx / info.fps)
+        return dataclasses.replace(info, duration=duration), frames
+    finally:
+        cap.release()
+
+
+def _to_pil(bgr: np.ndarray, target: int) -> Image.Image:
+    import cv2
+
+    h, w = bgr.shape[:2]
+    scale = target / min(h, w)
+    if scale < 1:
+        bgr = cv2.resize(bgr, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA)
+    return Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+
+
+def prepare_video(prep: Prepared, preprocess: Callable[[Image.Image], Any], settings: Settings) -> None:
+    """Fill a pipeline item with the sampled frames of a video (runs in a decode thread)."""
+    info, frames = sample_frames(prep.ref.path, settings.video_interval, settings.video_max_frames)
+    prep.record.update(width=info.width, height=info.height, duration=info.duration)
+    prep.pixels.extend(preprocess(f.image) for f in frames)
+    prep.frames.extend((f.ts, None, None) for f in frames)
+
+
+def moments(ts: list[float], vecs: np.ndarray, duration: float) -> list[tuple[float, float]]:
+    """(start, end) of the moment each frame belongs to.
+
+    A new moment starts when a frame's cosine to the running mean of the current
+    moment drops below ``MOMENT_SIMILARITY``. Bounds run halfway to the neighbouring
+    moment's frames, so moments tile the video.
+    """
+    if not ts:
+        return []
+    groups: list[list[int]] = [[0]]
+    mean = vecs[0].copy()
+    for i in range(1, len(ts)):
+        m = mean / max(np.linalg.norm(mean), 1e-12)
+        if float(vecs[i] @ m) < MOMENT_SIMILARITY:
+            groups.append([i])
+            mean = vecs[i].copy()
+        else:
+            groups[-1].append(i)
+            mean += vecs[i]
+    out: list[tuple[float, float]] = [(0.0, 0.0)] * len(ts)
+    for g, members in enumerate(groups):
+        start = 0.0 if g == 0 else (ts[groups[g - 1][-1]] + ts[members[0]]) / 2
+        end = duration if g == len(groups) - 1 else (ts[members[-1]] + ts[groups[g + 1][0]]) / 2
+        for i in members:
+            out[i] = (start, max(end, ts[i]))
+    return out
+
+
+def frame_at(path: Path, ts: float, target: int = 512) -> Image.Image:
+    """The frame at ``ts`` seconds, for a moment's poster thumbnail."""
+    import cv2
+
+    cap, info = open_video(path)
+    try:
+        cap.set(cv2.CAP_PROP_POS_MSEC, max(0.0, ts) * 1000)
+        ok, bgr = cap.read()
+        if not ok:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ok, bgr = cap.read()
+        if not ok:
+            raise DecodeError("cannot read a frame for the poster")
+        return _to_pil(bgr, target)
+    finally:
+        cap.release()
