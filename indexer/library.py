@@ -162,7 +162,9 @@ class Library:
     def search(self, query: Query) -> list[Hit]:
         vec = query_vector(query, self.embedder, self.settings.templates)
         min_score = query.min_score if query.min_score is not None else self.settings.min_score
-        return search_vector(vec, self.store, self.ann, query.limit, query.kind, min_score)
+        # The example image itself is not an answer to "more like this" or "this, but ...".
+        own = {r.id for p in query.images if (r := self.store.file(str(Path(p).expanduser().resolve())))}
+        return search_vector(vec, self.store, self.ann, query.limit, query.kind, min_score, frozenset(own))
 
     def similar(self, path: str, limit: int = 20) -> list[Hit]:
         """More like this: neighbours of an indexed file's own vector."""
@@ -172,7 +174,7 @@ class Library:
         vecs = self.store.vectors_of(row.id)
         vec = sum(v for _, v, _ in vecs)
         vec = vec / max(float((vec ** 2).sum()) ** 0.5, 1e-12)
-        return search_vector(vec, self.store, self.ann, limit, "all", None, exclude_file=row.id)
+        return search_vector(vec, self.store, self.ann, limit, "all", None, frozenset({row.id}))
 
     # status -----------------------------------------------------------------------------
     def status(self) -> Status:

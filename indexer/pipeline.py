@@ -275,7 +275,7 @@ class Pipeline:
 
 def _vectors_for(p: Prepared, vecs: np.ndarray) -> list[VectorIn]:
     """Photos: one vector. Video frames: one each, carrying their moment's bounds."""
-    if p.ref.kind != "video":
+    if p.ref.kind != "video" or len(vecs) == 0:
         return [VectorIn(v) for v in vecs]
     from indexer.video import moments
 

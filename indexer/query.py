@@ -111,7 +111,7 @@ def query_vector(q: Query, embedder: Any, templates: Sequence[str]) -> np.ndarra
 
 
 def search_vector(vec: np.ndarray, store: Store, ann: AnnIndex, limit: int = 20, kind: str = "all",
-                  min_score: float | None = None, exclude_file: int | None = None) -> list[Hit]:
+                  min_score: float | None = None, exclude: frozenset[int] = frozenset()) -> list[Hit]:
     """Nearest photos and video moments to ``vec``, best first.
 
     Asks the ANN index for more candidates until ``limit`` distinct results survive
@@ -120,7 +120,7 @@ def search_vector(vec: np.ndarray, store: Store, ann: AnnIndex, limit: int = 20,
     k = max(limit * 4, 32)
     while True:
         ids, scores = ann.search(vec, k)
-        hits = _group(ids, scores, store, kind, min_score, exclude_file)
+        hits = _group(ids, scores, store, kind, min_score, exclude)
         exhausted = len(ids) < k or (min_score is not None and len(scores) and scores[-1] < min_score)
         if len(hits) >= limit or exhausted:
             return hits[:limit]
@@ -128,7 +128,7 @@ def search_vector(vec: np.ndarray, store: Store, ann: AnnIndex, limit: int = 20,
 
 
 def _group(ids: np.ndarray, scores: np.ndarray, store: Store, kind: str, min_score: float | None,
-           exclude_file: int | None) -> list[Hit]:
+           exclude: frozenset[int]) -> list[Hit]:
     rows = store.vector_rows([int(i) for i in ids])
     files = store.files_by_id({r[0] for r in rows.values()})
     best: dict[tuple[int, float | None], Hit] = {}
@@ -138,7 +138,7 @@ def _group(ids: np.ndarray, scores: np.ndarray, store: Store, kind: str, min_sco
             continue
         file_id, ts, start, end = row
         f = files.get(file_id)
-        if f is None or (kind != "all" and f.kind != kind) or file_id == exclude_file:
+        if f is None or (kind != "all" and f.kind != kind) or file_id in exclude:
             continue
         key = (file_id, start if f.kind == "video" else None)
         if key in best:

@@ -154,7 +154,8 @@ class Store:
         return next(r for r in self.roots() if r.path == path)
 
     def roots(self) -> list[RootRow]:
-        return [RootRow(i, p, a, bool(o)) for i, p, a, o in self._query("SELECT id, path, added, online FROM roots ORDER BY path")]
+        rows = self._query("SELECT id, path, added, online FROM roots ORDER BY path")
+        return [RootRow(i, p, a, bool(o)) for i, p, a, o in rows]
 
     def remove_root(self, root_id: int) -> list[int]:
         """Forget a root and everything under it; returns the vector ids dropped."""

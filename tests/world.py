@@ -251,7 +251,8 @@ class Triplet:
         return modification(self.attr, self.value)
 
 
-def triplets(rng: random.Random, n: int, attrs: Sequence[str] = ("colour", "shape", "texture", "tone", "size")) -> Iterator[Triplet]:
+def triplets(rng: random.Random, n: int,
+             attrs: Sequence[str] = ("colour", "shape", "texture", "tone", "size")) -> Iterator[Triplet]:
     """Random composed queries that change one attribute of a random reference."""
     for _ in range(n):
         ref = random_scene(rng)
@@ -275,6 +276,7 @@ def write_video(path: Path, scenes: Sequence[Scene], seconds_each: Sequence[floa
     import cv2
     import numpy as np
 
+    path.parent.mkdir(parents=True, exist_ok=True)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, size)
     if not writer.isOpened():
         raise RuntimeError(f"OpenCV cannot write {fourcc} video to {path}")

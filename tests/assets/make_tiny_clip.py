@@ -44,6 +44,8 @@ MODEL_CFG = {
     "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 64, "heads": 4, "layers": 2,
                  "mlp_ratio": 2.0},
 }
+POS_EMBED_SCALE = 10.0
+AUX_WEIGHT = 1.0
 PREPROCESS_CFG = {"size": IMAGE_SIZE, "mode": "RGB", "mean": list(MEAN), "std": list(STD),
                   "interpolation": "bicubic", "resize_mode": "shortest"}
 
@@ -112,6 +114,9 @@ def train(steps: int, batch: int, seed: int, views: int = 12, log_every: int = 1
     torch.manual_seed(seed)
     rng = random.Random(seed)
     model = open_clip.model.CLIP(**MODEL_CFG)
+    # open_clip initialises position embeddings at width**-0.5, tiny next to the patch
+    # embeddings; at this scale the model then never learns *where* things are.
+    model.visual.positional_embedding.data *= POS_EMBED_SCALE
     tokenizer = open_clip.SimpleTokenizer(context_length=MODEL_CFG["text_cfg"]["context_length"])
     heads = torch.nn.ModuleDict({a: torch.nn.Linear(MODEL_CFG["embed_dim"], len(world.VALUES[a]))
                                  for a in world.ATTRIBUTES})
@@ -136,7 +141,7 @@ def train(steps: int, batch: int, seed: int, views: int = 12, log_every: int = 1
         aux = sum(F.cross_entropy(heads[a](img_n * 10), torch.tensor([world.VALUES[a].index(getattr(s, a))
                                                                      for s in scenes]))
                   for a in world.ATTRIBUTES) / len(world.ATTRIBUTES)
-        loss = (loss_t + loss_i) / 2 + 0.5 * aux
+        loss = (loss_t + loss_i) / 2 + AUX_WEIGHT * aux
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

@@ -1,0 +1,67 @@
+"""Shared by the benchmarks: machine facts, a table printer, and RESULTS.md appends.
+
+Every benchmark measures Glimpse and its baseline in the same run on the same
+machine and reports ratios, so numbers from different machines stay comparable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import resource
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "RESULTS.md"
+SHARED = ROOT.parent / "shared" / "data"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import torch
+
+    return (f"{cpu}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}, "
+            f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [[_fmt(c) for c in r] for r in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    line = "| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |"
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    body = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in cells]
+    return "\n".join([line, sep, *body])
+
+
+def _fmt(c: object) -> str:
+    if isinstance(c, float):
+        return f"{c:.3g}" if abs(c) < 100 else f"{c:.0f}"
+    return str(c)
+
+
+def report(title: str, text: str, notes: str = "") -> None:
+    """Print a result and append it, dated and with machine info, to bench/RESULTS.md."""
+    block = f"## {title}\n\n{dt.datetime.now():%Y-%m-%d %H:%M} — {machine()}\n\n{text}\n"
+    if notes:
+        block += f"\n{notes}\n"
+    print(block)
+    if not RESULTS.exists():
+        RESULTS.write_text("# Benchmark results\n\nAppended by `make bench`; newest last.\n\n")
+    with RESULTS.open("a") as f:
+        f.write(block + "\n")
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

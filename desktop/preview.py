@@ -1,0 +1,197 @@
+"""The preview pane: a larger picture with its details, or a video player at the moment."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QPixmap
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSlider,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from indexer import Hit
+from indexer.store import FileRow
+
+
+def fmt_ts(t: float | None) -> str:
+    if t is None:
+        return "-"
+    m, s = divmod(int(t), 60)
+    return f"{m}:{s:02d}"
+
+
+class Preview(QWidget):
+    """Shows one hit. For a video it plays from the hit's timestamp and lists other moments."""
+
+    more_like_this = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.hit: Hit | None = None
+        self.player = None
+        self.picture = QLabel(alignment=Qt.AlignmentFlag.AlignCenter, minimumHeight=240)
+        self.picture.setSizePolicy(self.picture.sizePolicy().horizontalPolicy(),
+                                   self.picture.sizePolicy().verticalPolicy())
+        self.video_area = QWidget()
+        self.video_layout = QVBoxLayout(self.video_area)
+        self.video_layout.setContentsMargins(0, 0, 0, 0)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.picture)
+        self.stack.addWidget(self.video_area)
+        self.details = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.moments = QListWidget(maximumHeight=90, visible=False)
+        self.moments.itemActivated.connect(lambda it: self.seek(it.data(Qt.ItemDataRole.UserRole)))
+        self.moments.itemClicked.connect(lambda it: self.seek(it.data(Qt.ItemDataRole.UserRole)))
+        open_btn = QPushButton("Open")
+        open_btn.clicked.connect(lambda: self.hit and QDesktopServices.openUrl(QUrl.fromLocalFile(self.hit.path)))
+        folder_btn = QPushButton("Show in folder")
+        folder_btn.clicked.connect(
+            lambda: self.hit and QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(self.hit.path).parent))))
+        self.similar_btn = QPushButton("More like this")
+        self.similar_btn.clicked.connect(lambda: self.hit and self.more_like_this.emit(self.hit))
+        buttons = QHBoxLayout()
+        for b in (open_btn, folder_btn, self.similar_btn):
+            buttons.addWidget(b)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.stack, 1)
+        lay.addWidget(self.moments)
+        lay.addWidget(self.details)
+        lay.addLayout(buttons)
+
+    def show_hit(self, hit: Hit, row: FileRow | None, moments: list[Hit]) -> None:
+        self.hit = hit
+        lines = [f"<b>{Path(hit.path).name}</b>", hit.path, f"score {hit.score:.3f}"]
+        if row is not None:
+            if row.taken_at or row.mtime:
+                when = dt.datetime.fromtimestamp(row.taken_at or row.mtime or 0)
+                lines.append(when.strftime("%Y-%m-%d %H:%M"))
+            if row.width:
+                lines.append(f"{row.width} × {row.height}" + (f", {row.size / 1e6:.1f} MB" if row.size else ""))
+            if row.camera:
+                lines.append(row.camera)
+            if row.lat is not None:
+                lines.append(f"GPS {row.lat:.4f}, {row.lon:.4f}")
+        if hit.kind == "video":
+            lines.append(f"moment {fmt_ts(hit.start)}–{fmt_ts(hit.end)}, best at {fmt_ts(hit.timestamp)}")
+        self.details.setText("<br>".join(lines))
+        self.similar_btn.setVisible(hit.kind == "photo")
+        if hit.kind == "video":
+            self._show_video(hit, moments)
+        else:
+            self._stop_video()
+            self.moments.hide()
+            pix = QPixmap(hit.path)
+            self.picture.setPixmap(pix.scaled(self.picture.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                                              Qt.TransformationMode.SmoothTransformation) if not pix.isNull() else pix)
+            self.stack.setCurrentIndex(0)
+
+    def _ensure_player(self) -> None:
+        if self.player is not None:
+            return
+        from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer, QVideoSink
+
+        # Frames are painted into a label from a video sink: QVideoWidget's native
+        # surface stays blank on software-only X servers and in screenshots.
+        self.video_widget = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
+        self.video_widget.setMinimumSize(160, 120)
+        self.video_widget.setStyleSheet("background: black")
+        self.video_layout.addWidget(self.video_widget, 1)
+        self.player = QMediaPlayer(self)
+        self.audio = QAudioOutput(self)
+        self.player.setAudioOutput(self.audio)
+        self.sink = QVideoSink(self)
+        self.sink.videoFrameChanged.connect(self._on_frame)
+        self.player.setVideoSink(self.sink)
+        self._pending_seek: int | None = None
+        self._moment_ms = 0
+        self.player.mediaStatusChanged.connect(self._on_status)
+        self.play_button = QPushButton("Pause")
+        self.play_button.clicked.connect(self.toggle_play)
+        self.scrubber = QSlider(Qt.Orientation.Horizontal)
+        self.scrubber.sliderMoved.connect(self.player.setPosition)
+        self.time_label = QLabel("0:00")
+        self.player.durationChanged.connect(lambda d: self.scrubber.setRange(0, d))
+        self.player.positionChanged.connect(self._on_position)
+        self.player.playbackStateChanged.connect(
+            lambda st: self.play_button.setText("Pause" if st == QMediaPlayer.PlaybackState.PlayingState else "Play"))
+        controls = QHBoxLayout()
+        controls.addWidget(self.play_button)
+        controls.addWidget(self.scrubber, 1)
+        controls.addWidget(self.time_label)
+        self.video_layout.addLayout(controls)
+
+    def _show_video(self, hit: Hit, moments: list[Hit]) -> None:
+        self._ensure_player()
+        self.stack.setCurrentIndex(1)
+        self.moments.clear()
+        for m in sorted(moments, key=lambda h: h.timestamp or 0):
+            it = QListWidgetItem(f"{fmt_ts(m.timestamp)}  ({fmt_ts(m.start)}–{fmt_ts(m.end)})  score {m.score:.2f}")
+            it.setData(Qt.ItemDataRole.UserRole, m.timestamp or 0.0)
+            self.moments.addItem(it)
+        self.moments.setVisible(len(moments) > 1)
+        target = int((hit.timestamp or 0) * 1000)
+        self._moment_ms = target
+        url = QUrl.fromLocalFile(hit.path)
+        if self.player.source() != url:
+            self._pending_seek = target  # applied once the media has loaded
+            self.player.setSource(url)
+        else:
+            self._pending_seek = None
+        self.player.setPosition(target)
+        self.player.play()
+
+    def _on_status(self, status) -> None:
+        from PySide6.QtMultimedia import QMediaPlayer
+
+        if status in (QMediaPlayer.MediaStatus.LoadedMedia, QMediaPlayer.MediaStatus.BufferedMedia) \
+                and self._pending_seek is not None:
+            self.player.setPosition(self._pending_seek)
+            self._pending_seek = None
+        elif status == QMediaPlayer.MediaStatus.EndOfMedia:
+            # back to the moment, paused, rather than a blank surface
+            self.player.setPosition(self._moment_ms)
+            self.player.pause()
+
+    def _on_frame(self, frame) -> None:
+        img = frame.toImage()
+        if not img.isNull():
+            self.video_widget.setPixmap(QPixmap.fromImage(img).scaled(
+                self.video_widget.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
+
+    def _on_position(self, ms: int) -> None:
+        if not self.scrubber.isSliderDown():
+            self.scrubber.setValue(ms)
+        self.time_label.setText(fmt_ts(ms / 1000))
+
+    def toggle_play(self) -> None:
+        from PySide6.QtMultimedia import QMediaPlayer
+
+        if self.player is None:
+            return
+        if self.player.playbackState() == QMediaPlayer.PlaybackState.PlayingState:
+            self.player.pause()
+        else:
+            self.player.play()
+
+    def seek(self, ts: float) -> None:
+        if self.player is not None:
+            self.player.setPosition(int(ts * 1000))
+            self.player.play()
+
+    def position(self) -> float | None:
+        """Where the player is, in seconds (None before any video was shown)."""
+        return None if self.player is None else self.player.position() / 1000
+
+    def _stop_video(self) -> None:
+        if self.player is not None:
+            self.player.stop()

@@ -1,0 +1,453 @@
+"""The main window: search bar, results grid, preview, library status.
+
+It talks to the engine only through ``indexer.Library`` and runs every engine call
+in a ``Worker``; results and progress arrive as signals.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import (
+    QAction,
+    QDesktopServices,
+    QIcon,
+    QImage,
+    QKeySequence,
+    QPixmap,
+    QStandardItem,
+    QStandardItemModel,
+)
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QMainWindow,
+    QMenu,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QSplitter,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.preview import Preview
+from desktop.thumbs import ThumbnailLoader
+from desktop.workers import Worker, start
+from indexer import Hit, Library, Progress, Query
+from indexer.config import PHOTO_EXTENSIONS
+
+HIT_ROLE = Qt.ItemDataRole.UserRole + 1
+DEBOUNCE_MS = 300
+
+
+def fmt_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class MainWindow(QMainWindow):
+    """Glimpse's window. ``searched`` fires with the hits shown after every search."""
+
+    searched = Signal(list)
+    indexed = Signal(object)
+
+    def __init__(self, library: Library) -> None:
+        super().__init__()
+        self.library = library
+        self.query_images: list[Path] = []
+        self.hits: list[Hit] = []
+        self._generation = 0
+        self._index_worker: Worker | None = None
+        self.model_ready = False
+        self.setWindowTitle("Glimpse")
+        self.setAcceptDrops(True)
+        self.resize(1200, 780)
+        self.thumbs = ThumbnailLoader(library.folder / "thumbs", self)
+        self.thumbs.ready.connect(self._on_thumb)
+        self._build()
+        self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
+        self._debounce.timeout.connect(self.run_search)
+        self._show_start_page()
+        self._load_model()
+
+    # layout -------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.search_field = QLineEdit(placeholderText="Describe a photo or moment — or drop an image here")
+        self.search_field.setClearButtonEnabled(True)
+        self.search_field.textChanged.connect(lambda _: self._debounce.start())
+        self.search_field.returnPressed.connect(self.run_search)
+        self.chips = QHBoxLayout()
+        self.chips.setSpacing(4)
+        self.kind = QComboBox()
+        self.kind.addItems(["All", "Photos", "Videos"])
+        self.kind.currentIndexChanged.connect(lambda _: self.run_search())
+        self.strength = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=50)
+        self.strength.setToolTip("How much the text changes the example image")
+        self.strength.setFixedWidth(110)
+        self.strength.valueChanged.connect(lambda _: self._debounce.start())
+        self.strength_label = QLabel("Change strength")
+        self.threshold = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=0)
+        self.threshold.setFixedWidth(110)
+        self.threshold.setToolTip("Hide results scoring below this")
+        self.threshold.valueChanged.connect(self._apply_threshold)
+        self.threshold_label = QLabel("Min score 0.00")
+        pick = QToolButton(text="Image…")
+        pick.setToolTip("Search with an example image")
+        pick.clicked.connect(self._pick_image)
+        add = QPushButton("Add folder…")
+        add.clicked.connect(self._pick_folder)
+
+        bar = QHBoxLayout()
+        bar.addLayout(self.chips)
+        bar.addWidget(self.search_field, 1)
+        bar.addWidget(pick)
+        bar.addWidget(self.strength_label)
+        bar.addWidget(self.strength)
+        bar.addWidget(self.kind)
+        bar.addWidget(self.threshold_label)
+        bar.addWidget(self.threshold)
+        bar.addWidget(add)
+
+        self.model = QStandardItemModel(self)
+        self.grid = QListView(viewMode=QListView.ViewMode.IconMode, resizeMode=QListView.ResizeMode.Adjust,
+                              movement=QListView.Movement.Static, uniformItemSizes=True, wordWrap=True)
+        self.grid.setIconSize(QSize(176, 176))
+        self.grid.setGridSize(QSize(196, 224))
+        self.grid.setSpacing(6)
+        self.grid.setModel(self.model)
+        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.grid.customContextMenuRequested.connect(self._context_menu)
+        self.grid.selectionModel().currentChanged.connect(lambda cur, _: self._preview(cur))
+        self.grid.activated.connect(lambda idx: self.open_hit(idx.data(HIT_ROLE)))
+        self.message = QLabel(alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
+        self.message.setTextFormat(Qt.TextFormat.RichText)
+        self.message.setOpenExternalLinks(False)
+        self.start_button = QPushButton("Add a folder of photos…")
+        self.start_button.clicked.connect(self._pick_folder)
+        msg_page = QWidget()
+        lay = QVBoxLayout(msg_page)
+        lay.addStretch(1)
+        lay.addWidget(self.message)
+        lay.addWidget(self.start_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        lay.addStretch(2)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.grid)
+        self.pages.addWidget(msg_page)
+        self.preview = Preview(self)
+        self.preview.more_like_this.connect(self.more_like_this)
+        self.splitter = QSplitter()
+        self.splitter.addWidget(self.pages)
+        self.splitter.addWidget(self.preview)
+        self.splitter.setSizes([820, 380])
+
+        central = QWidget()
+        v = QVBoxLayout(central)
+        v.addLayout(bar)
+        v.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+
+        self.status_text = QLabel()
+        self.progress = QProgressBar(maximumWidth=220, visible=False)
+        self.cancel_button = QToolButton(text="Stop", visible=False)
+        self.cancel_button.clicked.connect(self.stop_indexing)
+        self.statusBar().addWidget(self.status_text, 1)
+        self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().addPermanentWidget(self.cancel_button)
+        self._update_strength_visibility()
+
+        focus = QAction(self, shortcut=QKeySequence.StandardKey.Find, triggered=self.search_field.setFocus)
+        paste = QAction(self, shortcut=QKeySequence.StandardKey.Paste, triggered=self.paste_image)
+        space = QAction(self, shortcut=QKeySequence(Qt.Key.Key_Space), triggered=self._toggle_preview)
+        for a in (focus, paste, space):
+            self.addAction(a)
+        space.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.grid.addAction(space)
+
+    # start-up --------------------------------------------------------------------------------
+    def _show_start_page(self) -> None:
+        self.preview.hide()
+        if not self.library.roots():
+            self.show_message("<h2>Welcome to Glimpse</h2><p>Add a folder of photos or videos. Glimpse indexes it "
+                              "in the background on this computer — nothing leaves it.</p>", button=True)
+        else:
+            st = self.library.status()
+            self.show_message(f"<h3>{st.photos} photos and {st.videos} videos indexed</h3>"
+                              "<p>Type what you are looking for, or drop an example image.</p>")
+
+    def _load_model(self) -> None:
+        self.status_text.setText(f"Loading model {self.library.settings.model}…")
+        w = Worker(lambda: (self.library.embedder, self.library.ann))
+        w.signals.result.connect(self._model_loaded)
+        w.signals.error.connect(self._model_failed)
+        start(w)
+
+    def _model_loaded(self, _: object) -> None:
+        self.model_ready = True
+        self.status_text.setText("Ready")
+        if self.search_field.text() or self.query_images:
+            self.run_search()
+
+    def _model_failed(self, err: str) -> None:
+        self.status_text.setText("The model could not be loaded")
+        self.show_message(f"<h3>The model is not available</h3><p>{_html(err)}</p>"
+                          "<p>Import a model folder (open_clip_config.json + weights) to continue.</p>")
+        self.start_button.setText("Import a model folder…")
+        self.start_button.show()
+        self.start_button.clicked.disconnect()
+        self.start_button.clicked.connect(self._import_model)
+
+    def _import_model(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a downloaded open_clip model folder")
+        if folder:
+            self.library.settings = self.library.settings.replace(model=f"local-dir:{folder}")
+            self._load_model()
+
+    def show_message(self, html: str, button: bool = False) -> None:
+        self.message.setText(html)
+        self.start_button.setVisible(button)
+        self.pages.setCurrentIndex(1)
+
+    # searching -------------------------------------------------------------------------------
+    def current_query(self) -> Query:
+        kind = ["all", "photo", "video"][self.kind.currentIndex()]
+        return Query(self.search_field.text().strip() or None, tuple(self.query_images), (), 60, kind,
+                     self.strength.value() / 100)
+
+    def run_search(self) -> None:
+        self._debounce.stop()
+        self._update_strength_visibility()
+        q = self.current_query()
+        if q.is_empty():
+            self._show_start_page()
+            return
+        if not self.model_ready:
+            self.status_text.setText("Loading model… your search will run when it is ready")
+            return
+        self._generation += 1
+        gen = self._generation
+        w = Worker(self.library.search, q)
+        w.signals.result.connect(lambda hits: self._show_hits(hits) if gen == self._generation else None)
+        w.signals.error.connect(lambda e: self.status_text.setText(f"Search failed: {e}"))
+        start(w)
+
+    def more_like_this(self, hit: Hit) -> None:
+        if hit.kind == "photo":
+            self.set_query_images([Path(hit.path)])
+            self.search_field.clear()
+            self.run_search()
+
+    def _show_hits(self, hits: list[Hit]) -> None:
+        self.hits = hits
+        self.model.clear()
+        placeholder = QIcon(QPixmap(176, 176))
+        for i, h in enumerate(hits):
+            label = f"{h.score:.2f}  {Path(h.path).name}"
+            if h.kind == "video":
+                label += f" @ {fmt_eta(h.timestamp)}"
+            item = QStandardItem(placeholder, label)
+            item.setData(h, HIT_ROLE)
+            item.setToolTip(h.path)
+            item.setEditable(False)
+            self.model.appendRow(item)
+            f = self.library.store.file(h.path)
+            self.thumbs.request(str(i), h.path, f.mtime if f else None, h.timestamp)
+        self.pages.setCurrentIndex(0 if hits else 1)
+        if not hits:
+            self.preview.hide()
+            self.show_message("<h3>Nothing found</h3><p>Try other words, or lower the minimum score.</p>")
+        self._apply_threshold()
+        self.status_text.setText(f"{len(hits)} results")
+        if hits:
+            self.grid.setCurrentIndex(self.model.index(0, 0))
+        self.searched.emit(hits)
+
+    def visible_hits(self) -> list[Hit]:
+        return [self.model.item(r).data(HIT_ROLE) for r in range(self.model.rowCount()) if not self.grid.isRowHidden(r)]
+
+    def _apply_threshold(self) -> None:
+        thr = self.threshold.value() / 100
+        self.threshold_label.setText(f"Min score {thr:.2f}")
+        for r in range(self.model.rowCount()):
+            self.grid.setRowHidden(r, thr > 0 and self.model.item(r).data(HIT_ROLE).score < thr)
+
+    def _on_thumb(self, key: str, image: QImage) -> None:
+        row = int(key)
+        if row < self.model.rowCount() and not image.isNull():
+            self.model.item(row).setIcon(QIcon(QPixmap.fromImage(image)))
+
+    def _update_strength_visibility(self) -> None:
+        composed = bool(self.query_images) and bool(self.search_field.text().strip())
+        self.strength.setVisible(composed)
+        self.strength_label.setVisible(composed)
+
+    # query images -------------------------------------------------------------------------------
+    def set_query_images(self, paths: list[Path]) -> None:
+        self.query_images = paths
+        while self.chips.count():
+            self.chips.takeAt(0).widget().deleteLater()
+        for p in paths:
+            chip = QToolButton()
+            chip.setIcon(QIcon(str(p)))
+            chip.setIconSize(QSize(28, 28))
+            chip.setText(" ×")
+            chip.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            chip.setToolTip(f"{p}\nClick to remove")
+            chip.clicked.connect(lambda _=False, p=p: self._remove_chip(p))
+            self.chips.addWidget(chip)
+        self._update_strength_visibility()
+
+    def _remove_chip(self, p: Path) -> None:
+        self.set_query_images([q for q in self.query_images if q != p])
+        self.run_search()
+
+    def _pick_image(self) -> None:
+        exts = " ".join(f"*{e}" for e in sorted(PHOTO_EXTENSIONS))
+        files, _ = QFileDialog.getOpenFileNames(self, "Search with an example image", "", f"Images ({exts})")
+        if files:
+            self.set_query_images([Path(f) for f in files])
+            self.run_search()
+
+    def paste_image(self) -> None:
+        if self.search_field.hasFocus() and QApplication.clipboard().text():
+            self.search_field.paste()
+            return
+        image = QApplication.clipboard().image()
+        if image.isNull():
+            return
+        folder = self.library.folder / "pasted"
+        folder.mkdir(exist_ok=True, mode=0o700)
+        path = Path(tempfile.mkstemp(suffix=".png", dir=folder)[1])
+        image.save(str(path))
+        self.set_query_images([path])
+        self.run_search()
+
+    # drag and drop ------------------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        if event.mimeData().hasUrls() or event.mimeData().hasImage():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        self.handle_drop(paths)
+        event.acceptProposedAction()
+
+    def handle_drop(self, paths: list[Path]) -> None:
+        """Folders become library folders; image files become the query."""
+        folders = [p for p in paths if p.is_dir()]
+        images = [p for p in paths if p.is_file() and p.suffix.lower() in PHOTO_EXTENSIONS]
+        if folders:
+            self.add_folders(folders)
+        if images:
+            self.set_query_images(images)
+            self.run_search()
+
+    # library ----------------------------------------------------------------------------------
+    def _pick_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder to Glimpse")
+        if folder:
+            self.add_folders([Path(folder)])
+
+    def add_folders(self, folders: list[Path]) -> None:
+        for f in folders:
+            self.library.add_root(f)
+        self.start_indexing()
+
+    def start_indexing(self) -> None:
+        if self._index_worker is not None:
+            return
+        w = Worker(self.library.index, None, reports=True)
+        w.signals.progress.connect(self._on_progress)
+        w.signals.result.connect(self._on_indexed)
+        w.signals.error.connect(lambda e: self.status_text.setText(f"Indexing stopped: {e}"))
+        w.signals.finished.connect(self._index_finished)
+        self._index_worker = w
+        self.progress.show()
+        self.cancel_button.show()
+        self.status_text.setText("Looking for photos and videos…")
+        start(w)
+
+    def stop_indexing(self) -> None:
+        if self._index_worker is not None:
+            self._index_worker.cancel.set()
+            self.status_text.setText("Stopping… (everything indexed so far is kept)")
+
+    def _on_progress(self, p: Progress) -> None:
+        if p.phase == "scanning":
+            self.progress.setRange(0, 0)
+            self.status_text.setText(f"Looking for photos and videos… {p.done} found")
+        elif p.phase == "indexing":
+            self.progress.setRange(0, max(p.total, 1))
+            self.progress.setValue(p.done)
+            self.status_text.setText(f"Indexing {p.done}/{p.total} · {p.rate:.1f} files/s · ETA {fmt_eta(p.eta)}"
+                                     f" · {Path(p.current or '').name}"
+                                     + (f" · {p.errors} errors" if p.errors else ""))
+
+    def _on_indexed(self, report: object) -> None:
+        r = report
+        self.status_text.setText(f"Indexed: {r.added} new, {r.updated} changed, {r.removed} removed, "
+                                 f"{r.errors} could not be read")
+        self.indexed.emit(report)
+        if self.search_field.text() or self.query_images:
+            self.run_search()
+        elif self.pages.currentIndex() == 1:
+            self._show_start_page()
+
+    def _index_finished(self) -> None:
+        self._index_worker = None
+        self.progress.hide()
+        self.cancel_button.hide()
+
+    # results ------------------------------------------------------------------------------------
+    def _preview(self, index) -> None:
+        hit = index.data(HIT_ROLE) if index.isValid() else None
+        if hit is not None:
+            others = [h for h in self.hits if h.path == hit.path and h.kind == "video"]
+            self.preview.show()
+            self.preview.show_hit(hit, self.library.store.file(hit.path), others)
+
+    def _toggle_preview(self) -> None:
+        self.preview.setVisible(not self.preview.isVisible())
+
+    def open_hit(self, hit: Hit | None) -> None:
+        if hit is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(hit.path))
+
+    def _context_menu(self, pos) -> None:
+        idx = self.grid.indexAt(pos)
+        if not idx.isValid():
+            return
+        hit: Hit = idx.data(HIT_ROLE)
+        menu = QMenu(self)
+        menu.addAction("Open", lambda: self.open_hit(hit))
+        menu.addAction("Show in folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(hit.path).parent))))
+        menu.addAction("Copy path", lambda: QApplication.clipboard().setText(hit.path))
+        if hit.kind == "photo":
+            menu.addAction("More like this", lambda: self.more_like_this(hit))
+        menu.exec(self.grid.viewport().mapToGlobal(pos))
+
+    def select_row(self, row: int) -> None:
+        self.grid.selectionModel().setCurrentIndex(self.model.index(row, 0),
+                                                   QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.stop_indexing()
+        event.accept()
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br>")
+
+

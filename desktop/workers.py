@@ -1,0 +1,58 @@
+"""The only place the GUI starts threads: a ``Worker`` runs one engine call off the UI thread.
+
+The engine reports progress through a plain callback; here it becomes a Qt signal,
+delivered on the UI thread. A cancel ``Event`` is handed to engine calls that accept one.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+
+class WorkerSignals(QObject):
+    progress = Signal(object)
+    result = Signal(object)
+    error = Signal(str)
+    finished = Signal()
+
+
+class Worker(QRunnable):
+    """Runs ``fn(*args, on_progress=..., cancel=...)`` (those two only if ``reports``)."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any, reports: bool = False) -> None:
+        super().__init__()
+        self.fn, self.args, self.reports = fn, args, reports
+        self.signals = WorkerSignals()
+        self.cancel = threading.Event()
+        self.setAutoDelete(False)  # Python owns it: see ``start``
+
+    def run(self) -> None:
+        try:
+            kwargs = {"on_progress": self.signals.progress.emit, "cancel": self.cancel} if self.reports else {}
+            out = self.fn(*self.args, **kwargs)
+        except Exception as e:  # shown to the user as a message, never a crash
+            self.signals.error.emit(f"{e}" if str(e) else traceback.format_exc(limit=2))
+        else:
+            self.signals.result.emit(out)
+        finally:
+            self.signals.finished.emit()
+
+
+_running: set[Worker] = set()
+
+
+def start(worker: Worker, pool: QThreadPool | None = None) -> Worker:
+    """Run ``worker``, keeping it (and its signals object) alive until it has finished.
+
+    Without the reference, Python may collect the signals object while queued
+    signals are still on their way to the UI thread, and they are silently lost.
+    """
+    _running.add(worker)
+    worker.signals.finished.connect(lambda: _running.discard(worker))
+    (pool or QThreadPool.globalInstance()).start(worker)
+    return worker

@@ -1,0 +1,61 @@
+"""Shared fixtures: the committed tiny model, generated corpora, fresh libraries.
+
+Media is generated from ``tests/world.py`` into temporary folders; nothing binary
+besides the tiny model lives in git.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from tests import world
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+TINY_MODEL = Path(__file__).parent / "assets" / "tiny-clip"
+MODEL_SPEC = f"local-dir:{TINY_MODEL}"
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def model_spec() -> str:
+    return MODEL_SPEC
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The committed model, loaded through the same code path as any user model."""
+    from indexer.model import Embedder
+
+    return Embedder(MODEL_SPEC)
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[world.CorpusItem]:
+    """40 distinct scenes as JPEGs in a temporary folder, with their ground truth."""
+    folder = tmp_path_factory.mktemp("photos")
+    return world.write_corpus(folder, world.distinct_scenes(random.Random(11), 40), seed=11)
+
+
+@pytest.fixture
+def library(tmp_path: Path):
+    """An empty library using the tiny model."""
+    from indexer import Library
+
+    lib = Library.open(tmp_path / "library", model=MODEL_SPEC)
+    yield lib
+    lib.close()
+
+
+@pytest.fixture(scope="session")
+def indexed(tmp_path_factory: pytest.TempPathFactory, corpus: list[world.CorpusItem]):
+    """A library holding ``corpus``, shared by read-only tests."""
+    from indexer import Library
+
+    lib = Library.open(tmp_path_factory.mktemp("lib"), model=MODEL_SPEC)
+    lib.index([corpus[0].path.parent])
+    yield lib
+    lib.close()

@@ -1,0 +1,133 @@
+"""The window, driven like a person would, offscreen, on a generated library."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from indexer import Library
+from tests import world
+from tests.conftest import MODEL_SPEC
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory):
+    folder = tmp_path_factory.mktemp("media")
+    items = world.write_corpus(folder / "photos", world.distinct_scenes(random.Random(21), 24), seed=21)
+    scenes = [world.Scene("circle", "green", "large", "center", "plain", "white"),
+              world.Scene("star", "red", "large", "right", "striped", "gray"),
+              world.Scene("triangle", "blue", "large", "center", "plain", "black")]
+    truth = world.write_video(folder / "videos" / "trip.mp4", scenes, [6, 6, 8])
+    return folder, items, truth
+
+
+@pytest.fixture
+def window(qtbot, tmp_path: Path, media):
+    from desktop.window import MainWindow
+
+    lib = Library.open(tmp_path / "lib", model=MODEL_SPEC)
+    lib.index([media[0]])
+    win = MainWindow(lib)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.model_ready, timeout=30000)
+    yield win
+    win.close()
+    lib.close()
+
+
+def type_query(qtbot, win, text: str) -> list:
+    with qtbot.waitSignal(win.searched, timeout=20000) as sig:
+        win.search_field.clear()
+        qtbot.keyClicks(win.search_field, text)
+    return sig.args[0]
+
+
+def test_typing_a_query_shows_the_right_first_result(qtbot, window, media) -> None:
+    _, items, _ = media
+    target = items[5]
+    hits = type_query(qtbot, window, world.caption(target.scene))
+    assert hits[0].path == str(target.path)
+    assert window.pages.currentIndex() == 0
+    assert window.model.item(0).text().startswith(f"{hits[0].score:.2f}")
+
+
+def test_dropping_an_image_runs_an_image_query(qtbot, window, media, tmp_path: Path) -> None:
+    _, items, _ = media
+    query = tmp_path / "drop.jpg"
+    world.perturb(world.render(items[9].scene, 192, seed=21 * 100_003 + 9), seed=4).save(query)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(query))])
+    event = QDropEvent(QPoint(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                       Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.searched, timeout=20000) as sig:
+        window.dropEvent(event)
+    assert window.query_images == [query]
+    assert window.chips.count() == 1
+    assert sig.args[0][0].path == str(items[9].path)
+
+
+def test_composed_query_reorders_results(qtbot, window, media) -> None:
+    _, items, _ = media
+    ref = items[2]
+    with qtbot.waitSignal(window.searched, timeout=20000) as sig:
+        window.set_query_images([ref.path])
+        window.run_search()
+    image_only = [h.path for h in sig.args[0]]
+    new_colour = "blue" if ref.scene.colour != "blue" else "red"
+    composed = [h.path for h in type_query(qtbot, window, world.modification("colour", new_colour))]
+    assert window.strength.isVisible()
+    assert composed[:5] != image_only[:5]
+    assert str(ref.path) not in composed  # the example itself is not an answer
+
+
+def test_video_result_opens_the_player_at_its_moment(qtbot, window, media) -> None:
+    _, _, truth = media
+    seg = truth[1]
+    window.kind.setCurrentIndex(2)
+    hits = type_query(qtbot, window, world.caption(seg.scene))
+    assert hits[0].kind == "video"
+    window.select_row(0)
+    qtbot.waitUntil(lambda: window.preview.player is not None, timeout=5000)
+    qtbot.waitUntil(lambda: (window.preview.position() or 0) >= hits[0].timestamp - 0.5, timeout=10000)
+    assert window.preview.position() < hits[0].timestamp + 3  # it started at the moment, not at 0
+    assert seg.start - 2 <= hits[0].timestamp <= seg.end + 2
+
+
+def test_threshold_slider_hides_low_scores(qtbot, window) -> None:
+    hits = type_query(qtbot, window, "a red star")
+    assert len(window.visible_hits()) == len(hits)
+    cut = hits[len(hits) // 2].score
+    window.threshold.setValue(int(cut * 100) + 1)
+    visible = window.visible_hits()
+    assert 0 < len(visible) < len(hits) or not visible
+    assert all(h.score >= window.threshold.value() / 100 for h in visible)
+
+
+def test_adding_a_folder_indexes_it_with_visible_progress(qtbot, tmp_path: Path) -> None:
+    from desktop.window import MainWindow
+
+    photos = tmp_path / "new"
+    world.write_corpus(photos, world.distinct_scenes(random.Random(5), 12), seed=5)
+    lib = Library.open(tmp_path / "lib2", model=MODEL_SPEC)
+    win = MainWindow(lib)
+    qtbot.addWidget(win)
+    win.show()
+    assert "Welcome" in win.message.text()
+    qtbot.waitUntil(lambda: win.model_ready, timeout=30000)
+    seen: list[str] = []
+    win.progress.valueChanged.connect(lambda _: seen.append(win.status_text.text()))
+    with qtbot.waitSignal(win.indexed, timeout=60000) as sig:
+        win.handle_drop([photos])
+        assert win.progress.isVisible()
+    assert sig.args[0].added == 12
+    assert any("ETA" in s for s in seen)
+    assert lib.status().photos == 12
+    win.close()
+    lib.close()
