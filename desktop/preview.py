@@ -19,8 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from indexer import Hit
-from indexer.store import FileRow
+from indexer import FileRow, Hit
 
 
 def fmt_ts(t: float | None) -> str:

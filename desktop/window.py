@@ -43,8 +43,7 @@ from PySide6.QtWidgets import (
 from desktop.preview import Preview
 from desktop.thumbs import ThumbnailLoader
 from desktop.workers import Worker, start
-from indexer import Hit, Library, Progress, Query
-from indexer.config import PHOTO_EXTENSIONS
+from indexer import PHOTO_EXTENSIONS, Hit, Library, Progress, Query
 
 HIT_ROLE = Qt.ItemDataRole.UserRole + 1
 DEBOUNCE_MS = 300
@@ -75,7 +74,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Glimpse")
         self.setAcceptDrops(True)
         self.resize(1200, 780)
-        self.thumbs = ThumbnailLoader(library.folder / "thumbs", self)
+        self.thumbs = ThumbnailLoader(library, self)
         self.thumbs.ready.connect(self._on_thumb)
         self._build()
         self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
@@ -262,8 +261,7 @@ class MainWindow(QMainWindow):
             item.setToolTip(h.path)
             item.setEditable(False)
             self.model.appendRow(item)
-            f = self.library.store.file(h.path)
-            self.thumbs.request(str(i), h.path, f.mtime if f else None, h.timestamp)
+            self.thumbs.request(str(i), h)
         self.pages.setCurrentIndex(0 if hits else 1)
         if not hits:
             self.preview.hide()
@@ -416,7 +414,7 @@ class MainWindow(QMainWindow):
         if hit is not None:
             others = [h for h in self.hits if h.path == hit.path and h.kind == "video"]
             self.preview.show()
-            self.preview.show_hit(hit, self.library.store.file(hit.path), others)
+            self.preview.show_hit(hit, self.library.file_info(hit.path), others)
 
     def _toggle_preview(self) -> None:
         self.preview.setVisible(not self.preview.isVisible())

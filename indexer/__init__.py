@@ -4,10 +4,11 @@ No Qt here: the CLI (``indexer.cli``) and the desktop app (``desktop``) are thin
 shells over ``Library``.
 """
 
-from indexer.config import Settings
-from indexer.library import Library, LibraryError, ModelMismatch, Status
+from indexer.config import PHOTO_EXTENSIONS, VIDEO_EXTENSIONS, Settings
+from indexer.library import Library, LibraryBusy, LibraryError, ModelMismatch, Status
 from indexer.pipeline import IndexReport, Progress
 from indexer.query import Hit, Query
+from indexer.store import FileRow
 
-__all__ = ["Hit", "IndexReport", "Library", "LibraryError", "ModelMismatch", "Progress", "Query", "Settings",
-           "Status"]
+__all__ = ["PHOTO_EXTENSIONS", "VIDEO_EXTENSIONS", "FileRow", "Hit", "IndexReport", "Library", "LibraryBusy",
+           "LibraryError", "ModelMismatch", "Progress", "Query", "Settings", "Status"]

@@ -33,8 +33,17 @@ class AnnIndex:
         self._index = self._new(1024)
         self.version = 0
         self.max_id = 0
-        self.live = 0
+        self.deleted: set[int] = set()
         self.dirty = False
+
+    @property
+    def live(self) -> int:
+        return self._index.get_current_count() - len(self.deleted)
+
+    def ids(self) -> set[int]:
+        """Labels that searches can return (for consistency checks)."""
+        with self._lock:
+            return set(self._index.get_ids_list()) - self.deleted
 
     def _new(self, capacity: int):
         import hnswlib
@@ -66,9 +75,11 @@ class AnnIndex:
             idx = hnswlib.Index(space="ip", dim=self.dim)
             idx.load_index(str(self.folder / info["file"]), max_elements=max(1024, int(info["capacity"])))
             idx.set_ef(EF_SEARCH)
+            deleted = np.load(self.folder / info["deleted"]) if info.get("deleted") else np.zeros(0, np.int64)
         except (OSError, ValueError, KeyError, RuntimeError):
             return False
-        self._index, self.version, self.max_id, self.live = idx, int(info["version"]), int(info["max_id"]), int(info["live"])
+        self._index, self.version, self.max_id = idx, int(info["version"]), int(info["max_id"])
+        self.deleted = {int(x) for x in deleted}
         return True
 
     def save(self) -> None:
@@ -80,14 +91,19 @@ class AnnIndex:
             self._index.save_index(str(tmp))
             _fsync_file(tmp)
             os.replace(tmp, self.folder / name)
-            info = {"file": name, "dim": self.dim, "version": self.version, "max_id": self.max_id,
-                    "live": self.live, "capacity": self._index.get_max_elements()}
+            dname = f"ann-{self.version}.deleted.npy"
+            with open(self.folder / dname, "wb") as f:
+                np.save(f, np.fromiter(self.deleted, np.int64, len(self.deleted)))
+                f.flush()
+                os.fsync(f.fileno())
+            info = {"file": name, "deleted": dname, "dim": self.dim, "version": self.version, "max_id": self.max_id,
+                    "capacity": self._index.get_max_elements()}
             ptmp = self.folder / "ann.json.tmp"
             ptmp.write_text(json.dumps(info))
             _fsync_file(ptmp)
             os.replace(ptmp, self.folder / "ann.json")
-            for old in self.folder.glob("ann-*.hnsw"):
-                if old.name != name:
+            for old in self.folder.glob("ann-*"):
+                if old.name not in (name, dname):
                     old.unlink(missing_ok=True)
             self.dirty = False
 
@@ -98,7 +114,7 @@ class AnnIndex:
             version = store.version()
             n = len(store.vector_ids())
             self._index = self._new(max(1024, int(n * 1.2)))
-            self.max_id, self.live = 0, 0
+            self.max_id, self.deleted = 0, set()
             for ids, vecs in store.vectors_since(0):
                 self.add(ids, vecs)
             self.version = version
@@ -129,17 +145,19 @@ class AnnIndex:
                 self._index.resize_index(max(need, int(self._index.get_max_elements() * 1.5)))
             self._index.add_items(vecs.astype(np.float32), ids.astype(np.int64), replace_deleted=False)
             self.max_id = max(self.max_id, int(ids.max()))
-            self.live += len(ids)
+            self.deleted.difference_update(int(i) for i in ids)
             self.dirty = True
 
     def remove(self, ids: list[int]) -> None:
         with self._lock:
             for i in ids:
+                if int(i) in self.deleted:
+                    continue
                 try:
                     self._index.mark_deleted(int(i))
-                    self.live -= 1
+                    self.deleted.add(int(i))
                 except RuntimeError:
-                    pass  # never added or already deleted: nothing to do
+                    pass  # never added: nothing to do
             self.dirty = self.dirty or bool(ids)
 
     # search -------------------------------------------------------------------------

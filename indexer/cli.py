@@ -37,6 +37,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="add folders (if given) and index new or changed files")
     p.add_argument("paths", nargs="*", metavar="PATH", help="folders to add as roots")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress line")
+    p.add_argument("--wait", action="store_true", help="if another Glimpse is updating the library, wait for it")
+    p.add_argument("--allow-deletions", action="store_true",
+                   help="forget files even when most of a folder vanished at once (normally held back)")
+
+    p = sub.add_parser("watch", help="keep the library current: index changes as they happen (Ctrl-C stops)")
+    p.add_argument("--poll", type=float, default=300.0, metavar="SECONDS",
+                   help="also rescan every SECONDS (default 300; network drives need it)")
+    p.add_argument("--no-events", action="store_true", help="poll only, no filesystem notifications")
+    p.add_argument("--settle", type=float, default=2.0, metavar="SECONDS",
+                   help="wait until a file has been unchanged this long before indexing it (default 2)")
+
+    p = sub.add_parser("doctor", help="check the library for damage (and --repair it)")
+    p.add_argument("--repair", action="store_true", help="fix what can be fixed: rebuild the index, drop orphans")
 
     p = sub.add_parser("search", help="search by text, image, or both")
     p.add_argument("text", nargs="?", help="what to look for")
@@ -80,10 +93,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nglimpse: interrupted; what was indexed so far is kept", file=sys.stderr)
         return 130
+    except Exception as e:  # a bug: say so plainly, with the details needed to report it
+        import traceback
+
+        traceback.print_exc()
+        print(f"glimpse: unexpected error: {e}", file=sys.stderr)
+        return 1
 
 
 def cmd_index(lib: Library, args: argparse.Namespace) -> int:
-    report = lib.index(args.paths, on_progress=None if args.quiet else ProgressLine())
+    report = lib.index(args.paths, on_progress=None if args.quiet else ProgressLine(), wait=args.wait,
+                       allow_mass_delete=args.allow_deletions)
+    print_report(report)
+    return 0
+
+
+def print_report(report: Any) -> None:
     print(f"indexed: {report.added} new, {report.updated} changed, {report.moved} moved, "
           f"{report.removed} removed, {report.unchanged} unchanged, {report.errors} errors "
           f"({report.seconds:.1f}s)")
@@ -94,7 +119,43 @@ def cmd_index(lib: Library, args: argparse.Namespace) -> int:
               f"If that is intended, run `glimpse roots remove` and add it again.", file=sys.stderr)
     if report.errors:
         print("see `glimpse status --errors` for the reasons", file=sys.stderr)
+
+
+def cmd_watch(lib: Library, args: argparse.Namespace) -> int:
+    import threading
+
+    line = ProgressLine()
+    w = lib.watcher(poll_interval=args.poll, use_events=not args.no_events, settle=args.settle, on_progress=line,
+                    on_report=lambda r: (print_report(r), print("watching for changes… (Ctrl-C stops)",
+                                                                file=sys.stderr)),
+                    on_error=lambda e: print(f"glimpse: {e}", file=sys.stderr))
+    print(f"watching {len(lib.roots())} folders (Ctrl-C stops)", file=sys.stderr)
+    w.start()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("\nstopping… (what was indexed is kept)", file=sys.stderr)
+    finally:
+        w.stop()
     return 0
+
+
+def cmd_doctor(lib: Library, args: argparse.Namespace) -> int:
+    from indexer import doctor
+
+    findings = doctor.check(lib)
+    for f in findings:
+        print(f"{f.check}: {f.problem}{'' if f.repairable else ' (cannot be repaired automatically)'}")
+    if not findings:
+        print("library is healthy")
+    if args.repair and findings:
+        for what in doctor.repair(lib):
+            print(f"repaired: {what}")
+        left = doctor.check(lib)
+        for f in left:
+            print(f"still wrong: {f.check}: {f.problem}")
+        return 1 if left else 0
+    return 1 if findings else 0
 
 
 def cmd_search(lib: Library, args: argparse.Namespace) -> int:
@@ -158,8 +219,8 @@ def cmd_status(lib: Library, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "search": cmd_search, "similar": cmd_similar, "roots": cmd_roots,
-            "status": cmd_status}
+COMMANDS = {"index": cmd_index, "watch": cmd_watch, "doctor": cmd_doctor, "search": cmd_search,
+            "similar": cmd_similar, "roots": cmd_roots, "status": cmd_status}
 
 
 def fmt_time(t: float | None) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from indexer.ann import AnnIndex
@@ -25,6 +27,70 @@ class LibraryError(RuntimeError):
 
 class ModelMismatch(LibraryError):
     """The library's vectors were made by another model than the one requested."""
+
+
+class LibraryBusy(LibraryError):
+    """Another process is writing to this library."""
+
+
+class WriteLock:
+    """One writer per library across processes (an ``flock`` on ``write.lock``).
+
+    Readers never need it: SQLite's WAL lets them search while a writer works.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._depth = 0
+        self._lock = threading.RLock()
+
+    def acquire(self, wait: bool = False, timeout: float = 3600.0) -> None:
+        import fcntl
+        import time
+
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                return
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            end = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if not wait or time.monotonic() > end:
+                        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                        os.close(fd)
+                        raise LibraryBusy(f"another Glimpse process (pid {holder}) is updating this library; "
+                                          "searching still works. Try again when it finishes, or use --wait.") from None
+                    time.sleep(0.2)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            self._fd, self._depth = fd, 1
+
+    def release(self) -> None:
+        import fcntl
+
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0 and self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                os.close(self._fd)
+                self._fd = None
+
+    @property
+    def held(self) -> bool:
+        return self._depth > 0
+
+    @contextmanager
+    def __call__(self, wait: bool = False) -> Iterator[None]:
+        self.acquire(wait)
+        try:
+            yield
+        finally:
+            self.release()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +123,7 @@ class Library:
         self._embedder = None
         self._ann: AnnIndex | None = None
         self._lock = threading.RLock()
+        self.writing = WriteLock(folder / "write.lock")
 
     @classmethod
     def open(cls, folder: Path | str | None = None, **overrides: object) -> Library:
@@ -80,7 +147,12 @@ class Library:
     def close(self) -> None:
         with self._lock:
             if self._ann is not None and self._ann.dirty:
-                self._ann.save()
+                try:
+                    with self.writing():
+                        self._ann.catch_up(self.store)
+                        self._ann.save()
+                except LibraryBusy:
+                    pass  # the writer saves its own, newer index
             self.store.close()
 
     def __enter__(self) -> Library:
@@ -140,31 +212,47 @@ class Library:
         root = next((r for r in self.store.roots() if r.path == p), None)
         if root is None:
             raise LibraryError(f"{p} is not one of this library's folders")
-        dropped = self.store.remove_root(root.id)
-        if self._ann is not None:
-            self._ann.catch_up(self.store)
-            self._ann.save()
+        with self.writing():
+            dropped = self.store.remove_root(root.id)
+            self.ann.catch_up(self.store)
+            self.ann.save()
         return len(dropped)
 
     # indexing ---------------------------------------------------------------------------
     def index(self, paths: list[Path | str] | None = None, on_progress: ProgressFn | None = None,
-              cancel: threading.Event | None = None) -> IndexReport:
-        """Add ``paths`` as roots (if given) and bring the index up to date with the disk."""
+              cancel: threading.Event | None = None, pause: threading.Event | None = None, settle: float = 0.0,
+              wait: bool = False, allow_mass_delete: bool = False) -> IndexReport:
+        """Add ``paths`` as roots (if given) and bring the index up to date with the disk.
+
+        ``settle`` leaves files modified in the last seconds for a later run; a root
+        where most files vanished at once keeps them unless ``allow_mass_delete``.
+        """
         wanted = [self.add_root(p) for p in paths or []]
-        roots = wanted or self.store.roots()
-        pipe = Pipeline(self.store, self.ann, self.embedder, self.settings, on_progress, cancel)
-        report = pipe.run(roots)
-        for prob in pipe.problems:
-            self.store.put_problem(str(prob.path), prob.reason)
+        with self.writing(wait):
+            roots = wanted or self.store.roots()
+            ann = self.ann
+            ann.catch_up(self.store)  # another process may have written since we opened
+            pipe = Pipeline(self.store, ann, self.embedder, self.settings, on_progress, cancel, pause, settle,
+                            allow_mass_delete)
+            report = pipe.run(roots)
+            for prob in pipe.problems:
+                self.store.put_problem(str(prob.path), prob.reason)
         return report
 
     # searching --------------------------------------------------------------------------
+    def _fresh_ann(self) -> AnnIndex:
+        """The ANN index, caught up with writes made since (by us or another process)."""
+        ann = self.ann
+        if ann.version != self.store.version():
+            ann.catch_up(self.store)
+        return ann
+
     def search(self, query: Query) -> list[Hit]:
         vec = query_vector(query, self.embedder, self.settings.templates)
         min_score = query.min_score if query.min_score is not None else self.settings.min_score
         # The example image itself is not an answer to "more like this" or "this, but ...".
         own = {r.id for p in query.images if (r := self.store.file(str(Path(p).expanduser().resolve())))}
-        return search_vector(vec, self.store, self.ann, query.limit, query.kind, min_score, frozenset(own))
+        return search_vector(vec, self.store, self._fresh_ann(), query.limit, query.kind, min_score, frozenset(own))
 
     def similar(self, path: str, limit: int = 20) -> list[Hit]:
         """More like this: neighbours of an indexed file's own vector."""
@@ -174,7 +262,7 @@ class Library:
         vecs = self.store.vectors_of(row.id)
         vec = sum(v for _, v, _ in vecs)
         vec = vec / max(float((vec ** 2).sum()) ** 0.5, 1e-12)
-        return search_vector(vec, self.store, self.ann, limit, "all", None, frozenset({row.id}))
+        return search_vector(vec, self.store, self._fresh_ann(), limit, "all", None, frozenset({row.id}))
 
     # status -----------------------------------------------------------------------------
     def status(self) -> Status:
@@ -189,14 +277,31 @@ class Library:
                       counts.get("vectors", 0), sum(n for k, n in counts.items() if k.endswith(":error")),
                       tuple(roots))
 
+    def file_info(self, path: str) -> FileRow | None:
+        """What the library knows about one file (metadata for a preview)."""
+        return self.store.file(path)
+
     def errors(self) -> list[FileRow]:
         return self.store.files("status = 'error' ORDER BY path")
 
     def retry_errors(self) -> int:
         """Mark failed files for another attempt on the next ``index()``."""
-        with self.store.transaction():
-            n = self.store.db.execute("UPDATE files SET status = 'retry' WHERE status = 'error'").rowcount
-        return n
+        with self.writing(), self.store.transaction():
+            return self.store.db.execute("UPDATE files SET status = 'retry' WHERE status = 'error'").rowcount
+
+    def thumbnail(self, hit: Hit) -> Path:
+        """A cached JPEG thumbnail of a photo, or the poster frame of a video moment."""
+        from indexer.thumbs import make_thumbnail, thumb_path
+
+        row = self.store.file(hit.path)
+        ts = hit.timestamp if hit.kind == "video" else None
+        return make_thumbnail(hit.path, ts, thumb_path(self.folder / "thumbs", hit.path, row.mtime if row else None, ts))
+
+    def watcher(self, **kwargs: object):
+        """A ``Watcher`` keeping this library current (call ``start()`` on it)."""
+        from indexer.watch import Watcher
+
+        return Watcher(self, **kwargs)  # type: ignore[arg-type]
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -59,6 +59,7 @@ class IndexReport:
     held_back: tuple[str, ...] = ()  # roots where a mass deletion was refused
     cancelled: bool = False
     seconds: float = 0.0
+    deferred: int = 0  # files still being written, left for a later run
 
 
 @dataclasses.dataclass
@@ -80,10 +81,14 @@ class Pipeline:
     """One indexing run over some roots. Build it, then call ``run()``."""
 
     def __init__(self, store: Store, ann: AnnIndex, embedder: Any, settings: Settings,
-                 on_progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> None:
+                 on_progress: ProgressFn | None = None, cancel: threading.Event | None = None,
+                 pause: threading.Event | None = None, settle: float = 0.0, allow_mass_delete: bool = False) -> None:
         self.store, self.ann, self.embedder, self.settings = store, ann, embedder, settings
         self.on_progress = on_progress or (lambda p: None)
         self.cancel = cancel or threading.Event()
+        self.pause = pause or threading.Event()
+        self.settle = settle
+        self.allow_mass_delete = allow_mass_delete
         self.problems: list[CrawlProblem] = []
 
     # planning -------------------------------------------------------------------------
@@ -91,7 +96,8 @@ class Pipeline:
         """Crawl and diff against the store: (files to process, rows to delete, counts)."""
         todo: list[tuple[FileRef, int]] = []
         gone: list[FileRow] = []
-        info: dict[str, Any] = {"unchanged": 0, "offline": [], "held_back": []}
+        info: dict[str, Any] = {"unchanged": 0, "offline": [], "held_back": [], "deferred": 0}
+        fresh = time.time() - self.settle
         for root in roots:
             path = Path(root.path)
             if not path.is_dir():
@@ -109,13 +115,16 @@ class Pipeline:
                 row = known.get(key)
                 if row and row.size == ref.size and row.mtime == ref.mtime and row.status != "retry":
                     info["unchanged"] += 1
+                elif self.settle and ref.mtime > fresh:
+                    info["deferred"] += 1  # still being written
                 else:
                     todo.append((ref, root.id))
                 self.on_progress(Progress("scanning", done=len(seen), current=key))
             vanished = [r for p, r in known.items() if p not in seen]
             if self.cancel.is_set():
                 continue
-            if len(vanished) >= MASS_DELETE_MIN and len(vanished) > MASS_DELETE_FRACTION * len(known):
+            mass = len(vanished) >= MASS_DELETE_MIN and len(vanished) > MASS_DELETE_FRACTION * len(known)
+            if mass and not self.allow_mass_delete:
                 info["held_back"].append(root.path)  # a vanished drive or a mistake: delete nothing
                 continue
             gone += vanished
@@ -158,7 +167,7 @@ class Pipeline:
         self.on_progress(Progress("done", done=done, total=len(todo), errors=counts["errors"]))
         return IndexReport(counts["added"], counts["updated"], counts["moved"], removed, info["unchanged"],
                            counts["errors"] + len(self.problems), tuple(info["offline"]), tuple(info["held_back"]),
-                           self.cancel.is_set(), time.monotonic() - t0)
+                           self.cancel.is_set(), time.monotonic() - t0, info["deferred"])
 
     def _report(self, done: int, total: int, path: Path, t0: float, errors: int) -> None:
         elapsed = max(time.monotonic() - t0, 1e-6)
@@ -173,6 +182,8 @@ class Pipeline:
             pending: deque[Future[Prepared]] = deque()
             it = iter(todo)
             while True:
+                while self.pause.is_set() and not self.cancel.is_set():
+                    time.sleep(0.1)
                 while len(pending) < lookahead and not self.cancel.is_set():
                     nxt = next(it, None)
                     if nxt is None:

@@ -1,0 +1,153 @@
+"""Keeping a library current in the background: folder events plus a polling rescan.
+
+Events (watchdog) only say *that* something changed; the indexing run itself
+re-crawls the roots and diffs sizes and mtimes, so a missed or duplicated event can
+never leave the library wrong, and polling is a complete fallback for network drives
+and filesystems without notifications. A file still being written (modified within
+the last ``settle`` seconds) is left for a later run, so a half-copied photo is
+indexed once, whole.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from indexer.pipeline import IndexReport, Progress
+
+if TYPE_CHECKING:
+    from indexer.library import Library
+
+
+class Watcher:
+    """Runs incremental index passes when folders change, and every ``poll_interval`` s.
+
+    ``on_progress`` and ``on_report`` are called from the watcher's thread.
+    """
+
+    def __init__(self, library: Library, poll_interval: float = 300.0, use_events: bool = True,
+                 settle: float = 2.0, on_progress: Callable[[Progress], None] | None = None,
+                 on_report: Callable[[IndexReport], None] | None = None,
+                 on_error: Callable[[str], None] | None = None) -> None:
+        self.library = library
+        self.poll_interval = poll_interval
+        self.use_events = use_events
+        self.settle = settle
+        self.on_progress = on_progress
+        self.on_report = on_report or (lambda r: None)
+        self.on_error = on_error or (lambda e: None)
+        self.cancel = threading.Event()
+        self.paused = threading.Event()
+        self._wake = threading.Event()
+        self._last_event = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._observer = None
+        self.runs = 0
+
+    # control ------------------------------------------------------------------------------------
+    def start(self) -> Watcher:
+        if self.use_events:
+            self._start_observer()
+        self._thread = threading.Thread(target=self._loop, name="glimpse-watch", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop after the current file; what was committed stays."""
+        self._stop.set()
+        self.cancel.set()
+        self.paused.clear()
+        self._wake.set()
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+
+    def pause(self) -> None:
+        self.paused.set()
+
+    def resume(self) -> None:
+        self.paused.clear()
+        self._wake.set()
+
+    def poke(self) -> None:
+        """Something changed (or the user asked): run a pass soon."""
+        self._last_event = time.monotonic()
+        self._wake.set()
+
+    def refresh_roots(self) -> None:
+        """Watch newly added roots too."""
+        if self.use_events:
+            if self._observer is not None:
+                self._observer.stop()
+            self._start_observer()
+        self.poke()
+
+    # internals ----------------------------------------------------------------------------------
+    def _start_observer(self) -> None:
+        from watchdog.events import FileSystemEventHandler
+        from watchdog.observers import Observer
+
+        watcher = self
+        library_dir = str(self.library.folder.resolve())
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event) -> None:  # noqa: D401 (watchdog's name)
+                if not str(event.src_path).startswith(library_dir):
+                    watcher.poke()
+
+        obs = Observer()
+        for root in self.library.roots():
+            if Path(root.path).is_dir():
+                obs.schedule(Handler(), root.path, recursive=True)
+        obs.daemon = True
+        obs.start()
+        self._observer = obs
+
+    def _loop(self) -> None:
+        next_poll = time.monotonic()  # one pass at start: catch up with what changed while closed
+        while not self._stop.is_set():
+            now = time.monotonic()
+            timeout = max(0.0, next_poll - now)
+            if self._last_event and now - self._last_event < self.settle:
+                timeout = min(timeout, self.settle - (now - self._last_event) + 0.05)
+            self._wake.wait(timeout)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            quiet = time.monotonic() - self._last_event >= self.settle
+            due = time.monotonic() >= next_poll or (self._last_event and quiet)
+            if not due or self.paused.is_set():
+                continue
+            self._last_event = 0.0
+            report = self._run_once()
+            next_poll = time.monotonic() + self.poll_interval
+            if report is not None and report.deferred:
+                self._last_event = time.monotonic()  # files still being written: look again soon
+
+    def _run_once(self) -> IndexReport | None:
+        self.cancel.clear()
+        try:
+            report = self.library.index(on_progress=self.on_progress, cancel=self.cancel, pause=self.paused,
+                                        settle=self.settle, wait=True)
+        except Exception as e:  # reported, and the watcher keeps going
+            self.on_error(str(e))
+            return None
+        self.runs += 1
+        self.on_report(report)
+        return report
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """For tests and scripts: wait until no pass is pending or running."""
+        end = time.monotonic() + timeout
+        runs = self.runs
+        while time.monotonic() < end:
+            if self.runs > runs and not self._last_event and not self._wake.is_set():
+                return True
+            time.sleep(0.05)
+        return False
