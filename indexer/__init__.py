@@ -7,8 +7,9 @@ shells over ``Library``.
 from indexer.config import PHOTO_EXTENSIONS, VIDEO_EXTENSIONS, Settings
 from indexer.library import Library, LibraryBusy, LibraryError, ModelMismatch, Status
 from indexer.pipeline import IndexReport, Progress
-from indexer.query import Hit, Query
+from indexer.query import Filters, Query
+from indexer.rank import Hit
 from indexer.store import FileRow
 
-__all__ = ["PHOTO_EXTENSIONS", "VIDEO_EXTENSIONS", "FileRow", "Hit", "IndexReport", "Library", "LibraryBusy",
+__all__ = ["PHOTO_EXTENSIONS", "VIDEO_EXTENSIONS", "FileRow", "Filters", "Hit", "IndexReport", "Library", "LibraryBusy",
            "LibraryError", "ModelMismatch", "Progress", "Query", "Settings", "Status"]

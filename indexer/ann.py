@@ -171,6 +171,13 @@ class AnnIndex:
             labels, dist = self._index.knn_query(query.astype(np.float32)[None, :], k=k)
             return labels[0].astype(np.int64), (1.0 - dist[0]).astype(np.float32)
 
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of these labels (for re-ranking candidates)."""
+        with self._lock:
+            if len(ids) == 0:
+                return np.zeros((0, self.dim), np.float32)
+            return np.asarray(self._index.get_items(ids.tolist()), dtype=np.float32)
+
     def __len__(self) -> int:
         return self.live
 

@@ -53,14 +53,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", help="search by text, image, or both")
     p.add_argument("text", nargs="?", help="what to look for")
-    p.add_argument("--image", action="append", default=[], metavar="FILE", help="an example image (repeatable)")
+    p.add_argument("--image", action="append", default=[], metavar="FILE[:W]", help="an example image (repeatable)")
+    p.add_argument("--also", action="append", default=[], metavar="TEXT[:W]", help="another thing to look for")
     p.add_argument("--minus", action="append", default=[], metavar="TEXT[:W]", help="steer away from this text")
+    p.add_argument("--minus-image", action="append", default=[], metavar="FILE[:W]", help="steer away from this image")
     p.add_argument("--limit", "-n", type=int, default=20, help="number of results (default 20)")
-    p.add_argument("--kind", choices=["all", "photo", "video"], default="all", help="only photos or only videos")
     p.add_argument("--strength", type=float, default=0.5,
-                   help="composed queries: weight of the text against the image, 0..1 (default 0.5)")
-    p.add_argument("--min-score", type=float, default=None, help="hide results scoring below this")
+                   help="composed queries: how much the text changes the image, 0..1 (default 0.5)")
+    p.add_argument("--method", choices=["fusion", "pdv"], default=None,
+                   help="composed queries: weighted fusion (default) or prompt directional vector")
+    p.add_argument("--reference-caption", metavar="TEXT", help="pdv: what the example image shows")
+    p.add_argument("--min-score", type=float, default=None,
+                   help="hide results below this calibrated relevance, 0..1 (default 0.5; 0 shows all)")
+    p.add_argument("--no-hubness", action="store_true", help="turn off hubness correction")
+    add_filter_args(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("duplicates", help="groups of near-duplicate photos")
+    p.add_argument("--threshold", type=float, default=0.95, help="cosine similarity, 0..1 (default 0.95)")
+    p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("similar", help="photos and moments like an indexed file")
     p.add_argument("path")
@@ -76,6 +87,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retry", action="store_true", help="try failed files again on the next index")
     p.add_argument("--json", action="store_true")
     return ap
+
+
+def add_filter_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("filters")
+    g.add_argument("--kind", choices=["all", "photo", "video"], default="all", help="only photos or only videos")
+    g.add_argument("--after", metavar="DATE", help="taken on or after DATE (YYYY-MM-DD)")
+    g.add_argument("--before", metavar="DATE", help="taken before DATE (YYYY-MM-DD)")
+    g.add_argument("--folder", metavar="DIR", help="only under this folder")
+    g.add_argument("--camera", metavar="TEXT", help="camera make/model contains TEXT")
+    g.add_argument("--gps", dest="gps", action="store_const", const=True, help="only photos with a location")
+    g.add_argument("--no-gps", dest="gps", action="store_const", const=False, help="only photos without one")
+    g.add_argument("--min-size", type=int, metavar="PX", help="at least PX pixels on the short side")
+    g.add_argument("--ext", action="append", default=[], metavar="EXT", help="file extension, e.g. jpg (repeatable)")
+
+
+def filters_from(args: argparse.Namespace) -> Any:
+    import datetime as dt
+
+    from indexer.query import Filters
+
+    def day(s: str | None) -> float | None:
+        return dt.datetime.strptime(s, "%Y-%m-%d").timestamp() if s else None
+
+    return Filters(args.kind, day(args.after), day(args.before), args.folder, args.camera, args.gps, args.min_size,
+                   tuple(args.ext))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,11 +195,23 @@ def cmd_doctor(lib: Library, args: argparse.Namespace) -> int:
 
 
 def cmd_search(lib: Library, args: argparse.Namespace) -> int:
-    from indexer.query import Query
+    from indexer.query import DEFAULT_METHOD, Query
 
-    q = Query(args.text, tuple(Path(p) for p in args.image), tuple(args.minus), args.limit, args.kind,
-              args.strength, args.min_score)
+    q = Query(args.text, tuple(args.image), tuple(args.minus), args.limit, "all", args.strength, args.min_score,
+              tuple(args.also), tuple(args.minus_image), filters_from(args), args.method or DEFAULT_METHOD,
+              args.reference_caption, not args.no_hubness)
     print_hits(lib.search(q), args.json)
+    return 0
+
+
+def cmd_duplicates(lib: Library, args: argparse.Namespace) -> int:
+    groups = lib.duplicates(args.threshold)
+    if args.json:
+        print(json.dumps({"groups": groups}, indent=2))
+        return 0
+    for g in groups:
+        print("\n".join(g) + "\n")
+    print(f"{len(groups)} groups of near-duplicates", file=sys.stderr)
     return 0
 
 
@@ -220,7 +268,7 @@ def cmd_status(lib: Library, args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"index": cmd_index, "watch": cmd_watch, "doctor": cmd_doctor, "search": cmd_search,
-            "similar": cmd_similar, "roots": cmd_roots, "status": cmd_status}
+            "similar": cmd_similar, "roots": cmd_roots, "status": cmd_status, "duplicates": cmd_duplicates}
 
 
 def fmt_time(t: float | None) -> str:

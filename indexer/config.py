@@ -29,7 +29,8 @@ class Settings:
     decode_workers: int = 2
     batch_size: int = 32
     templates: tuple[str, ...] = DEFAULT_TEMPLATES
-    min_score: float | None = None
+    min_score: float | None = 0.5  # calibrated relevance; below it results are hidden
+    hub_alpha: float = 0.5
     video_interval: float = 2.0
     video_max_frames: int = 600
     follow_symlinks: bool = False

@@ -14,11 +14,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+
 from indexer.ann import AnnIndex
 from indexer.config import Settings, default_library_dir
 from indexer.pipeline import IndexReport, Pipeline, ProgressFn
-from indexer.query import Hit, Query, query_vector, search_vector
+from indexer.query import Query, encode_text, query_vector, weighted
+from indexer.rank import GalleryStats, Hit, search_vector
 from indexer.store import FileRow, RootRow, Store
+
+DEFAULT_KEEP_TOP = 3  # under the default cutoff, the best few are still shown
 
 
 class LibraryError(RuntimeError):
@@ -124,6 +129,9 @@ class Library:
         self._ann: AnnIndex | None = None
         self._lock = threading.RLock()
         self.writing = WriteLock(folder / "write.lock")
+        self._stats = GalleryStats()
+        self._bank_texts: tuple[str, ...] | None = None
+        self._bank: np.ndarray | None = None
 
     @classmethod
     def open(cls, folder: Path | str | None = None, **overrides: object) -> Library:
@@ -173,7 +181,8 @@ class Library:
             if self._embedder is None:
                 from indexer.model import Embedder
 
-                emb = Embedder(self.settings.model, self.settings.threads)
+                emb = Embedder(self.settings.model, self.settings.threads, self.settings.precision,
+                               self.folder / "models")
                 recorded = self.model_id
                 if recorded is None:
                     self.store.set_meta("model", emb.id)
@@ -247,12 +256,46 @@ class Library:
             ann.catch_up(self.store)
         return ann
 
+    def set_query_bank(self, texts: list[str] | tuple[str, ...]) -> None:
+        """Reference queries for hubness correction and reference captions (default: everyday subjects)."""
+        with self._lock:
+            self._bank_texts, self._bank = tuple(texts), None
+            self._stats = GalleryStats()
+
+    def query_bank(self) -> tuple[tuple[str, ...], np.ndarray]:
+        """(texts, unit vectors) of the reference query bank, encoded once per model."""
+        with self._lock:
+            if self._bank is None:
+                from indexer.prompts import SUBJECTS
+
+                self._bank_texts = self._bank_texts or SUBJECTS
+                self._bank = np.stack([encode_text(self.embedder, t, self.settings.templates) for t in self._bank_texts])
+            return self._bank_texts or (), self._bank
+
+    def query_vector(self, query: Query):
+        """The unit vector a query searches with (exposed for benchmarks and tools)."""
+        bank = self.query_bank() if query.method == "pdv" and query.images and query.text else None
+        return query_vector(query, self.embedder, self.settings.templates, bank)
+
     def search(self, query: Query) -> list[Hit]:
-        vec = query_vector(query, self.embedder, self.settings.templates)
-        min_score = query.min_score if query.min_score is not None else self.settings.min_score
+        """Photos and video moments for ``query``, most relevant first."""
+        vec = self.query_vector(query)
+        # The default cutoff is for words: nonsense text should return little. An example
+        # image always has nearest neighbours worth showing, so it only cuts when asked.
+        default = None if query.images else self.settings.min_score
+        min_score = query.min_score if query.min_score is not None else default
         # The example image itself is not an answer to "more like this" or "this, but ...".
-        own = {r.id for p in query.images if (r := self.store.file(str(Path(p).expanduser().resolve())))}
-        return search_vector(vec, self.store, self._fresh_ann(), query.limit, query.kind, min_score, frozenset(own))
+        own = {r.id for p in query.images if (r := self.store.file(str(Path(weighted(p)[0]).expanduser().resolve())))}
+        keep = DEFAULT_KEEP_TOP if query.min_score is None else 0
+        return self.search_vector(vec, query.limit, query.effective_filters(), min_score, frozenset(own),
+                                  query.hubness, keep)
+
+    def search_vector(self, vec, limit: int = 20, filters=None, min_score: float | None = None,
+                      exclude: frozenset[int] = frozenset(), hubness: bool = True, keep_top: int = 0) -> list[Hit]:
+        ann = self._fresh_ann()
+        stats = self._stats.refresh(self.store, self.query_bank()[1] if hubness else None)
+        alpha = self.settings.hub_alpha if hubness else 0.0
+        return search_vector(vec, self.store, ann, limit, filters, min_score, exclude, stats, alpha, keep_top)
 
     def similar(self, path: str, limit: int = 20) -> list[Hit]:
         """More like this: neighbours of an indexed file's own vector."""
@@ -262,7 +305,33 @@ class Library:
         vecs = self.store.vectors_of(row.id)
         vec = sum(v for _, v, _ in vecs)
         vec = vec / max(float((vec ** 2).sum()) ** 0.5, 1e-12)
-        return search_vector(vec, self.store, self._fresh_ann(), limit, "all", None, frozenset({row.id}))
+        return self.search_vector(vec, limit, None, 0.0, frozenset({row.id}))
+
+    def duplicates(self, threshold: float = 0.95, k: int = 8) -> list[list[str]]:
+        """Groups of near-duplicate photos (cosine >= ``threshold``), biggest first."""
+        ann = self._fresh_ann()
+        photos = self.store.files("status = 'ok' AND kind = 'photo'")
+        vid_of = {}
+        for f in photos:
+            for vid, vec, _ in self.store.vectors_of(f.id):
+                vid_of[vid] = (f.path, vec)
+        parent = {p: p for p, _ in vid_of.values()}
+
+        def find(x: str) -> str:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for vid, (path, vec) in vid_of.items():
+            ids, sims = ann.search(vec, k + 1)
+            for other, sim in zip(ids, sims, strict=True):
+                if int(other) != vid and sim >= threshold and int(other) in vid_of:
+                    parent[find(vid_of[int(other)][0])] = find(path)
+        groups: dict[str, list[str]] = {}
+        for p in parent:
+            groups.setdefault(find(p), []).append(p)
+        return sorted((sorted(g) for g in groups.values() if len(g) > 1), key=lambda g: (-len(g), g[0]))
 
     # status -----------------------------------------------------------------------------
     def status(self) -> Status:

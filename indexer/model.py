@@ -88,16 +88,26 @@ def offline_help(spec: ModelSpec, cause: BaseException) -> str:
 class Embedder:
     """An open_clip model ready for inference: unit float32 vectors out, thread-safe."""
 
-    def __init__(self, spec: str, threads: int = 0) -> None:
-        self.spec = ModelSpec.parse(spec)
-        self.id = fingerprint(self.spec) if self.spec.source == "local-dir" and Path(self.spec.name).is_dir() else str(self.spec)
-        self._lock = threading.Lock()
-        self._load(threads)
+    def __init__(self, spec: str, threads: int = 0, precision: str = "fp32", cache: Path | None = None) -> None:
+        """``precision="int8"`` runs ONNX Runtime towers cached under ``cache`` (see quantize.py).
 
-    def _load(self, threads: int) -> None:
+        The vectors of both precisions are interchangeable (cosine >= 0.99), so the
+        model id does not depend on precision.
+        """
+        if precision not in ("fp32", "int8"):
+            raise ValueError(f"precision must be fp32 or int8, not {precision!r}")
+        self.spec = ModelSpec.parse(spec)
+        local = self.spec.source == "local-dir" and Path(self.spec.name).is_dir()
+        self.id = fingerprint(self.spec) if local else str(self.spec)
+        self.precision = precision
+        self._lock = threading.Lock()
+        self.onnx = None
+        self._load(threads or physical_cores(), cache)
+
+    def _load(self, threads: int, cache: Path | None) -> None:
         import torch
 
-        torch.set_num_threads(threads or physical_cores())
+        torch.set_num_threads(threads)
         model, preprocess, tokenizer = _create(self.spec)
         self.model = _reparameterize(model).eval()
         self.preprocess = preprocess
@@ -105,11 +115,19 @@ class Embedder:
         with torch.inference_mode():
             self.dim = int(self.model.encode_text(tokenizer(["a"])).shape[-1])
         self.image_size = _image_size(preprocess)
+        if self.precision == "int8":
+            from indexer import quantize
+
+            folder = (cache or model_cache_dir() / "onnx") / _safe(self.id)
+            self.onnx = quantize.ensure(folder, self.model, tokenizer, self.image_size, threads)
 
     def encode_pixels(self, pixels: Any) -> np.ndarray:
         """A batch of preprocessed tensors (N, 3, H, W) -> (N, D) unit vectors."""
         import torch
 
+        if self.onnx is not None:
+            with self._lock:
+                return _unit(self.onnx.encode_pixels(pixels.numpy()))
         with self._lock, torch.inference_mode():
             return _unit(self.model.encode_image(pixels).float().numpy())
 
@@ -125,8 +143,16 @@ class Embedder:
 
         if not texts:
             return np.zeros((0, self.dim), np.float32)
+        tokens = self.tokenizer(list(texts))
+        if self.onnx is not None:
+            with self._lock:
+                return _unit(self.onnx.encode_tokens(tokens.numpy()))
         with self._lock, torch.inference_mode():
-            return _unit(self.model.encode_text(self.tokenizer(list(texts))).float().numpy())
+            return _unit(self.model.encode_text(tokens).float().numpy())
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

@@ -1,14 +1,14 @@
-"""Turning what the user asked into one vector, and ANN neighbours into results.
+"""Turning what the user asked into one query vector.
 
-* Text is encoded through a small prompt ensemble (the mean of a few templates,
-  Radford et al. 2021, CLIP §3.1.4), which the tests show does not hurt and helps
-  real models with short queries.
-* Image + text is a composed query: the normalised weighted fusion of the image and
-  text embeddings (WeiMoCIR, training-free composed image retrieval), with one
-  ``strength`` weight given to the text.
-* Negative terms subtract their embedding with a weight (``TEXT:weight``).
-* Hits are grouped per photo and per video *moment*, so one video can return several
-  distinct moments while neighbouring frames of one moment collapse into one result.
+* Text goes through a small prompt ensemble (the mean over a few templates, Radford
+  et al. 2021, CLIP §3.1.4); ``bench/bench_query.py`` measures whether it helps.
+* Image + text is a composed query ("this photo, but in winter"), training-free:
+  - ``fusion``: the normalised weighted sum (1 - s)·image + s·text (WeiMoCIR);
+  - ``pdv``: image + λ·(text(modification) − text(reference caption)), a prompt
+    directional vector (PDV), where the reference caption is given or derived by
+    scoring a caption bank against the image; λ = s.
+  One ``strength`` s in 0..1 is exposed to users for both.
+* Several weighted positive and negative texts and images (``TEXT:weight``).
 """
 
 from __future__ import annotations
@@ -20,11 +20,63 @@ from typing import Any
 
 import numpy as np
 
-from indexer.ann import AnnIndex
 from indexer.decode import load_image
-from indexer.store import Store
 
 DEFAULT_NEGATIVE_WEIGHT = 0.5
+METHODS = ("fusion", "pdv")
+DEFAULT_METHOD = "fusion"
+
+
+@dataclasses.dataclass(frozen=True)
+class Filters:
+    """Restrict results by file facts; combined with vector search without losing hits."""
+
+    kind: str = "all"  # "all" | "photo" | "video"
+    after: float | None = None  # epoch seconds; capture time, else file mtime
+    before: float | None = None
+    folder: str | None = None  # only under this folder
+    camera: str | None = None  # case-insensitive substring of "Make Model"
+    has_gps: bool | None = None
+    min_size: int | None = None  # pixels on the short side
+    extensions: tuple[str, ...] = ()  # e.g. ("jpg", "heic")
+
+    def is_set(self) -> bool:
+        return self != Filters(kind=self.kind) or self.kind != "all"
+
+    def sql(self) -> tuple[str, list[Any]]:
+        """A WHERE clause over ``files`` selecting what passes."""
+        where, args = ["status = 'ok'"], []
+        if self.kind != "all":
+            where.append("kind = ?")
+            args.append(self.kind)
+        if self.after is not None:
+            where.append("COALESCE(taken_at, mtime) >= ?")
+            args.append(self.after)
+        if self.before is not None:
+            where.append("COALESCE(taken_at, mtime) < ?")
+            args.append(self.before)
+        if self.folder:
+            where.append("(path = ? OR path LIKE ? ESCAPE '\\')")
+            folder = str(Path(self.folder).expanduser().resolve())
+            args += [folder, _like_prefix(folder.rstrip("/") + "/")]
+        if self.camera:
+            where.append("camera LIKE ?")
+            args.append(f"%{self.camera}%")
+        if self.has_gps is not None:
+            where.append("lat IS NOT NULL" if self.has_gps else "lat IS NULL")
+        if self.min_size:
+            where.append("MIN(width, height) >= ?")
+            args.append(self.min_size)
+        if self.extensions:
+            exts = [e.lower().lstrip(".") for e in self.extensions]
+            exts += ["jpeg"] if "jpg" in exts else []
+            where.append(f"ext IN ({','.join('?' * len(exts))})")
+            args += exts
+        return " AND ".join(where), args
+
+
+def _like_prefix(prefix: str) -> str:
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,41 +84,31 @@ class Query:
     """A search request. Set ``text``, ``images`` or both (a composed query)."""
 
     text: str | None = None
-    images: tuple[Path, ...] = ()
-    minus: tuple[str, ...] = ()  # "TEXT" or "TEXT:weight"
+    images: tuple[Path | str, ...] = ()  # "FILE" or "FILE:weight"
+    minus: tuple[str, ...] = ()  # negative texts, "TEXT" or "TEXT:weight"
     limit: int = 20
-    kind: str = "all"  # "all" | "photo" | "video"
+    kind: str = "all"  # shorthand for filters.kind
     strength: float = 0.5  # weight of the text in a composed query
-    min_score: float | None = None
+    min_score: float | None = None  # on the calibrated 0..1 relevance
+    also: tuple[str, ...] = ()  # more positive texts, "TEXT:weight"
+    minus_images: tuple[Path | str, ...] = ()
+    filters: Filters = Filters()
+    method: str = DEFAULT_METHOD  # composed queries: "fusion" | "pdv"
+    reference_caption: str | None = None  # pdv: what the example image shows
+    hubness: bool = True
 
     def is_empty(self) -> bool:
-        return not (self.text and self.text.strip()) and not self.images
+        return not (self.text and self.text.strip()) and not self.images and not self.also
+
+    def effective_filters(self) -> Filters:
+        return self.filters if self.kind == "all" else dataclasses.replace(self.filters, kind=self.kind)
 
 
-@dataclasses.dataclass(frozen=True)
-class Hit:
-    """One search result: a photo, or a moment of a video."""
-
-    path: str
-    score: float
-    kind: str
-    timestamp: float | None = None
-    start: float | None = None
-    end: float | None = None
-    file_id: int = 0
-    width: int | None = None
-    height: int | None = None
-    taken_at: float | None = None
-    camera: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-def weighted(term: str, default: float = 1.0) -> tuple[str, float]:
+def weighted(term: str | Path, default: float = 1.0) -> tuple[str, float]:
     """``"dog:0.7"`` -> ("dog", 0.7); a colon not followed by a number is part of the text."""
+    term = str(term)
     head, sep, tail = term.rpartition(":")
-    if sep:
+    if sep and head:
         try:
             return head, float(tail)
         except ValueError:
@@ -74,74 +116,67 @@ def weighted(term: str, default: float = 1.0) -> tuple[str, float]:
     return term, default
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
+def unit(v: np.ndarray) -> np.ndarray:
     return v / max(float(np.linalg.norm(v)), 1e-12)
 
 
 def encode_text(embedder: Any, text: str, templates: Sequence[str]) -> np.ndarray:
     """Prompt ensemble: the normalised mean over templates."""
     prompts = [t.format(text) for t in (templates or ("{}",))]
-    return _unit(embedder.encode_texts(prompts).mean(axis=0))
+    return unit(embedder.encode_texts(prompts).mean(axis=0))
 
 
-def encode_images(embedder: Any, paths: Sequence[Path]) -> np.ndarray:
+def encode_image_files(embedder: Any, paths: Sequence[Path | str]) -> list[np.ndarray]:
     imgs = [load_image(Path(p), embedder.image_size).image for p in paths]
-    return _unit(embedder.encode_images(imgs).mean(axis=0))
+    return list(embedder.encode_images(imgs))
 
 
 def compose(image_vec: np.ndarray, text_vec: np.ndarray, strength: float) -> np.ndarray:
     """WeiMoCIR-style fusion: (1 - s) * image + s * text, both unit vectors."""
-    return _unit((1.0 - strength) * image_vec + strength * text_vec)
+    return unit((1.0 - strength) * image_vec + strength * text_vec)
 
 
-def query_vector(q: Query, embedder: Any, templates: Sequence[str]) -> np.ndarray:
+def compose_pdv(image_vec: np.ndarray, text_vec: np.ndarray, reference_vec: np.ndarray, strength: float) -> np.ndarray:
+    """PDV: move the image along the direction from its caption to the requested change."""
+    return unit(image_vec + strength * (text_vec - reference_vec))
+
+
+def derive_caption(image_vec: np.ndarray, bank: Sequence[str], bank_vecs: np.ndarray) -> str:
+    """The caption from ``bank`` that best describes the image."""
+    return bank[int(np.argmax(bank_vecs @ image_vec))]
+
+
+def _weighted_mean(vecs: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
+    return unit(sum(w * v for v, w in zip(vecs, weights, strict=True)))
+
+
+def query_vector(q: Query, embedder: Any, templates: Sequence[str],
+                 caption_bank: tuple[Sequence[str], np.ndarray] | None = None) -> np.ndarray:
     """The single unit vector a query searches with."""
     if q.is_empty():
         raise ValueError("empty query: give some text, an image, or both")
-    parts = []
+    img = txt = None
     if q.images:
-        parts.append(encode_images(embedder, q.images))
-    if q.text and q.text.strip():
-        parts.append(encode_text(embedder, q.text.strip(), templates))
-    vec = compose(parts[0], parts[1], q.strength) if len(parts) == 2 else parts[0]
+        files, weights = zip(*(weighted(p) for p in q.images), strict=True)
+        img = _weighted_mean(encode_image_files(embedder, files), weights)
+    texts = ([(q.text.strip(), 1.0)] if q.text and q.text.strip() else []) + [weighted(t) for t in q.also]
+    if texts:
+        txt = _weighted_mean([encode_text(embedder, t, templates) for t, _ in texts], [w for _, w in texts])
+    if img is not None and txt is not None:
+        if q.method == "pdv":
+            ref = q.reference_caption
+            if ref is None and caption_bank is not None:
+                ref = derive_caption(img, caption_bank[0], caption_bank[1])
+            ref_vec = encode_text(embedder, ref, templates) if ref else np.zeros_like(img)
+            vec = compose_pdv(img, txt, ref_vec, q.strength)
+        else:
+            vec = compose(img, txt, q.strength)
+    else:
+        vec = img if img is not None else txt
     for term in q.minus:
         text, w = weighted(term, DEFAULT_NEGATIVE_WEIGHT)
         vec = vec - w * encode_text(embedder, text, templates)
-    return _unit(vec)
-
-
-def search_vector(vec: np.ndarray, store: Store, ann: AnnIndex, limit: int = 20, kind: str = "all",
-                  min_score: float | None = None, exclude: frozenset[int] = frozenset()) -> list[Hit]:
-    """Nearest photos and video moments to ``vec``, best first.
-
-    Asks the ANN index for more candidates until ``limit`` distinct results survive
-    grouping and filters, or the whole index has been seen.
-    """
-    k = max(limit * 4, 32)
-    while True:
-        ids, scores = ann.search(vec, k)
-        hits = _group(ids, scores, store, kind, min_score, exclude)
-        exhausted = len(ids) < k or (min_score is not None and len(scores) and scores[-1] < min_score)
-        if len(hits) >= limit or exhausted:
-            return hits[:limit]
-        k *= 4
-
-
-def _group(ids: np.ndarray, scores: np.ndarray, store: Store, kind: str, min_score: float | None,
-           exclude: frozenset[int]) -> list[Hit]:
-    rows = store.vector_rows([int(i) for i in ids])
-    files = store.files_by_id({r[0] for r in rows.values()})
-    best: dict[tuple[int, float | None], Hit] = {}
-    for vid, score in zip(ids, scores, strict=True):
-        row = rows.get(int(vid))
-        if row is None or (min_score is not None and score < min_score):
-            continue
-        file_id, ts, start, end = row
-        f = files.get(file_id)
-        if f is None or (kind != "all" and f.kind != kind) or file_id in exclude:
-            continue
-        key = (file_id, start if f.kind == "video" else None)
-        if key in best:
-            continue  # ids arrive best first: the first frame seen is the moment's best
-        best[key] = Hit(f.path, float(score), f.kind, ts, start, end, f.id, f.width, f.height, f.taken_at, f.camera)
-    return sorted(best.values(), key=lambda h: -h.score)
+    for p in q.minus_images:
+        path, w = weighted(p, DEFAULT_NEGATIVE_WEIGHT)
+        vec = vec - w * encode_image_files(embedder, [path])[0]
+    return unit(vec)

@@ -257,6 +257,38 @@ class Store:
     def tombstones_since(self, version: int) -> list[int]:
         return [r[0] for r in self._query("SELECT id FROM tombstones WHERE version > ?", [version])]
 
+    def vector_count(self) -> int:
+        return int(self._query("SELECT COUNT(*) FROM vectors")[0][0])
+
+    def vectors_by_id(self, ids: Sequence[int]) -> list[np.ndarray]:
+        out: list[np.ndarray] = []
+        for i in range(0, len(ids), 900):
+            chunk = [int(x) for x in ids[i:i + 900]]
+            q = f"SELECT vec FROM vectors WHERE id IN ({','.join('?' * len(chunk))})"
+            out += [decode_vec(r[0]) for r in self._query(q, chunk)]
+        return out
+
+    def vector_count_of(self, file_ids: Iterable[int]) -> int:
+        ids = list(file_ids)
+        n = 0
+        for i in range(0, len(ids), 900):
+            chunk = ids[i:i + 900]
+            n += self._query(f"SELECT COUNT(*) FROM vectors WHERE file_id IN ({','.join('?' * len(chunk))})", chunk)[0][0]
+        return n
+
+    def vectors_of_files(self, file_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(vector ids, matrix) of every vector of these files, for exact search."""
+        ids, vecs = [], []
+        fids = list(file_ids)
+        for i in range(0, len(fids), 900):
+            chunk = fids[i:i + 900]
+            rows = self._query(f"SELECT id, vec FROM vectors WHERE file_id IN ({','.join('?' * len(chunk))})", chunk)
+            ids += [r[0] for r in rows]
+            vecs += [decode_vec(r[1]) for r in rows]
+        if not ids:
+            return np.zeros(0, np.int64), np.zeros((0, 1), np.float32)
+        return np.array(ids, np.int64), np.stack(vecs)
+
     def max_vector_id(self) -> int:
         return int(self._query("SELECT COALESCE(MAX(id), 0) FROM vectors")[0][0])
 

@@ -34,7 +34,7 @@ def video_lib(tmp_path_factory: pytest.TempPathFactory):
 def test_text_finds_a_scene_in_the_middle_of_a_video_at_its_time(video_lib) -> None:
     lib, folder, truth = video_lib
     for seg in truth[1:]:
-        hit = lib.search(Query(world.caption(seg.scene), kind="video", limit=1))[0]
+        hit = lib.search(Query(world.caption(seg.scene), kind="video", limit=1, min_score=0))[0]
         assert hit.path == str(folder / "party.mp4")
         step = lib.settings.video_interval
         assert seg.start - step <= hit.timestamp <= seg.end + step, (seg, hit)
@@ -52,7 +52,7 @@ def test_image_query_with_a_frame_finds_that_moment(video_lib, tmp_path: Path) -
 
 def test_distinct_moments_of_one_video_are_separate_results(video_lib) -> None:
     lib, folder, truth = video_lib
-    hits = lib.search(Query("a large object", kind="video", limit=10))
+    hits = lib.search(Query("a large object", kind="video", limit=10, min_score=0))
     starts = {h.start for h in hits if h.path == str(folder / "party.mp4")}
     assert len(starts) >= 3  # several moments, not one mean vector and not every frame
     assert len(hits) == len({(h.path, h.start) for h in hits})
@@ -60,7 +60,7 @@ def test_distinct_moments_of_one_video_are_separate_results(video_lib) -> None:
 
 def test_kind_filter_and_broken_videos(video_lib) -> None:
     lib, folder, _ = video_lib
-    assert {h.kind for h in lib.search(Query("a red star", kind="photo", limit=5))} == {"photo"}
+    assert {h.kind for h in lib.search(Query("a red star", kind="photo", limit=5, min_score=0))} == {"photo"}
     reasons = {Path(f.path).name: f.error for f in lib.errors()}
     assert reasons["empty.webm"] == "empty file (0 bytes)"
     assert "video" in reasons["broken.mp4"]
@@ -78,7 +78,7 @@ def test_changed_video_replaces_its_frames_and_unchanged_is_skipped(tmp_path: Pa
         report = lib.index()
         assert report.updated == 1
         assert not (lib.store.vector_ids() & first)
-        hit = lib.search(Query(world.caption(SCENES[3]), limit=1))[0]
+        hit = lib.search(Query(world.caption(SCENES[3]), limit=1, min_score=0))[0]
         assert hit.path == str(v) and hit.timestamp >= 3
 
 

@@ -37,7 +37,7 @@ def vector_id(lib: Library, path: Path) -> int | None:
 
 
 def top(lib: Library, text: str) -> str:
-    return lib.search(Query(text, limit=1))[0].path
+    return lib.search(Query(text, limit=1, min_score=0))[0].path
 
 
 @pytest.mark.parametrize("events", [True, False], ids=["watchdog", "polling"])
@@ -76,7 +76,7 @@ def test_changes_are_picked_up_and_moves_keep_their_vectors(tmp_path: Path, even
         # deleted file
         items[1].path.unlink()
         assert wait_until(lambda: lib.store.file(str(items[1].path)) is None)
-        assert str(items[1].path) not in [h.path for h in lib.search(Query(world.caption(items[1].scene), limit=20))]
+        assert str(items[1].path) not in [h.path for h in lib.search(Query(world.caption(items[1].scene), limit=20, min_score=0))]
     finally:
         w.stop()
         lib.close()

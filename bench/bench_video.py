@@ -1,0 +1,122 @@
+"""Video indexing speed: seconds of 1080p video indexed per second of wall time.
+
+Generates (once, cached in bench/out/) a 10-minute 1920x1080 MP4V video whose scene
+changes every 20 s, indexes it with Glimpse (sampling + decode + embed), and compares
+with a baseline measured in the same run: decoding every frame with OpenCV, the cost
+floor of any sampler that does not seek. Projects both to one hour of video.
+Model: MobileCLIP2-S0 architecture with random weights (speed only) unless
+--model is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import ROOT, report, table
+
+OUT = ROOT / "bench" / "out"
+
+
+def make_video(path: Path, minutes: float, fps: int = 30, size: tuple[int, int] = (1920, 1080)) -> None:
+    import cv2
+    import numpy as np
+
+    from tests import world
+
+    rng = random.Random(0)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    frames_per_scene = 20 * fps
+    total = int(minutes * 60 * fps)
+    base = None
+    for f in range(total):
+        if f % frames_per_scene == 0:
+            img = world.render(world.random_scene(rng), size=size[1], seed=f, canvas=size)
+            base = cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR)
+        writer.write(np.roll(base, int(40 * math.sin(f / 15)), axis=1))
+    writer.release()
+
+
+def decode_all_frames(path: Path) -> float:
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    t = time.perf_counter()
+    n = 0
+    while cap.grab():
+        n += 1
+    cap.release()
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--model", default=None, help="model spec (default: MobileCLIP2-S0 random weights)")
+    args = ap.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    video = OUT / f"bench_{args.minutes:g}min_1080p.mp4"
+    if not video.exists():
+        t = time.perf_counter()
+        make_video(video, args.minutes)
+        print(f"generated {video} in {time.perf_counter() - t:.0f}s")
+    seconds = args.minutes * 60
+
+    from indexer import Library
+
+    model = args.model or random_mobileclip_dir()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "v"
+        folder.mkdir()
+        (folder / video.name).symlink_to(video)
+        lib = Library.open(Path(tmp) / "lib", model=model, follow_symlinks=True)
+        _ = lib.embedder
+        t = time.perf_counter()
+        rep = lib.index([folder])
+        glimpse = time.perf_counter() - t
+        frames = lib.store.vector_count()
+        lib.close()
+    assert rep.added == 1, rep
+    baseline = decode_all_frames(video)
+    rows = [
+        ["Glimpse (sample + scene cuts + decode + embed)", glimpse, seconds / glimpse, 3600 / (seconds / glimpse), frames],
+        ["baseline: decode every frame (no embedding)", baseline, seconds / baseline, 3600 / (seconds / baseline), "-"],
+    ]
+    text = table(["pipeline", "wall s", "video s per wall s", "1 h of 1080p takes (s)", "frames embedded"], rows)
+    report(f"Video indexing, {args.minutes:g} min of 1080p MP4V", text,
+           f"Target: 1 h of 1080p in <= 120 s. Glimpse / baseline wall-time ratio: {glimpse / baseline:.2f}.")
+
+
+def random_mobileclip_dir() -> str:
+    """A local-dir copy of MobileCLIP2-S0's architecture with random weights (for speed only)."""
+    import json
+
+    import open_clip
+    import torch
+
+    folder = OUT / "mobileclip2-s0-random"
+    if (folder / "open_clip_config.json").exists():
+        return f"local-dir:{folder}"
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    model, _, pre = open_clip.create_model_and_transforms("MobileCLIP2-S0", pretrained=None)
+    cfg = open_clip.get_model_config("MobileCLIP2-S0")
+    size = pre.transforms[0].size
+    size = size if isinstance(size, int) else size[0]
+    pp = {"size": size, "mean": list(model.visual.preprocess_cfg.get("mean", (0, 0, 0))),
+          "std": list(model.visual.preprocess_cfg.get("std", (1, 1, 1))),
+          "interpolation": model.visual.preprocess_cfg.get("interpolation", "bilinear"),
+          "resize_mode": model.visual.preprocess_cfg.get("resize_mode", "shortest")}
+    (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": cfg, "preprocess_cfg": pp}))
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / "open_clip_model.safetensors"))
+    return f"local-dir:{folder}"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""int8 encoders: ONNX export + ONNX Runtime quantization, chosen per tower by measurement.
+
+``torch.ao.quantization.quantize_dynamic`` breaks open_clip's ``encode_text`` (its
+quantized Linear has no ``.weight``), so the towers are exported to ONNX once and
+run by ONNX Runtime. Each tower gets an fp32 and a dynamically quantized int8 graph;
+the int8 one is used when it keeps cosine(int8, fp32) >= 0.99 on probe inputs *and*
+is faster on this CPU (on CPUs without VNNI, int8 convolutions can be slower than
+fp32, so a convolutional image tower may stay fp32 under ONNX Runtime, which is
+itself faster than eager torch). The choice, fidelity and timings are written to
+``choice.json`` beside the graphs, which live in the library's ``models/`` folder
+so start-up never re-exports or re-quantizes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FIDELITY_MIN = 0.99
+PROBE_TEXTS = ("a dog on a beach at sunset", "a birthday cake with candles", "snow on a mountain", "a red car",
+               "two children playing in a park", "a plate of food", "a city street at night", "a cat on a sofa")
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def _probe_images(size: int, n: int = 8) -> np.ndarray:
+    """Smooth random colour fields plus noise: real-image-like statistics, no data needed."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    out = []
+    for _ in range(n):
+        chans = [np.sin(xx * rng.uniform(1, 8) + yy * rng.uniform(1, 8) + rng.uniform(0, 6)) for _ in range(3)]
+        img = np.stack(chans) + 0.2 * rng.normal(size=(3, size, size))
+        out.append(img)
+    return np.stack(out).astype(np.float32)
+
+
+class OnnxTowers:
+    """The chosen ONNX Runtime sessions for both towers of one model."""
+
+    def __init__(self, folder: Path, threads: int) -> None:
+        import onnxruntime as ort
+
+        self.choice = json.loads((folder / "choice.json").read_text())
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        providers = ["CPUExecutionProvider"]
+        self.image = ort.InferenceSession(str(folder / self.choice["image"]), opts, providers=providers)
+        self.text = ort.InferenceSession(str(folder / self.choice["text"]), opts, providers=providers)
+
+    def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        return self.image.run(None, {"pixels": pixels.astype(np.float32)})[0]
+
+    def encode_tokens(self, tokens: np.ndarray) -> np.ndarray:
+        return self.text.run(None, {"tokens": tokens.astype(np.int64)})[0]
+
+
+def ensure(folder: Path, model: Any, tokenizer: Any, image_size: int, threads: int) -> OnnxTowers:
+    """Load the cached towers, exporting and quantizing them first if needed."""
+    if not (folder / "choice.json").exists():
+        build(folder, model, tokenizer, image_size, threads)
+    return OnnxTowers(folder, threads)
+
+
+def build(folder: Path, model: Any, tokenizer: Any, image_size: int, threads: int) -> dict[str, Any]:
+    """Export, quantize, measure and choose; returns (and saves) the choice."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / "tmp"
+    tmp.mkdir(exist_ok=True)
+
+    class Image(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.m = model
+
+        def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+            return self.m.encode_image(pixels)
+
+    class Text(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.m = model
+
+        def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+            return self.m.encode_text(tokens)
+
+    pixels = torch.from_numpy(_probe_images(image_size, 2))
+    tokens = tokenizer(list(PROBE_TEXTS[:2]))
+    with torch.no_grad():
+        torch.onnx.export(Image(), (pixels,), str(tmp / "image_fp32.onnx"), input_names=["pixels"],
+                          output_names=["embedding"], dynamic_axes={"pixels": {0: "n"}, "embedding": {0: "n"}},
+                          opset_version=17, dynamo=False)
+        torch.onnx.export(Text(), (tokens,), str(tmp / "text_fp32.onnx"), input_names=["tokens"],
+                          output_names=["embedding"], dynamic_axes={"tokens": {0: "n"}, "embedding": {0: "n"}},
+                          opset_version=17, dynamo=False)
+    # MatMul/Gemm only: dynamically quantized convolutions (ConvInteger) are very slow here.
+    quantize_dynamic(str(tmp / "image_fp32.onnx"), str(tmp / "image_int8.onnx"), weight_type=QuantType.QInt8,
+                     op_types_to_quantize=["MatMul", "Gemm"])
+    quantize_dynamic(str(tmp / "text_fp32.onnx"), str(tmp / "text_int8.onnx"), weight_type=QuantType.QInt8,
+                     op_types_to_quantize=["MatMul", "Gemm"])
+    probe_px = _probe_images(image_size, 8)
+    probe_tok = tokenizer(list(PROBE_TEXTS)).numpy()
+    with torch.inference_mode():
+        ref_img = _unit(model.encode_image(torch.from_numpy(probe_px)).float().numpy())
+        ref_txt = _unit(model.encode_text(torch.from_numpy(probe_tok)).float().numpy())
+    choice: dict[str, Any] = {}
+    for tower, feed, ref in (("image", {"pixels": probe_px}, ref_img), ("text", {"tokens": probe_tok}, ref_txt)):
+        stats = {}
+        for prec in ("fp32", "int8"):
+            path = tmp / f"{tower}_{prec}.onnx"
+            sess = _session(path, threads)
+            out = _unit(sess.run(None, feed)[0])
+            fidelity = float(np.mean(np.sum(out * ref, axis=1)))
+            stats[prec] = {"fidelity": fidelity, "seconds": _time(sess, feed)}
+        use_int8 = stats["int8"]["fidelity"] >= FIDELITY_MIN and stats["int8"]["seconds"] < stats["fp32"]["seconds"]
+        prec = "int8" if use_int8 else "fp32"
+        (tmp / f"{tower}_{prec}.onnx").replace(folder / f"{tower}_{prec}.onnx")
+        choice[tower] = f"{tower}_{prec}.onnx"
+        choice[f"{tower}_stats"] = stats
+    for f in tmp.iterdir():
+        f.unlink()
+    tmp.rmdir()
+    (folder / "choice.json").write_text(json.dumps(choice, indent=2))
+    return choice
+
+
+def _session(path: Path, threads: int) -> Any:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def _time(sess: Any, feed: dict[str, np.ndarray], reps: int = 3) -> float:
+    sess.run(None, feed)
+    t = time.perf_counter()
+    for _ in range(reps):
+        sess.run(None, feed)
+    return (time.perf_counter() - t) / reps
