@@ -31,7 +31,8 @@ test: $(STAMP) sysdeps-test
 	$(BIN)/ruff check indexer desktop tests bench
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.run_all
+	$(BIN)/pip install -q py-spy pyinstrument
+	$(BIN)/python -m bench.run_all $(BENCH)
 
 lint: $(STAMP)
 	$(BIN)/ruff check indexer desktop tests bench

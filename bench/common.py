@@ -65,3 +65,6 @@ def report(title: str, text: str, notes: str = "") -> None:
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+OUT_DIR = ROOT / "bench" / "out"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QDate, QItemSelectionModel, QObject, QSettings, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
     QDesktopServices,
@@ -22,7 +22,9 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QApplication,
+    QCheckBox,
     QComboBox,
+    QDateEdit,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -40,10 +42,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.dialogs import LibraryDialog, SettingsDialog
 from desktop.preview import Preview
 from desktop.thumbs import ThumbnailLoader
 from desktop.workers import Worker, start
-from indexer import PHOTO_EXTENSIONS, Hit, Library, Progress, Query
+from indexer import PHOTO_EXTENSIONS, Filters, Hit, Library, LibraryError, Progress, Query
 
 HIT_ROLE = Qt.ItemDataRole.UserRole + 1
 DEBOUNCE_MS = 300
@@ -55,6 +58,14 @@ def fmt_eta(seconds: float | None) -> str:
     m, s = divmod(int(seconds), 60)
     h, m = divmod(m, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class WatchBridge(QObject):
+    """Carries the background watcher's callbacks (its own thread) to the UI thread."""
+
+    progress = Signal(object)
+    report = Signal(object)
+    error = Signal(str)
 
 
 class MainWindow(QMainWindow):
@@ -69,7 +80,12 @@ class MainWindow(QMainWindow):
         self.query_images: list[Path] = []
         self.hits: list[Hit] = []
         self._generation = 0
-        self._index_worker: Worker | None = None
+        self.watcher = None
+        self.bridge = WatchBridge(self)
+        self.bridge.progress.connect(self._on_progress)
+        self.bridge.report.connect(self._on_indexed)
+        self.bridge.error.connect(lambda e: self.status_text.setText(f"Indexing problem: {e}"))
+        self.qsettings = QSettings("Glimpse", "Glimpse")
         self.model_ready = False
         self.setWindowTitle("Glimpse")
         self.setAcceptDrops(True)
@@ -79,6 +95,7 @@ class MainWindow(QMainWindow):
         self._build()
         self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._debounce.timeout.connect(self.run_search)
+        self._restore_geometry()
         self._show_start_page()
         self._load_model()
 
@@ -120,6 +137,38 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.threshold)
         bar.addWidget(add)
 
+        self.minus_field = QLineEdit(placeholderText="but not… (comma-separated)")
+        self.minus_field.setToolTip("Steer away from these words, e.g. 'people, text'")
+        self.minus_field.textChanged.connect(lambda _: self._debounce.start())
+        self.filters_button = QToolButton(text="Filters", checkable=True)
+        self.filters_row = QWidget(visible=False)
+        self.filters_button.toggled.connect(self.filters_row.setVisible)
+        fl = QHBoxLayout(self.filters_row)
+        fl.setContentsMargins(0, 0, 0, 0)
+        self.date_from, self.date_to = QDateEdit(calendarPopup=True), QDateEdit(calendarPopup=True)
+        for d, default in ((self.date_from, QDate(1990, 1, 1)), (self.date_to, QDate.currentDate().addDays(1))):
+            d.setDisplayFormat("yyyy-MM-dd")
+            d.setDate(default)
+            d.dateChanged.connect(lambda _: self._debounce.start())
+        self.use_dates = QCheckBox("Taken between")
+        self.use_dates.toggled.connect(lambda _: self._debounce.start())
+        self.folder_filter = QComboBox()
+        self.folder_filter.currentIndexChanged.connect(lambda _: self._debounce.start())
+        self.camera_filter = QLineEdit(placeholderText="camera")
+        self.camera_filter.setFixedWidth(120)
+        self.camera_filter.textChanged.connect(lambda _: self._debounce.start())
+        self.gps_filter = QCheckBox("Has location")
+        self.gps_filter.toggled.connect(lambda _: self._debounce.start())
+        for w in (self.use_dates, self.date_from, QLabel("and"), self.date_to, QLabel("Folder"), self.folder_filter,
+                  self.camera_filter, self.gps_filter):
+            fl.addWidget(w)
+        fl.addStretch(1)
+        bar2 = QHBoxLayout()
+        bar2.addWidget(QLabel("Not:"))
+        bar2.addWidget(self.minus_field, 1)
+        bar2.addWidget(self.filters_button)
+        self._refresh_folder_filter()
+
         self.model = QStandardItemModel(self)
         self.grid = QListView(viewMode=QListView.ViewMode.IconMode, resizeMode=QListView.ResizeMode.Adjust,
                               movement=QListView.Movement.Static, uniformItemSizes=True, wordWrap=True)
@@ -155,6 +204,8 @@ class MainWindow(QMainWindow):
         central = QWidget()
         v = QVBoxLayout(central)
         v.addLayout(bar)
+        v.addLayout(bar2)
+        v.addWidget(self.filters_row)
         v.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
 
@@ -162,9 +213,18 @@ class MainWindow(QMainWindow):
         self.progress = QProgressBar(maximumWidth=220, visible=False)
         self.cancel_button = QToolButton(text="Stop", visible=False)
         self.cancel_button.clicked.connect(self.stop_indexing)
+        self.pause_button = QToolButton(text="Pause", checkable=True, visible=False)
+        self.pause_button.toggled.connect(self.set_paused)
         self.statusBar().addWidget(self.status_text, 1)
         self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().addPermanentWidget(self.pause_button)
         self.statusBar().addPermanentWidget(self.cancel_button)
+        menu = self.menuBar().addMenu("&Glimpse")
+        menu.addAction("Add folder…", self._pick_folder)
+        menu.addAction("Library and errors…", self.show_library_dialog)
+        menu.addAction("Settings…", self.show_settings)
+        menu.addSeparator()
+        menu.addAction("Quit", QKeySequence.StandardKey.Quit, self.close)
         self._update_strength_visibility()
 
         focus = QAction(self, shortcut=QKeySequence.StandardKey.Find, triggered=self.search_field.setFocus)
@@ -196,6 +256,8 @@ class MainWindow(QMainWindow):
     def _model_loaded(self, _: object) -> None:
         self.model_ready = True
         self.status_text.setText("Ready")
+        if self.library.roots():
+            self.start_indexing()  # catch up with changes made while closed, then keep watching
         if self.search_field.text() or self.query_images:
             self.run_search()
 
@@ -220,10 +282,22 @@ class MainWindow(QMainWindow):
         self.pages.setCurrentIndex(1)
 
     # searching -------------------------------------------------------------------------------
-    def current_query(self) -> Query:
+    def current_filters(self) -> Filters:
         kind = ["all", "photo", "video"][self.kind.currentIndex()]
-        return Query(self.search_field.text().strip() or None, tuple(self.query_images), (), 60, kind,
-                     self.strength.value() / 100)
+        if not self.filters_row.isVisible() and not self.filters_button.isChecked():
+            return Filters(kind)
+        after = before = None
+        if self.use_dates.isChecked():
+            after = self.date_from.dateTime().toSecsSinceEpoch()
+            before = self.date_to.dateTime().toSecsSinceEpoch()
+        folder = self.folder_filter.currentData()
+        return Filters(kind, after, before, folder, self.camera_filter.text().strip() or None,
+                       True if self.gps_filter.isChecked() else None)
+
+    def current_query(self) -> Query:
+        minus = tuple(t.strip() for t in self.minus_field.text().split(",") if t.strip())
+        return Query(self.search_field.text().strip() or None, tuple(self.query_images), minus, 60, "all",
+                     self.strength.value() / 100, filters=self.current_filters())
 
     def run_search(self) -> None:
         self._debounce.stop()
@@ -361,28 +435,47 @@ class MainWindow(QMainWindow):
     def add_folders(self, folders: list[Path]) -> None:
         for f in folders:
             self.library.add_root(f)
+        self._refresh_folder_filter()
         self.start_indexing()
 
     def start_indexing(self) -> None:
-        if self._index_worker is not None:
-            return
-        w = Worker(self.library.index, None, reports=True)
-        w.signals.progress.connect(self._on_progress)
-        w.signals.result.connect(self._on_indexed)
-        w.signals.error.connect(lambda e: self.status_text.setText(f"Indexing stopped: {e}"))
-        w.signals.finished.connect(self._index_finished)
-        self._index_worker = w
-        self.progress.show()
-        self.cancel_button.show()
+        """Index now; the background watcher (started once) keeps the library current after."""
+        if self.watcher is None:
+            watch = self.qsettings.value("watch", True, type=bool)
+            poll = self.qsettings.value("poll", 300.0, type=float)
+            self.watcher = self.library.watcher(poll_interval=poll, use_events=watch, settle=2.0,
+                                                on_progress=self.bridge.progress.emit,
+                                                on_report=self.bridge.report.emit, on_error=self.bridge.error.emit)
+            self.watcher.start()
+        else:
+            self.watcher.refresh_roots()
         self.status_text.setText("Looking for photos and videos…")
-        start(w)
+        self.progress.setRange(0, 0)  # busy until the first progress event says more
+        for w in (self.progress, self.pause_button, self.cancel_button):
+            w.show()
+
+    def set_paused(self, paused: bool) -> None:
+        if self.watcher is None:
+            return
+        if paused:
+            self.watcher.pause()
+            self.pause_button.setText("Resume")
+            self.status_text.setText("Indexing paused")
+        else:
+            self.watcher.resume()
+            self.pause_button.setText("Pause")
 
     def stop_indexing(self) -> None:
-        if self._index_worker is not None:
-            self._index_worker.cancel.set()
+        if self.watcher is not None:
             self.status_text.setText("Stopping… (everything indexed so far is kept)")
+            self.watcher.stop()
+            self.watcher = None
 
     def _on_progress(self, p: Progress) -> None:
+        busy = p.phase in ("scanning", "indexing")
+        self.progress.setVisible(busy)
+        self.pause_button.setVisible(busy)
+        self.cancel_button.setVisible(busy)
         if p.phase == "scanning":
             self.progress.setRange(0, 0)
             self.status_text.setText(f"Looking for photos and videos… {p.done} found")
@@ -395,8 +488,16 @@ class MainWindow(QMainWindow):
 
     def _on_indexed(self, report: object) -> None:
         r = report
-        self.status_text.setText(f"Indexed: {r.added} new, {r.updated} changed, {r.removed} removed, "
-                                 f"{r.errors} could not be read")
+        self._index_finished()
+        if r.added or r.updated or r.removed or r.moved or r.errors:
+            self.status_text.setText(f"Indexed: {r.added} new, {r.updated} changed, {r.moved} moved, "
+                                     f"{r.removed} removed, {r.errors} could not be read")
+        else:
+            self.status_text.setText("Library is up to date")
+        for root in r.offline_roots:
+            self.status_text.setText(f"{root} is offline; its photos are kept until it returns")
+        for root in r.held_back:
+            self.status_text.setText(f"Most of {root} vanished at once; nothing was deleted")
         self.indexed.emit(report)
         if self.search_field.text() or self.query_images:
             self.run_search()
@@ -404,9 +505,48 @@ class MainWindow(QMainWindow):
             self._show_start_page()
 
     def _index_finished(self) -> None:
-        self._index_worker = None
         self.progress.hide()
         self.cancel_button.hide()
+        self.pause_button.hide()
+
+    # dialogs and persistence ------------------------------------------------------------------
+    def _refresh_folder_filter(self) -> None:
+        self.folder_filter.blockSignals(True)
+        self.folder_filter.clear()
+        self.folder_filter.addItem("Any folder", None)
+        for r in self.library.roots():
+            self.folder_filter.addItem(r.path, r.path)
+        self.folder_filter.blockSignals(False)
+
+    def show_library_dialog(self) -> LibraryDialog:
+        dlg = LibraryDialog(self.library, self)
+        dlg.folders_changed.connect(self._refresh_folder_filter)
+        dlg.folders_changed.connect(self.start_indexing)
+        dlg.retry_requested.connect(self.start_indexing)
+        dlg.show()
+        return dlg
+
+    def show_settings(self) -> None:
+        dlg = SettingsDialog(self.library.settings, self.qsettings.value("watch", True, type=bool),
+                             self.qsettings.value("poll", 300.0, type=float), self)
+        if dlg.exec():
+            try:
+                self.library.update_settings(**dlg.values())
+            except LibraryError as e:
+                self.status_text.setText(str(e))
+                return
+            self.qsettings.setValue("watch", dlg.watch.isChecked())
+            self.qsettings.setValue("poll", dlg.poll.value())
+            self.model_ready = False
+            self._load_model()
+
+    def _restore_geometry(self) -> None:
+        geo = self.qsettings.value("geometry")
+        if geo is not None:
+            self.restoreGeometry(geo)
+        split = self.qsettings.value("splitter")
+        if split is not None:
+            self.splitter.restoreState(split)
 
     # results ------------------------------------------------------------------------------------
     def _preview(self, index) -> None:
@@ -441,6 +581,8 @@ class MainWindow(QMainWindow):
                                                    QItemSelectionModel.SelectionFlag.ClearAndSelect)
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        self.qsettings.setValue("geometry", self.saveGeometry())
+        self.qsettings.setValue("splitter", self.splitter.saveState())
         self.stop_indexing()
         event.accept()
 

@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--library", metavar="DIR", help="library folder (default: $GLIMPSE_LIBRARY or your data dir)")
     ap.add_argument("--model", metavar="SPEC", help="open_clip model: NAME:TAG, hf-hub:ORG/REPO or local-dir:PATH")
+    ap.add_argument("--precision", choices=["int8", "fp32"], help="encoder precision (default int8, remembered)")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("index", help="add folders (if given) and index new or changed files")
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     from indexer.store import StoreError
 
     try:
-        with Library.open(args.library, model=args.model) as lib:
+        with Library.open(args.library, model=args.model, precision=args.precision) as lib:
             return COMMANDS[args.command](lib, args)
     except (LibraryError, ModelUnavailable, StoreError, ValueError, OSError) as e:
         print(f"glimpse: {e}", file=sys.stderr)

@@ -12,7 +12,8 @@ import os
 from pathlib import Path
 
 DEFAULT_MODEL = "MobileCLIP2-S0:dfndr2b"
-PHOTO_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif"})
+PHOTO_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif",
+                              ".avif", ".cr2", ".cr3", ".nef", ".arw", ".dng", ".orf", ".rw2", ".raf", ".pef", ".srw"})
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm"})
 JUNK_NAMES = frozenset({"@eaDir", ".thumbnails", "$RECYCLE.BIN", "System Volume Information", "__MACOSX"})
 DEFAULT_TEMPLATES = ("{}", "a photo of {}.")
@@ -23,7 +24,7 @@ class Settings:
     """User-adjustable choices, persisted in the library's ``settings.json``."""
 
     model: str = DEFAULT_MODEL
-    precision: str = "fp32"
+    precision: str = "int8"  # see quantize.py: per tower, int8 only where it is faster and faithful
     exclude: tuple[str, ...] = ()
     threads: int = 0  # 0: one per physical core
     decode_workers: int = 2

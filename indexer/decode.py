@@ -12,13 +12,17 @@ import datetime as dt
 import hashlib
 import os
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-MAX_PIXELS = 250_000_000  # a 250 MP panorama is real; a 50,000 x 50,000 PNG bomb is not
+# A 150 MP panorama is real; a 50,000 x 50,000 PNG bomb is not. Non-JPEG formats cannot
+# be decoded downscaled, so this also bounds memory: 150 MP x 3 bytes = 450 MB at most.
+MAX_PIXELS = 150_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+RAW_EXTENSIONS = frozenset({".cr2", ".cr3", ".nef", ".arw", ".dng", ".orf", ".rw2", ".raf", ".pef", ".srw"})
 _heif_lock = threading.Lock()
 _heif_ready = False
 
@@ -72,24 +76,21 @@ def load_image(path: Path, target: int = 256) -> Decoded:
     """Decode ``path`` upright, at least ``target`` px on its short side where possible."""
     if path.suffix.lower() in {".heic", ".heif"}:
         _ensure_heif()
+    if path.suffix.lower() in RAW_EXTENSIONS:
+        return _load_raw(path, target)
     try:
         if os.path.getsize(path) == 0:
             raise DecodeError("empty file (0 bytes)")
-        with Image.open(path) as im:
-            meta_src = im.getexif()
-            orig_w, orig_h = im.size
-            if im.format == "JPEG":
-                im.draft("RGB", (target, target))
-            im.load()
-            img = ImageOps.exif_transpose(im)
-            img = _to_rgb(img)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return _open(path, target)
     except DecodeError:
         raise
     except FileNotFoundError as e:
         raise DecodeError("file disappeared before it could be read") from e
     except PermissionError as e:
         raise DecodeError("permission denied: Glimpse cannot read this file") from e
-    except Image.DecompressionBombError as e:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise DecodeError(f"image is larger than {MAX_PIXELS // 1_000_000} megapixels; refused as a "
                           "possible decompression bomb") from e
     except UnidentifiedImageError as e:
@@ -99,9 +100,41 @@ def load_image(path: Path, target: int = 256) -> Decoded:
         if "truncated" in msg or "broken data stream" in msg or "image file is truncated" in msg:
             raise DecodeError("truncated or damaged image data") from e
         raise DecodeError(f"cannot decode image: {msg}") from e
+
+
+def _open(path: Path, target: int) -> Decoded:
+    with Image.open(path) as im:
+        meta_src = im.getexif()
+        orig_w, orig_h = im.size
+        if im.format == "JPEG":
+            im.draft("RGB", (target, target))  # libjpeg scales by 1/2..1/8 while decoding
+        im.load()
+        img = _to_rgb(ImageOps.exif_transpose(im))
     rotated = _orientation(meta_src) in (5, 6, 7, 8)
     w, h = (orig_h, orig_w) if rotated else (orig_w, orig_h)
     return Decoded(img, PhotoMeta(w, h, *_exif_fields(meta_src)))
+
+
+def _load_raw(path: Path, target: int) -> Decoded:
+    """Camera RAW: the embedded JPEG preview (what the camera showed), via rawpy."""
+    try:
+        import rawpy
+    except ImportError:
+        raise DecodeError("camera RAW file: install rawpy (pip install rawpy) to index its embedded preview") from None
+    import io
+
+    try:
+        with rawpy.imread(str(path)) as raw:
+            thumb = raw.extract_thumb()
+    except Exception as e:  # rawpy raises its own LibRaw error types
+        raise DecodeError(f"camera RAW file without a readable preview: {e}") from e
+    if thumb.format != rawpy.ThumbFormat.JPEG:
+        raise DecodeError("camera RAW file whose preview is not a JPEG")
+    tmp = io.BytesIO(thumb.data)
+    with Image.open(tmp) as im:
+        im.draft("RGB", (target, target))
+        img = _to_rgb(ImageOps.exif_transpose(im))
+    return Decoded(img, PhotoMeta(img.width, img.height, None, None, None, None))
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:

@@ -141,7 +141,13 @@ class Library:
         """
         folder = Path(folder).expanduser() if folder else default_library_dir()
         try:
+            new = not folder.exists()
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if new:
+                folder.chmod(0o700)  # mkdir's mode is filtered by the umask
+            for sub in ("ann", "thumbs"):
+                (folder / sub).mkdir(exist_ok=True, mode=0o700)
+                (folder / sub).chmod(0o700)
         except OSError as e:
             raise LibraryError(f"cannot create the library folder {folder}: {e.strerror or e}") from e
         settings_file = folder / "settings.json"
@@ -181,8 +187,7 @@ class Library:
             if self._embedder is None:
                 from indexer.model import Embedder
 
-                emb = Embedder(self.settings.model, self.settings.threads, self.settings.precision,
-                               self.folder / "models")
+                emb = Embedder(self.settings.model, self.settings.threads, self.settings.precision)
                 recorded = self.model_id
                 if recorded is None:
                     self.store.set_meta("model", emb.id)
@@ -255,6 +260,20 @@ class Library:
         if ann.version != self.store.version():
             ann.catch_up(self.store)
         return ann
+
+    def update_settings(self, **changes: object) -> Settings:
+        """Change and save settings. A new model needs a new (or empty) library."""
+        new = self.settings.replace(**changes)
+        if new.model != self.settings.model and self.model_id is not None and self.store.vector_count():
+            raise LibraryError("this library's photos were indexed with another model; vectors of different "
+                               "models cannot be mixed. Use a new library folder for the new model.")
+        if (new.model, new.precision, new.threads) != (self.settings.model, self.settings.precision,
+                                                       self.settings.threads):
+            with self._lock:
+                self._embedder = None  # reloaded on next use
+        self.settings = new
+        _atomic_write(self.folder / "settings.json", new.to_json())
+        return new
 
     def set_query_bank(self, texts: list[str] | tuple[str, ...]) -> None:
         """Reference queries for hubness correction and reference captions (default: everyday subjects)."""

@@ -138,12 +138,15 @@ class Pipeline:
         counts = {"added": 0, "updated": 0, "moved": 0, "errors": 0}
         writes: queue.Queue[list[Prepared] | None] = queue.Queue(maxsize=4)
         moved_ids: set[int] = set()
+        self._write_error: BaseException | None = None
         writer = threading.Thread(target=self._writer, args=(writes, counts, moved_ids), daemon=True)
         writer.start()
         done = 0
         batch: list[Prepared] = []
         try:
             for prep in self._decoded(todo, by_hash):
+                if self._write_error is not None:
+                    break
                 done += 1
                 batch.append(prep)
                 if sum(len(p.pixels) for p in batch) >= self.settings.batch_size:
@@ -155,6 +158,9 @@ class Pipeline:
         finally:
             writes.put(None)
             writer.join()
+        if self._write_error is not None:
+            self.ann.catch_up(self.store)  # keep what was committed before the failure searchable
+            raise self._write_error
         removed = 0
         if not self.cancel.is_set():
             leftover = [r.id for r in gone if r.id not in moved_ids]
@@ -200,7 +206,11 @@ class Pipeline:
                                   "mtime": ref.mtime, "indexed_at": time.time(), "error": None}
         prep = Prepared(ref, root_id, record)
         try:
-            record["hash"] = quick_hash(ref.path, ref.size)
+            st = ref.path.stat()  # the file may have been replaced since the crawl saw it
+            record.update(size=st.st_size, mtime=st.st_mtime)
+            record["hash"] = quick_hash(ref.path, st.st_size)
+        except FileNotFoundError:
+            return self._failed(prep, "file disappeared before it could be read")
         except OSError as e:
             return self._failed(prep, f"cannot read: {e.strerror or e}")
         old = self.store.file(str(ref.path))
@@ -250,9 +260,16 @@ class Pipeline:
         """The only thread that writes: one transaction per batch, then the ANN catches up."""
         last_save = time.monotonic()
         while (batch := writes.get()) is not None:
-            with self.store.transaction():
-                for p in batch:
-                    self._write_one(p, counts, moved)
+            if self._write_error is not None:
+                continue  # drain so the producer never blocks
+            try:
+                with self.store.transaction():
+                    for p in batch:
+                        self._write_one(p, counts, moved)
+            except Exception as e:  # disk full, read-only library...: stop cleanly, keep what is committed
+                self._write_error = e
+                self.cancel.set()
+                continue
             self.ann.catch_up(self.store)
             if time.monotonic() - last_save > ANN_SAVE_SECONDS:
                 self.ann.save()

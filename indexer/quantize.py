@@ -14,12 +14,14 @@ so start-up never re-exports or re-quantizes.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+log = logging.getLogger(__name__)
 FIDELITY_MIN = 0.99
 PROBE_TEXTS = ("a dog on a beach at sunset", "a birthday cake with candles", "snow on a mountain", "a red car",
                "two children playing in a park", "a plate of food", "a city street at night", "a cat on a sofa")
@@ -63,15 +65,31 @@ class OnnxTowers:
         return self.text.run(None, {"tokens": tokens.astype(np.int64)})[0]
 
 
-def ensure(folder: Path, model: Any, tokenizer: Any, image_size: int, threads: int) -> OnnxTowers:
-    """Load the cached towers, exporting and quantizing them first if needed."""
-    if not (folder / "choice.json").exists():
-        build(folder, model, tokenizer, image_size, threads)
+def ensure(folder: Path, model: Any, tokenizer: Any, image_size: int, threads: int) -> OnnxTowers | None:
+    """Load the cached towers, exporting and quantizing them first if needed.
+
+    Returns None (the caller keeps torch fp32) when this model cannot be exported;
+    the reason is kept in ``choice.json`` so it is not retried at every start.
+    """
+    choice_file = folder / "choice.json"
+    if not choice_file.exists():
+        try:
+            build(folder, model, tokenizer, image_size, threads)
+        except Exception as e:  # an architecture the exporter cannot handle
+            folder.mkdir(parents=True, exist_ok=True)
+            choice_file.write_text(json.dumps({"error": f"{type(e).__name__}: {str(e)[:300]}"}))
+            log.warning("int8 export failed for this model, using fp32: %s", str(e)[:300])
+    if "error" in json.loads(choice_file.read_text()):
+        return None
     return OnnxTowers(folder, threads)
 
 
-def build(folder: Path, model: Any, tokenizer: Any, image_size: int, threads: int) -> dict[str, Any]:
-    """Export, quantize, measure and choose; returns (and saves) the choice."""
+def build(folder: Path, model: Any, tokenizer: Any, image_size: int, threads: int,
+          keep_all: bool = False) -> dict[str, Any]:
+    """Export, quantize, measure and choose; returns (and saves) the choice.
+
+    ``keep_all`` keeps the graphs not chosen too (for benchmarks).
+    """
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -97,7 +115,9 @@ def build(folder: Path, model: Any, tokenizer: Any, image_size: int, threads: in
 
     pixels = torch.from_numpy(_probe_images(image_size, 2))
     tokens = tokenizer(list(PROBE_TEXTS[:2]))
-    with torch.no_grad():
+    # Exported with autograd on: in no-grad mode nn.MultiheadAttention takes a fused
+    # fast path (aten::_native_multi_head_attention) that ONNX cannot express.
+    with torch.enable_grad():
         torch.onnx.export(Image(), (pixels,), str(tmp / "image_fp32.onnx"), input_names=["pixels"],
                           output_names=["embedding"], dynamic_axes={"pixels": {0: "n"}, "embedding": {0: "n"}},
                           opset_version=17, dynamo=False)
@@ -129,7 +149,10 @@ def build(folder: Path, model: Any, tokenizer: Any, image_size: int, threads: in
         choice[tower] = f"{tower}_{prec}.onnx"
         choice[f"{tower}_stats"] = stats
     for f in tmp.iterdir():
-        f.unlink()
+        if keep_all:
+            f.replace(folder / f.name)
+        else:
+            f.unlink()
     tmp.rmdir()
     (folder / "choice.json").write_text(json.dumps(choice, indent=2))
     return choice

@@ -48,6 +48,13 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db.execute("INSERT INTO meta VALUES ('version', '0')")
 
 
+@SCHEMA()
+def m002_filter_indexes(db: sqlite_utils.Database) -> None:
+    """Date and camera filters scan ``files``; index them so selective filters stay fast."""
+    db.execute("CREATE INDEX files_when ON files(COALESCE(taken_at, mtime))")
+    db.execute("CREATE INDEX files_kind_status ON files(kind, status)")
+
+
 @dataclasses.dataclass(frozen=True)
 class FileRow:
     """One file as the library knows it."""
@@ -100,7 +107,7 @@ class StoreError(RuntimeError):
 class Store:
     """A thread-safe handle on the library database (one connection, one lock)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, migrate: bool = True) -> None:
         self.path = path
         self._lock = threading.RLock()
         try:
@@ -109,7 +116,8 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            SCHEMA.apply(self.db)
+            if migrate:
+                SCHEMA.apply(self.db)  # each step in its own transaction with its record
         except sqlite3.DatabaseError as e:
             raise StoreError(f"cannot open the library database {path}: {e}") from e
 

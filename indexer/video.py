@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 CUT_THRESHOLD = 0.35  # histogram intersection distance that counts as a scene change
 MOMENT_SIMILARITY = 0.9  # frames this close (cosine) to the running moment stay in it
 CHECKS_PER_INTERVAL = 4
+SEEK_MIN_FRAMES = 24  # samples at least this many frames apart are reached by seeking
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,19 +60,82 @@ def open_video(path: Path) -> tuple[Any, VideoInfo]:
     return cap, info
 
 
-def sample_frames(path: Path, interval: float = 2.0, max_frames: int = 600,
-                  target: int = 256) -> tuple[VideoInfo, list[Frame]]:
+def sample_frames(path: Path, interval: float = 2.0, max_frames: int = 600, target: int = 256,
+                  workers: int = 2) -> tuple[VideoInfo, list[Frame]]:
     """Frames every ``interval`` seconds (stretched to stay under ``max_frames``) plus cuts.
 
-    Frames are ``grab()``-ed (decoded, not converted) and only the few that are looked
-    at are ``retrieve()``-d and shrunk to about ``target`` px.
+    Two strategies, chosen by how far apart the samples are:
+    * far apart (the usual case): *seek* to each sample time, in ``workers`` threads
+      each with its own decoder over a slice of the video; where two neighbouring
+      samples differ (a cut), one more frame is taken halfway between them, so a
+      new scene is also sampled near its start;
+    * close together, or a stream that cannot seek (no frame count): ``grab()``
+      every frame and ``retrieve()`` only the few that are looked at.
     """
+    cap, info = open_video(path)
+    cap.release()
+    if info.duration and info.duration / interval > max_frames:
+        interval = info.duration / max_frames
+    if info.duration <= 0 or interval * info.fps < SEEK_MIN_FRAMES:
+        return _sample_sequential(path, interval, max_frames, target)
+    times = list(np.arange(0.0, info.duration, interval))
+    got = _seek_many(path, times, target, workers)
+    if not got:
+        raise DecodeError("no frame could be decoded (damaged or unsupported video)")
+    got.sort(key=lambda fh: fh[0].ts)
+    extra = [(a.ts + b.ts) / 2 for (a, ha), (b, hb) in zip(got, got[1:], strict=False) if _cut(ha, hb)]
+    got += _seek_many(path, extra, target, workers)
+    frames = sorted((f for f, _ in got), key=lambda f: f.ts)
+    return info, frames
+
+
+def _seek_many(path: Path, times: list[float], target: int, workers: int) -> list[tuple[Frame, np.ndarray]]:
+    """Decode the frames at ``times`` (seconds), ``workers`` slices in parallel."""
+    if not times:
+        return []
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = max(1, min(workers, len(times) // 8 or 1))
+    slices = [times[k::n] for k in range(n)] if n > 1 else [times]
+    slices = [sorted(sl) for sl in slices]
+    if n == 1:
+        return _seek_slice(path, slices[0], target)
+    with ThreadPoolExecutor(n) as pool:  # OpenCV releases the GIL while decoding
+        parts = list(pool.map(lambda sl: _seek_slice(path, sl, target), slices))
+    return [x for part in parts for x in part]
+
+
+def _seek_slice(path: Path, times: list[float], target: int) -> list[tuple[Frame, np.ndarray]]:
     import cv2
 
+    cap = cv2.VideoCapture(str(path))
+    out = []
+    try:
+        for t in times:
+            cap.set(cv2.CAP_PROP_POS_MSEC, t * 1000.0)
+            ok, bgr = cap.read()
+            if ok:
+                out.append((Frame(float(t), _to_pil(bgr, target)), _hist(bgr)))
+    finally:
+        cap.release()
+    return out
+
+
+def _hist(bgr: np.ndarray) -> np.ndarray:
+    import cv2
+
+    small = cv2.resize(bgr, (32, 32), interpolation=cv2.INTER_AREA)
+    hist = cv2.calcHist([small], [0, 1, 2], None, [4, 4, 4], [0, 256] * 3).ravel()
+    return hist / max(hist.sum(), 1)
+
+
+def _cut(a: np.ndarray, b: np.ndarray) -> bool:
+    return 1.0 - float(np.minimum(a, b).sum()) > CUT_THRESHOLD
+
+
+def _sample_sequential(path: Path, interval: float, max_frames: int, target: int) -> tuple[VideoInfo, list[Frame]]:
     cap, info = open_video(path)
     try:
-        if info.duration and info.duration / interval > max_frames:
-            interval = info.duration / max_frames
         check_every = max(1, int(round(info.fps * interval / CHECKS_PER_INTERVAL)))
         frames: list[Frame] = []
         last_hist: np.ndarray | None = None
@@ -83,10 +147,8 @@ def sample_frames(path: Path, interval: float = 2.0, max_frames: int = 600,
                 if not ok:
                     break
                 ts = idx / info.fps
-                small = cv2.resize(bgr, (32, 32), interpolation=cv2.INTER_AREA)
-                hist = cv2.calcHist([small], [0, 1, 2], None, [4, 4, 4], [0, 256] * 3).ravel()
-                hist /= max(hist.sum(), 1)
-                cut = last_hist is not None and 1.0 - np.minimum(hist, last_hist).sum() > CUT_THRESHOLD
+                hist = _hist(bgr)
+                cut = last_hist is not None and _cut(hist, last_hist)
                 last_hist = hist
                 if (ts - last_taken >= interval - 1e-6 or cut) and len(frames) < max_frames * 2:
                     frames.append(Frame(ts, _to_pil(bgr, target)))
@@ -112,7 +174,8 @@ def _to_pil(bgr: np.ndarray, target: int) -> Image.Image:
 
 def prepare_video(prep: Prepared, preprocess: Callable[[Image.Image], Any], settings: Settings) -> None:
     """Fill a pipeline item with the sampled frames of a video (runs in a decode thread)."""
-    info, frames = sample_frames(prep.ref.path, settings.video_interval, settings.video_max_frames)
+    info, frames = sample_frames(prep.ref.path, settings.video_interval, settings.video_max_frames,
+                                 workers=max(1, settings.decode_workers))
     prep.record.update(width=info.width, height=info.height, duration=info.duration)
     prep.pixels.extend(preprocess(f.image) for f in frames)
     prep.frames.extend((f.ts, None, None) for f in frames)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ import pytest
 from tests import world
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# One model cache (and so one int8 export) shared by every test library, never the user's.
+os.environ.setdefault("GLIMPSE_MODELS", os.path.join(tempfile.gettempdir(), f"glimpse-test-models-{os.getuid()}"))
 TINY_MODEL = Path(__file__).parent / "assets" / "tiny-clip"
 MODEL_SPEC = f"local-dir:{TINY_MODEL}"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

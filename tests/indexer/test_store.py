@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from indexer.ann import AnnIndex
 from indexer.store import Store, VectorIn
@@ -20,12 +21,50 @@ def add(store: Store, name: str, vec: np.ndarray) -> int:
         return store.put_file({"path": name, "kind": "photo", "status": "ok"}, [VectorIn(vec)])[0]
 
 
+ALL = ["m001_initial", "m002_filter_indexes"]
+
+
 def test_schema_is_migrated_once_and_recorded(tmp_path: Path) -> None:
     s = Store(tmp_path / "db")
-    assert s.schema_migrations() == ["m001_initial"]
+    assert s.schema_migrations() == ALL
     s.close()
     s = Store(tmp_path / "db")
-    assert s.schema_migrations() == ["m001_initial"] and s.version() == 0
+    assert s.schema_migrations() == ALL and s.version() == 0
+
+
+@pytest.mark.parametrize("older", ALL[:-1])
+def test_every_older_schema_upgrades_keeping_data(tmp_path: Path, older: str) -> None:
+    """A library written by an older Glimpse (schema up to ``older``) opens and keeps its rows."""
+    from indexer.store import SCHEMA
+
+    old = Store(tmp_path / "db", migrate=False)
+    SCHEMA.apply(old.db, stop_before=ALL[ALL.index(older) + 1])
+    assert old.schema_migrations() == ALL[: ALL.index(older) + 1]
+    vid = add(old, "/kept.jpg", unit(np.random.default_rng(4), 1)[0])
+    old.close()
+    new = Store(tmp_path / "db")
+    assert new.schema_migrations() == ALL
+    assert new.vector_ids() == {vid} and new.file("/kept.jpg") is not None
+
+
+def test_a_failing_migration_leaves_the_database_as_it_was(tmp_path: Path) -> None:
+    import sqlite_utils
+    from sqlite_utils.migrations import Migrations
+
+    s = Store(tmp_path / "db")
+    add(s, "/a.jpg", unit(np.random.default_rng(5), 1)[0])
+    broken = Migrations("glimpse")
+
+    @broken()
+    def m999_half_done(db: sqlite_utils.Database) -> None:
+        db.execute("ALTER TABLE files ADD COLUMN rating INTEGER")
+        raise RuntimeError("power cut")
+
+    with pytest.raises(RuntimeError):
+        broken.apply(s.db)
+    cols = {c.name for c in s.db["files"].columns}
+    assert "rating" not in cols and s.file("/a.jpg") is not None
+    assert "m999_half_done" not in s.schema_migrations()
 
 
 def test_replacing_a_file_tombstones_its_old_vectors(tmp_path: Path) -> None:

@@ -99,3 +99,17 @@ def test_moments_group_similar_neighbours() -> None:
     a, b = np.eye(4, dtype=np.float32)[0], np.eye(4, dtype=np.float32)[1]
     bounds = moments([0, 2, 4, 6, 8], np.stack([a, a, b, b, a]), 10.0)
     assert bounds == [(0.0, 3.0), (0.0, 3.0), (3.0, 7.0), (3.0, 7.0), (7.0, 10.0)]
+
+
+def test_seeking_sampler_on_a_normal_frame_rate_video(tmp_path: Path) -> None:
+    """At 30 fps samples are 60 frames apart: frames are reached by seeking, in parallel slices."""
+    v = tmp_path / "phone.mp4"
+    truth = world.write_video(v, SCENES, [5, 7, 5, 7], fps=30)
+    info, frames = sample_frames(v, interval=2.0, workers=2)
+    ts = [f.ts for f in frames]
+    assert ts == sorted(ts) and len(set(ts)) == len(ts)
+    for seg in truth:
+        assert any(seg.start <= t < seg.end for t in ts)
+    regular = {round(t, 3) for t in ts if abs(t / 2.0 - round(t / 2.0)) < 1e-6}
+    assert len(regular) == 12  # every 2 s over 24 s
+    assert len(ts) > len(regular)  # plus frames halfway into the cuts between samples

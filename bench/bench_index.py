@@ -1,0 +1,124 @@
+"""Photo indexing throughput: Glimpse vs an rclip-style baseline, and % of the FLOP ceiling.
+
+Both run in this process, one after the other, on the same files:
+* Glimpse: the real pipeline (crawl, draft decode in a thread pool, batched encoder at
+  the default precision, one writer thread) with MobileCLIP2-S0 (random weights:
+  speed is what is measured).
+* Baseline (what rclip does): fp32 ViT-B-32 via open_clip, full PIL decode + resize,
+  batch 8, one thread of work.
+Corpora: ``../shared/data/photos`` when present (real JPEGs, mostly small) and
+generated 12 MP JPEGs (where decoding dominates).
+The FLOP ceiling is this machine's fp32 sgemm rate (measured now) divided by the
+image encoder's FLOPs per image (torch's FlopCounterMode).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+import time
+from pathlib import Path
+
+from bench.bench_video import random_mobileclip_dir
+from bench.common import OUT_DIR, SHARED, report, table
+
+
+def big_jpegs(n: int) -> Path:
+    from tests import world
+
+    folder = OUT_DIR / "jpeg12mp"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(0)
+    for i in range(n):
+        p = folder / f"img_{i:03d}.jpg"
+        if not p.exists():
+            world.render(world.random_scene(rng), size=3000, seed=i, canvas=(4000, 3000)).save(p, quality=90)
+    return folder
+
+
+def glimpse_rate(folder: Path, model: str) -> tuple[float, int]:
+    from indexer import Library
+
+    with tempfile.TemporaryDirectory() as tmp:
+        lib = Library.open(Path(tmp) / "lib", model=model)
+        _ = lib.embedder  # model load (and int8 export, cached) is not indexing time
+        t = time.perf_counter()
+        rep = lib.index([folder])
+        dt = time.perf_counter() - t
+        lib.close()
+    return rep.added / dt, rep.added
+
+
+def baseline_rate(folder: Path) -> float:
+    import open_clip
+    import torch
+    from PIL import Image
+
+    model, _, preprocess = open_clip.create_model_and_transforms("ViT-B-32", pretrained=None)
+    model.eval()
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+    t = time.perf_counter()
+    with torch.no_grad():
+        for i in range(0, len(files), 8):
+            batch = torch.stack([preprocess(Image.open(f).convert("RGB")) for f in files[i:i + 8]])
+            model.encode_image(batch)
+    return len(files) / (time.perf_counter() - t)
+
+
+def flops_per_image(model_spec: str) -> float:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from indexer.model import Embedder
+
+    emb = Embedder(model_spec)
+    x = torch.randn(1, 3, emb.image_size, emb.image_size)
+    with FlopCounterMode(display=False) as fc, torch.no_grad():
+        emb.model.encode_image(x)
+    return float(fc.get_total_flops())
+
+
+def sgemm_gflops() -> float:
+    import torch
+
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    torch.mm(a, b)
+    t = time.perf_counter()
+    reps = 10
+    for _ in range(reps):
+        torch.mm(a, b)
+    return 2 * 2048**3 * reps / (time.perf_counter() - t) / 1e9
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--big", type=int, default=60, help="number of generated 12 MP JPEGs")
+    args = ap.parse_args()
+    import torch
+
+    from indexer.config import Settings, physical_cores
+
+    torch.set_num_threads(physical_cores())
+    model = random_mobileclip_dir()
+    corpora = [("generated 12 MP JPEGs", big_jpegs(args.big))]
+    if (SHARED / "photos").is_dir():
+        corpora.insert(0, ("shared/data/photos (real, mostly small)", SHARED / "photos"))
+    rows = []
+    for name, folder in corpora:
+        g, n = glimpse_rate(folder, model)
+        b = baseline_rate(folder)
+        rows.append([name, n, g, b, g / b])
+    gflops = sgemm_gflops()
+    f = flops_per_image(model)
+    ceiling = gflops * 1e9 / f
+    text = table(["corpus", "photos", "Glimpse photos/s", "rclip-style photos/s", "ratio"], rows)
+    text += "\n\n" + table(["sgemm GFLOP/s", "MobileCLIP2-S0 image GFLOPs", "ceiling img/s",
+                            "Glimpse img/s (12 MP)", "% of ceiling"],
+                           [[gflops, f / 1e9, ceiling, rows[-1][2], 100 * rows[-1][2] / ceiling]])
+    report("Photo indexing throughput", text,
+           f"Precision {Settings().precision}; targets: ratio >= 2.5x, >= 60% of the FLOP ceiling.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Peak memory with a 100k-item library: idle (model loaded, one search) and while indexing.
+
+Each measurement runs in a fresh child process (``ru_maxrss`` is per process). The
+library holds 100k synthetic 512-d vectors (as MobileCLIP2-S0 makes) bulk-loaded into
+a real store; indexing adds generated 12 MP photos with MobileCLIP2-S0 (random weights).
+Baseline in the same run: a bare Python process that imports torch and loads the
+same model, to show what the model alone costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.common import ROOT, report, table
+
+CHILD = r"""
+import json, resource, sys, time
+from pathlib import Path
+sys.path.insert(0, {root!r})
+mode, lib_dir, model, photos = sys.argv[1:5]
+def rss():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+if mode == "model-only":
+    from indexer.model import Embedder
+    from indexer.config import Settings
+    Embedder(model, precision=Settings().precision).encode_texts(["a dog"])
+    print(json.dumps({{"peak": rss()}}))
+    sys.exit()
+from indexer import Library, Query
+lib = Library.open(lib_dir, model=model)
+if mode == "idle":
+    lib.search(Query("a dog on a beach"))
+    print(json.dumps({{"peak": rss()}}))
+else:
+    before = rss()
+    rep = lib.index([photos])
+    print(json.dumps({{"peak": rss(), "before": before, "added": rep.added}}))
+lib.close()
+"""
+
+
+def make_library(folder: Path, n: int, model: str) -> None:
+    import numpy as np
+
+    from bench.bench_query import clustered
+    from indexer import Library
+    from indexer.model import ModelSpec, fingerprint
+
+    lib = Library.open(folder, model=model)
+    lib.store.set_meta("model", fingerprint(ModelSpec.parse(model)))  # the id Embedder records
+    lib.store.set_meta("dim", "512")
+    from indexer.store import encode_vec
+
+    vecs = clustered(n, np.random.default_rng(0))
+    with lib.store.transaction():
+        lib.store.db.conn.executemany(
+            "INSERT INTO files (id, path, kind, status, size, mtime) VALUES (?, ?, 'photo', 'ok', 1, 1)",
+            ((i + 1, f"/nowhere/{i}.jpg") for i in range(n)))
+        lib.store.db.conn.executemany("INSERT INTO vectors (id, file_id, vec) VALUES (?, ?, ?)",
+                                      ((i + 1, i + 1, encode_vec(v)) for i, v in enumerate(vecs)))
+    lib.ann.save()
+    lib.close()
+
+
+def child(mode: str, lib: Path, model: str, photos: Path) -> dict:
+    out = subprocess.run([sys.executable, "-c", CHILD.format(root=str(ROOT)), mode, str(lib), model, str(photos)],
+                         capture_output=True, text=True, cwd=ROOT)
+    if out.returncode:
+        raise RuntimeError(out.stderr[-2000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--items", type=int, default=100_000)
+    args = ap.parse_args()
+    from bench.bench_index import big_jpegs
+    from bench.bench_video import random_mobileclip_dir
+
+    model = random_mobileclip_dir()
+    photos = big_jpegs(60)
+    with tempfile.TemporaryDirectory() as tmp:
+        lib = Path(tmp) / "lib"
+        make_library(lib, args.items, model)
+        base = child("model-only", lib, model, photos)
+        idle = child("idle", lib, model, photos)
+        busy = child("index", lib, model, photos)
+    rows = [["model loaded, nothing else (baseline)", base["peak"]],
+            [f"idle: {args.items:,}-item library open, one search", idle["peak"]],
+            [f"indexing {busy['added']} 12 MP photos into it", busy["peak"]]]
+    report(f"Peak memory (RSS) with {args.items:,} items", table(["state", "peak RSS MB"], rows),
+           "Target: <= 600 MB idle and while indexing.")
+
+
+if __name__ == "__main__":
+    main()

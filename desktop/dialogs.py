@@ -1,0 +1,148 @@
+"""Library management and settings dialogs."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from indexer import Library, Settings
+
+MODEL_CHOICES = ("MobileCLIP2-S0:dfndr2b", "MobileCLIP2-S2:dfndr2b", "MobileCLIP2-B:dfndr2b",
+                 "MobileCLIP-S1:datacompdr", "ViT-B-32:laion2b_s34b_b79k")
+
+
+class LibraryDialog(QDialog):
+    """Folders with their state, and the files that could not be indexed (with reasons)."""
+
+    folders_changed = Signal()
+    retry_requested = Signal()
+
+    def __init__(self, library: Library, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.library = library
+        self.setWindowTitle("Library")
+        self.resize(760, 460)
+        tabs = QTabWidget()
+        self.folders = QTableWidget(0, 5)
+        self.folders.setHorizontalHeaderLabels(["Folder", "Photos", "Videos", "Errors", "State"])
+        self.folders.horizontalHeader().setStretchLastSection(True)
+        self.folders.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        add, remove = QPushButton("Add folder…"), QPushButton("Remove")
+        add.clicked.connect(self._add)
+        remove.clicked.connect(self._remove)
+        page = QWidget()
+        lay = QVBoxLayout(page)
+        lay.addWidget(self.folders)
+        row = QHBoxLayout()
+        row.addWidget(add)
+        row.addWidget(remove)
+        row.addStretch(1)
+        row.addWidget(QLabel("Removing a folder forgets it in Glimpse; your files are not touched."))
+        lay.addLayout(row)
+        tabs.addTab(page, "Folders")
+        self.errors = QTableWidget(0, 2)
+        self.errors.setHorizontalHeaderLabels(["File", "Why it could not be indexed"])
+        self.errors.horizontalHeader().setStretchLastSection(True)
+        retry = QPushButton("Retry failed files")
+        retry.clicked.connect(self._retry)
+        epage = QWidget()
+        el = QVBoxLayout(epage)
+        el.addWidget(self.errors)
+        el.addWidget(retry, 0, Qt.AlignmentFlag.AlignLeft)
+        tabs.addTab(epage, "Errors")
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        close.rejected.connect(self.reject)
+        v = QVBoxLayout(self)
+        v.addWidget(tabs)
+        v.addWidget(close)
+        self.tabs = tabs
+        self.refresh()
+
+    def refresh(self) -> None:
+        st = self.library.status()
+        self.folders.setRowCount(len(st.roots))
+        for r, root in enumerate(st.roots):
+            for c, val in enumerate([root.path, root.photos, root.videos, root.errors,
+                                     "online" if root.online else "offline (kept until it returns)"]):
+                self.folders.setItem(r, c, QTableWidgetItem(str(val)))
+        self.folders.resizeColumnToContents(0)
+        errs = self.library.errors()
+        self.errors.setRowCount(len(errs))
+        for r, e in enumerate(errs):
+            self.errors.setItem(r, 0, QTableWidgetItem(e.path))
+            self.errors.setItem(r, 1, QTableWidgetItem(e.error or ""))
+        self.errors.resizeColumnToContents(0)
+        self.tabs.setTabText(1, f"Errors ({len(errs)})")
+
+    def _add(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder to Glimpse")
+        if folder:
+            self.library.add_root(folder)
+            self.refresh()
+            self.folders_changed.emit()
+
+    def _remove(self) -> None:
+        row = self.folders.currentRow()
+        if row >= 0:
+            self.library.remove_root(self.folders.item(row, 0).text())
+            self.refresh()
+            self.folders_changed.emit()
+
+    def _retry(self) -> None:
+        self.library.retry_errors()
+        self.retry_requested.emit()
+        self.refresh()
+
+
+class SettingsDialog(QDialog):
+    """Model, precision, threads, exclusions and folder watching."""
+
+    def __init__(self, settings: Settings, watch: bool, poll: float, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.model = QComboBox(editable=True)
+        self.model.addItems(list(MODEL_CHOICES))
+        self.model.setCurrentText(settings.model)
+        self.model.setToolTip("Any open_clip model: NAME:TAG, hf-hub:ORG/REPO or local-dir:FOLDER.\n"
+                              "Changing it needs a new library (vectors of different models do not mix).")
+        self.precision = QComboBox()
+        self.precision.addItems(["int8", "fp32"])
+        self.precision.setCurrentText(settings.precision)
+        self.threads = QSpinBox(minimum=0, maximum=64, value=settings.threads, specialValueText="automatic")
+        self.exclude = QLineEdit(", ".join(settings.exclude), placeholderText="e.g. */raw/*, *.tmp.jpg")
+        self.watch = QCheckBox("Watch folders for changes", checked=watch)
+        self.poll = QDoubleSpinBox(minimum=10, maximum=86400, value=poll, suffix=" s", decimals=0)
+        form = QFormLayout(self)
+        form.addRow("Model", self.model)
+        form.addRow("Precision", self.precision)
+        form.addRow("Threads", self.threads)
+        form.addRow("Exclude", self.exclude)
+        form.addRow("", self.watch)
+        form.addRow("Also rescan every", self.poll)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def values(self) -> dict[str, object]:
+        return {"model": self.model.currentText().strip(), "precision": self.precision.currentText(),
+                "threads": self.threads.value(),
+                "exclude": tuple(p.strip() for p in self.exclude.text().split(",") if p.strip())}

@@ -1,0 +1,56 @@
+"""int8 towers stay faithful to fp32 on the committed model, and the choice is cached."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.model import Embedder
+from tests import semantics, world
+from tests.conftest import MODEL_SPEC
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory):
+    cache = tmp_path_factory.mktemp("onnx")
+    return Embedder(MODEL_SPEC), Embedder(MODEL_SPEC, precision="int8", cache=cache), cache
+
+
+def test_int8_embeddings_match_fp32(pair) -> None:
+    fp32, int8, _ = pair
+    import random
+
+    scenes = world.distinct_scenes(random.Random(42), 40)
+    imgs = [world.render(s, 128, seed=i) for i, s in enumerate(scenes)]
+    caps = [world.caption(s) for s in scenes]
+    img_cos = np.sum(fp32.encode_images(imgs) * int8.encode_images(imgs), axis=1)
+    txt_cos = np.sum(fp32.encode_texts(caps) * int8.encode_texts(caps), axis=1)
+    assert img_cos.mean() >= 0.99 and txt_cos.mean() >= 0.99, (img_cos.mean(), txt_cos.mean())
+
+
+def test_retrieval_unchanged_at_r1(pair) -> None:
+    fp32, int8, _ = pair
+    a = semantics.text_to_image_r1(fp32.encode_images, fp32.encode_texts, seed=606, n=100, held_out=None)
+    b = semantics.text_to_image_r1(int8.encode_images, int8.encode_texts, seed=606, n=100, held_out=None)
+    assert b >= a - 0.01, (a, b)
+
+
+def test_choice_is_measured_and_cached(pair) -> None:
+    _, int8, cache = pair
+    folders = [p for p in Path(cache).iterdir() if (p / "choice.json").exists()]
+    assert len(folders) == 1
+    choice = json.loads((folders[0] / "choice.json").read_text())
+    for tower in ("image", "text"):
+        stats = choice[f"{tower}_stats"]
+        assert stats["int8"]["fidelity"] >= 0.99 or choice[tower].endswith("fp32.onnx")
+        assert (folders[0] / choice[tower]).exists()
+    again = Embedder(MODEL_SPEC, precision="int8", cache=cache)  # loads, does not rebuild
+    assert again.onnx.choice == choice
+
+
+def test_precision_is_validated() -> None:
+    with pytest.raises(ValueError, match="precision"):
+        Embedder(MODEL_SPEC, precision="int4")
