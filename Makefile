@@ -14,7 +14,7 @@ QT_DEBS := libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-ren
            libfontconfig1
 TEST_DEBS := xvfb
 
-.PHONY: run test bench lint sysdeps sysdeps-test model clean
+.PHONY: run test bench lint sysdeps sysdeps-test model package package-check screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -46,6 +46,19 @@ sysdeps:
 
 sysdeps-test:
 	@sh packaging/ensure-debs.sh $(QT_DEBS) $(TEST_DEBS)
+
+# A standalone bundle in dist/glimpse/ (see packaging/README.md).
+package: $(STAMP)
+	$(BIN)/pip install -q pyinstaller
+	$(BIN)/pyinstaller --noconfirm --clean --distpath dist --workpath build packaging/glimpse.spec
+
+# Start the built bundle on a virtual screen and take a screenshot of it.
+package-check: sysdeps-test
+	sh packaging/check-bundle.sh
+
+# The README screenshots of the real window, under Xvfb.
+screenshots: $(STAMP) sysdeps-test
+	xvfb-run -a -s "-screen 0 1400x900x24" $(BIN)/python docs/screenshots.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

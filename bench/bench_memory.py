@@ -1,6 +1,6 @@
 """Peak memory with a 100k-item library: idle (model loaded, one search) and while indexing.
 
-Each measurement runs in a fresh child process (``ru_maxrss`` is per process). The
+Each measurement runs in a fresh child process and reads its own VmHWM (peak RSS). The
 library holds 100k synthetic 512-d vectors (as MobileCLIP2-S0 makes) bulk-loaded into
 a real store; indexing adds generated 12 MP photos with MobileCLIP2-S0 (random weights).
 Baseline in the same run: a bare Python process that imports torch and loads the
@@ -19,12 +19,14 @@ from pathlib import Path
 from bench.common import ROOT, report, table
 
 CHILD = r"""
-import json, resource, sys, time
+import json, sys
 from pathlib import Path
 sys.path.insert(0, {root!r})
 mode, lib_dir, model, photos = sys.argv[1:5]
-def rss():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def rss():  # VmHWM: this process's own peak (ru_maxrss would include the parent's, inherited at fork)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM"):
+            return int(line.split()[1]) / 1024
 if mode == "model-only":
     from indexer.model import Embedder
     from indexer.config import Settings

@@ -48,11 +48,10 @@ def composed_table(emb) -> str:
 
 
 def ensemble_table(emb) -> str:
-    from indexer.config import DEFAULT_TEMPLATES
-
     rows = []
-    for name, templates in (("caption as typed", ("{}",)), (f"ensemble {DEFAULT_TEMPLATES}", DEFAULT_TEMPLATES),
-                            ("ensemble of 4 templates", world.TEMPLATES)):
+    for name, templates in (("caption as typed (default)", ("{}",)),
+                            ("ensemble: '{}', 'a photo of {}.'", ("{}", "a photo of {}.")),
+                            ("ensemble of the 4 training templates", world.TEMPLATES)):
         def enc_txt(texts, templates=templates):
             out = [emb.encode_texts([t.format(x) for t in templates]).mean(axis=0) for x in texts]
             out = np.stack(out)

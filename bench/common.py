@@ -47,7 +47,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 def _fmt(c: object) -> str:
     if isinstance(c, float):
-        return f"{c:.3g}" if abs(c) < 100 else f"{c:.0f}"
+        return f"{c:.4g}" if abs(c) < 100 else f"{c:.0f}"
     return str(c)
 
 

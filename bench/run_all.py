@@ -6,8 +6,8 @@ import importlib
 import sys
 import time
 
-SUITE = ["bench.bench_precision", "bench.bench_index", "bench.bench_query", "bench.bench_memory",
-         "bench.bench_video", "bench.bench_retrieval"]
+SUITE = ["bench.bench_precision", "bench.bench_index", "bench.bench_video", "bench.bench_memory",
+         "bench.bench_retrieval", "bench.bench_startup", "bench.bench_query"]
 
 
 def main() -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -10,6 +11,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="glimpse-gui", description="Glimpse: find photos and video moments.")
     ap.add_argument("--library", metavar="DIR", help="library folder (default: $GLIMPSE_LIBRARY or your data dir)")
     ap.add_argument("--model", metavar="SPEC", help="open_clip model spec (see `glimpse --help`)")
+    ap.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the window after start-up and quit "
+                    "(used to check installed bundles)")
     args = ap.parse_args(argv)
 
     from PySide6.QtGui import QIcon
@@ -29,6 +32,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     win = MainWindow(library)
     win.show()
+    if os.environ.get("GLIMPSE_STARTUP_PROBE"):  # bench/bench_startup.py: report when the window is up
+        import time
+
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(0, lambda: (print(f"shown {time.time()}", flush=True), os._exit(0)))
+    if args.screenshot:
+        from PySide6.QtCore import QTimer
+
+        def shoot() -> None:
+            win.screen().grabWindow(0, win.x(), win.y(), win.width(), win.height()).save(args.screenshot)
+            win.close()
+
+        QTimer.singleShot(8000, shoot)
     code = app.exec()
     library.close()
     return code

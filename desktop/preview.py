@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -19,14 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from indexer import FileRow, Hit
-
-
-def fmt_ts(t: float | None) -> str:
-    if t is None:
-        return "-"
-    m, s = divmod(int(t), 60)
-    return f"{m}:{s:02d}"
+from indexer import FileRow, Hit, format_seconds
 
 
 class Preview(QWidget):
@@ -81,7 +74,7 @@ class Preview(QWidget):
             if row.lat is not None:
                 lines.append(f"GPS {row.lat:.4f}, {row.lon:.4f}")
         if hit.kind == "video":
-            lines.append(f"moment {fmt_ts(hit.start)}–{fmt_ts(hit.end)}, best at {fmt_ts(hit.timestamp)}")
+            lines.append(f"moment {format_seconds(hit.start)}–{format_seconds(hit.end)}, best at {format_seconds(hit.timestamp)}")
         self.details.setText("<br>".join(lines))
         self.similar_btn.setVisible(hit.kind == "photo")
         if hit.kind == "video":
@@ -89,10 +82,23 @@ class Preview(QWidget):
         else:
             self._stop_video()
             self.moments.hide()
-            pix = QPixmap(hit.path)
-            self.picture.setPixmap(pix.scaled(self.picture.size(), Qt.AspectRatioMode.KeepAspectRatio,
-                                              Qt.TransformationMode.SmoothTransformation) if not pix.isNull() else pix)
+            self._pixmap = QPixmap(hit.path)
             self.stack.setCurrentIndex(0)
+            self._fit_picture()
+
+    def _fit_picture(self) -> None:
+        pix = getattr(self, "_pixmap", None)
+        if pix is None or pix.isNull():
+            self.picture.setText("(no preview)" if pix is not None else "")
+            return
+        box = self.picture.size().expandedTo(QSize(320, 240))  # before the first layout pass it is 0 x 0
+        self.picture.setPixmap(pix.scaled(box, Qt.AspectRatioMode.KeepAspectRatio,
+                                          Qt.TransformationMode.SmoothTransformation))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        super().resizeEvent(event)
+        if self.stack.currentIndex() == 0:
+            self._fit_picture()
 
     def _ensure_player(self) -> None:
         if self.player is not None:
@@ -134,7 +140,8 @@ class Preview(QWidget):
         self.stack.setCurrentIndex(1)
         self.moments.clear()
         for m in sorted(moments, key=lambda h: h.timestamp or 0):
-            it = QListWidgetItem(f"{fmt_ts(m.timestamp)}  ({fmt_ts(m.start)}–{fmt_ts(m.end)})  score {m.score:.2f}")
+            span = f"{format_seconds(m.start)}–{format_seconds(m.end)}"
+            it = QListWidgetItem(f"{format_seconds(m.timestamp)}  ({span})  score {m.score:.2f}")
             it.setData(Qt.ItemDataRole.UserRole, m.timestamp or 0.0)
             self.moments.addItem(it)
         self.moments.setVisible(len(moments) > 1)
@@ -170,7 +177,7 @@ class Preview(QWidget):
     def _on_position(self, ms: int) -> None:
         if not self.scrubber.isSliderDown():
             self.scrubber.setValue(ms)
-        self.time_label.setText(fmt_ts(ms / 1000))
+        self.time_label.setText(format_seconds(ms / 1000))
 
     def toggle_play(self) -> None:
         from PySide6.QtMultimedia import QMediaPlayer

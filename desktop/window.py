@@ -46,18 +46,10 @@ from desktop.dialogs import LibraryDialog, SettingsDialog
 from desktop.preview import Preview
 from desktop.thumbs import ThumbnailLoader
 from desktop.workers import Worker, start
-from indexer import PHOTO_EXTENSIONS, Filters, Hit, Library, LibraryError, Progress, Query
+from indexer import PHOTO_EXTENSIONS, Filters, Hit, Library, LibraryError, Progress, Query, format_seconds, import_model
 
 HIT_ROLE = Qt.ItemDataRole.UserRole + 1
 DEBOUNCE_MS = 300
-
-
-def fmt_eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    m, s = divmod(int(seconds), 60)
-    h, m = divmod(m, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 class WatchBridge(QObject):
@@ -223,6 +215,7 @@ class MainWindow(QMainWindow):
         menu.addAction("Add folder…", self._pick_folder)
         menu.addAction("Library and errors…", self.show_library_dialog)
         menu.addAction("Settings…", self.show_settings)
+        menu.addAction("Import a downloaded model…", self._import_model)
         menu.addSeparator()
         menu.addAction("Quit", QKeySequence.StandardKey.Quit, self.close)
         self._update_strength_visibility()
@@ -273,8 +266,25 @@ class MainWindow(QMainWindow):
     def _import_model(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose a downloaded open_clip model folder")
         if folder:
-            self.library.settings = self.library.settings.replace(model=f"local-dir:{folder}")
-            self._load_model()
+            self.import_model(Path(folder))
+
+    def import_model(self, folder: Path) -> None:
+        """Copy a downloaded model into the model cache and use it (in the background)."""
+        self.status_text.setText(f"Importing the model in {folder}…")
+        w = Worker(import_model, folder)
+        w.signals.result.connect(self._use_model)
+        w.signals.error.connect(lambda e: self.show_message(f"<h3>That model could not be imported</h3><p>{_html(e)}</p>"))
+        start(w)
+
+    def _use_model(self, spec: str) -> None:
+        try:
+            self.library.update_settings(model=spec)
+        except LibraryError as e:
+            self.show_message(f"<h3>Model imported</h3><p>{_html(str(e))}</p>")
+            return
+        self.model_ready = False
+        self._show_start_page()
+        self._load_model()
 
     def show_message(self, html: str, button: bool = False) -> None:
         self.message.setText(html)
@@ -329,7 +339,7 @@ class MainWindow(QMainWindow):
         for i, h in enumerate(hits):
             label = f"{h.score:.2f}  {Path(h.path).name}"
             if h.kind == "video":
-                label += f" @ {fmt_eta(h.timestamp)}"
+                label += f" @ {format_seconds(h.timestamp)}"
             item = QStandardItem(placeholder, label)
             item.setData(h, HIT_ROLE)
             item.setToolTip(h.path)
@@ -482,7 +492,7 @@ class MainWindow(QMainWindow):
         elif p.phase == "indexing":
             self.progress.setRange(0, max(p.total, 1))
             self.progress.setValue(p.done)
-            self.status_text.setText(f"Indexing {p.done}/{p.total} · {p.rate:.1f} files/s · ETA {fmt_eta(p.eta)}"
+            self.status_text.setText(f"Indexing {p.done}/{p.total} · {p.rate:.1f} files/s · ETA {format_seconds(p.eta)}"
                                      f" · {Path(p.current or '').name}"
                                      + (f" · {p.errors} errors" if p.errors else ""))
 

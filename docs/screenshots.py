@@ -6,6 +6,7 @@ then captures: first run, text search results, and a video moment in the preview
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 import tempfile
@@ -45,8 +46,9 @@ def shoot(win: MainWindow, name: str, settle_ms: int = 800) -> None:
 
 
 def main() -> None:
-    app = QApplication.instance() or QApplication(sys.argv)
     tmp = Path(tempfile.mkdtemp())
+    os.environ["XDG_CONFIG_HOME"] = str(tmp / "config")  # default window size, not the user's
+    app = QApplication.instance() or QApplication(sys.argv)
     media = tmp / "Pictures"
     world.write_corpus(media / "2024", world.distinct_scenes(random.Random(2), 36), seed=2, size=256)
     scenes = [world.Scene("circle", "green", "large", "center", "plain", "white"),
@@ -64,6 +66,7 @@ def main() -> None:
     lib = Library.open(tmp / "lib", model=MODEL_SPEC)
     lib.index([media])
     win = MainWindow(lib)
+    win.resize(1200, 780)
     win.show()
     wait_for(lambda: win.model_ready)
     win.search_field.setText("a red star")

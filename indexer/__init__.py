@@ -4,7 +4,8 @@ No Qt here: the CLI (``indexer.cli``) and the desktop app (``desktop``) are thin
 shells over ``Library``.
 """
 
-from indexer.config import PHOTO_EXTENSIONS, VIDEO_EXTENSIONS, Settings
+from indexer.catalog import download_model, import_model, list_models
+from indexer.config import PHOTO_EXTENSIONS, VIDEO_EXTENSIONS, Settings, format_seconds
 from indexer.library import Library, LibraryBusy, LibraryError, ModelMismatch, Status
 from indexer.pipeline import IndexReport, Progress
 from indexer.query import Filters, Query
@@ -12,4 +13,5 @@ from indexer.rank import Hit
 from indexer.store import FileRow
 
 __all__ = ["PHOTO_EXTENSIONS", "VIDEO_EXTENSIONS", "FileRow", "Filters", "Hit", "IndexReport", "Library", "LibraryBusy",
-           "LibraryError", "ModelMismatch", "Progress", "Query", "Settings", "Status"]
+           "LibraryError", "ModelMismatch", "Progress", "Query", "Settings", "Status", "download_model", "format_seconds",
+           "import_model", "list_models"]

@@ -20,7 +20,7 @@ from indexer.store import Store
 
 M = 16
 EF_CONSTRUCTION = 200
-EF_SEARCH = 64
+EF_SEARCH = 200  # recall@10 0.98 needs ef 128 at 100k (bench/RESULTS.md); 1M needs more
 
 
 class AnnIndex:

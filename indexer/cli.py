@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from indexer.config import format_seconds
+
 if TYPE_CHECKING:
     from indexer.library import Library
     from indexer.pipeline import Progress
@@ -48,6 +50,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-events", action="store_true", help="poll only, no filesystem notifications")
     p.add_argument("--settle", type=float, default=2.0, metavar="SECONDS",
                    help="wait until a file has been unchanged this long before indexing it (default 2)")
+
+    p = sub.add_parser("model", help="list, download or import models (for offline use)")
+    msub = p.add_subparsers(dest="model_command", required=True, metavar="ACTION")
+    m = msub.add_parser("list", help="recommended models (and with --all every open_clip model)")
+    m.add_argument("--all", action="store_true")
+    m = msub.add_parser("download", help="download a model into the cache, with a progress bar")
+    m.add_argument("name", nargs="?", default=None, help="NAME:TAG (default MobileCLIP2-S0:dfndr2b)")
+    m = msub.add_parser("import", help="import a downloaded model folder or checkpoint file")
+    m.add_argument("path")
+    m.add_argument("--arch", help="for a checkpoint file: its open_clip architecture, e.g. MobileCLIP2-S0")
+    m.add_argument("--name", help="name for the imported model")
+    m.add_argument("--use", action="store_true", help="also make it this library's model")
 
     p = sub.add_parser("doctor", help="check the library for damage (and --repair it)")
     p.add_argument("--repair", action="store_true", help="fix what can be fixed: rebuild the index, drop orphans")
@@ -177,6 +191,27 @@ def cmd_watch(lib: Library, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_model(lib: Library, args: argparse.Namespace) -> int:
+    from indexer import catalog
+    from indexer.config import DEFAULT_MODEL, model_cache_dir
+
+    if args.model_command == "list":
+        for m in catalog.list_models(args.all):
+            mark = "*" if m.cached else " "
+            print(f"{mark} {m.spec:40s} {m.size:22s} {m.note}")
+        print(f"(* = on this computer; cache: {model_cache_dir()}, move it with GLIMPSE_MODELS)", file=sys.stderr)
+    elif args.model_command == "download":
+        spec = catalog.download_model(args.name or DEFAULT_MODEL)
+        print(f"{spec} is ready")
+    else:
+        spec = catalog.import_model(Path(args.path), args.arch, args.name)
+        print(f"imported; use it with --model {spec}")
+        if args.use:
+            lib.update_settings(model=spec)
+            print("this library now uses it")
+    return 0
+
+
 def cmd_doctor(lib: Library, args: argparse.Namespace) -> int:
     from indexer import doctor
 
@@ -226,7 +261,7 @@ def print_hits(hits: list[Any], as_json: bool) -> None:
         print(json.dumps({"results": [h.to_json() for h in hits]}, indent=2))
         return
     for h in hits:
-        at = f"  @ {fmt_time(h.timestamp)} ({fmt_time(h.start)}-{fmt_time(h.end)})" if h.kind == "video" else ""
+        at = f"  @ {format_seconds(h.timestamp)} ({format_seconds(h.start)}-{format_seconds(h.end)})" if h.kind == "video" else ""
         print(f"{h.score:6.3f}  {h.path}{at}")
 
 
@@ -268,16 +303,8 @@ def cmd_status(lib: Library, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "watch": cmd_watch, "doctor": cmd_doctor, "search": cmd_search,
+COMMANDS = {"index": cmd_index, "watch": cmd_watch, "doctor": cmd_doctor, "model": cmd_model, "search": cmd_search,
             "similar": cmd_similar, "roots": cmd_roots, "status": cmd_status, "duplicates": cmd_duplicates}
-
-
-def fmt_time(t: float | None) -> str:
-    if t is None:
-        return "-"
-    m, s = divmod(int(t), 60)
-    h, m = divmod(m, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 class ProgressLine:
@@ -297,7 +324,7 @@ class ProgressLine:
         elif p.phase == "indexing":
             pct = 100 * p.done / max(p.total, 1)
             bar = "#" * int(pct / 5)
-            eta = fmt_time(p.eta) if p.eta is not None else "?"
+            eta = format_seconds(p.eta) if p.eta is not None else "?"
             line = f"[{bar:<20}] {p.done}/{p.total} {pct:3.0f}%  {p.rate:.1f} files/s  ETA {eta}  errors {p.errors}"
         elif p.phase == "saving":
             line = "saving index…"

@@ -16,7 +16,9 @@ PHOTO_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", 
                               ".avif", ".cr2", ".cr3", ".nef", ".arw", ".dng", ".orf", ".rw2", ".raf", ".pef", ".srw"})
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm"})
 JUNK_NAMES = frozenset({"@eaDir", ".thumbnails", "$RECYCLE.BIN", "System Volume Information", "__MACOSX"})
-DEFAULT_TEMPLATES = ("{}", "a photo of {}.")
+# Prompt ensembles are supported (Settings.templates) but off by default: on the test
+# model they did not help (bench/RESULTS.md, "Prompt ensembles"), so we do not pay for them.
+DEFAULT_TEMPLATES = ("{}",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,3 +88,12 @@ def physical_cores() -> int:
     except OSError:
         pass
     return max(1, (os.cpu_count() or 2) // 2)
+
+
+def format_seconds(t: float | None) -> str:
+    """1:05 or 1:02:05, for ETAs and video timestamps ("-" when unknown)."""
+    if t is None:
+        return "-"
+    m, s = divmod(int(t), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

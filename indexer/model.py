@@ -120,6 +120,11 @@ class Embedder:
 
             folder = (cache or model_cache_dir() / "onnx") / _safe(self.id)
             self.onnx = quantize.ensure(folder, self.model, tokenizer, self.image_size, threads)
+            if self.onnx is not None:
+                import gc
+
+                self.model = None  # ONNX Runtime has its own copy of the weights: free torch's
+                gc.collect()
 
     def encode_pixels(self, pixels: Any) -> np.ndarray:
         """A batch of preprocessed tensors (N, 3, H, W) -> (N, D) unit vectors."""

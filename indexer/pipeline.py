@@ -77,6 +77,7 @@ class Prepared:
 ProgressFn = Callable[[Progress], None]
 
 
+
 class Pipeline:
     """One indexing run over some roots. Build it, then call ``run()``."""
 

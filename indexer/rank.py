@@ -109,7 +109,7 @@ def relevance(scores: np.ndarray, sample_scores: np.ndarray) -> np.ndarray:
     med = float(np.median(sample_scores))
     sd = 1.4826 * float(np.median(np.abs(sample_scores - med))) or float(sample_scores.std()) or 1e-6
     z = (scores - med) / sd
-    return 1.0 / (1.0 + np.exp(-(z - Z_MID) / Z_SCALE))
+    return 1.0 / (1.0 + np.exp(np.clip(-(z - Z_MID) / Z_SCALE, -50, 50)))
 
 
 def search_vector(vec: np.ndarray, store: Store, ann: AnnIndex, limit: int = 20, filters: Filters | None = None,

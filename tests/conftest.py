@@ -16,6 +16,8 @@ import pytest
 from tests import world
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Window geometry and preferences (QSettings) of test windows never reach the user's config.
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="glimpse-test-config-")
 # One model cache (and so one int8 export) shared by every test library, never the user's.
 os.environ.setdefault("GLIMPSE_MODELS", os.path.join(tempfile.gettempdir(), f"glimpse-test-models-{os.getuid()}"))
 TINY_MODEL = Path(__file__).parent / "assets" / "tiny-clip"

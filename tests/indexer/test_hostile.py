@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import resource
 import sqlite3
 import stat
 import subprocess
@@ -16,7 +15,7 @@ import pytest
 from PIL import Image
 
 from indexer import Library, Query
-from indexer.doctor import check, repair
+from indexer.doctor import check
 from indexer.store import StoreError
 from tests import world
 from tests.conftest import MODEL_SPEC, SHARED_DATA
@@ -262,5 +261,3 @@ def test_shared_real_world_corpus_indexes_without_crashing(tmp_path: Path) -> No
         assert check(lib) == []
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
