@@ -46,7 +46,18 @@ from desktop.dialogs import LibraryDialog, SettingsDialog
 from desktop.preview import Preview
 from desktop.thumbs import ThumbnailLoader
 from desktop.workers import Worker, start
-from indexer import PHOTO_EXTENSIONS, Filters, Hit, Library, LibraryError, Progress, Query, format_seconds, import_model
+from indexer import (
+    PHOTO_EXTENSIONS,
+    Filters,
+    Hit,
+    Library,
+    LibraryError,
+    Progress,
+    Query,
+    download_model,
+    format_seconds,
+    import_model,
+)
 
 HIT_ROLE = Qt.ItemDataRole.UserRole + 1
 DEBOUNCE_MS = 300
@@ -216,6 +227,7 @@ class MainWindow(QMainWindow):
         menu.addAction("Library and errors…", self.show_library_dialog)
         menu.addAction("Settings…", self.show_settings)
         menu.addAction("Import a downloaded model…", self._import_model)
+        menu.addAction("Download the model", self.download_model)
         menu.addSeparator()
         menu.addAction("Quit", QKeySequence.StandardKey.Quit, self.close)
         self._update_strength_visibility()
@@ -262,6 +274,7 @@ class MainWindow(QMainWindow):
         self.start_button.show()
         self.start_button.clicked.disconnect()
         self.start_button.clicked.connect(self._import_model)
+        self.message.setText(self.message.text() + "<p>Or, when online, use <i>Glimpse → Download the model</i>.</p>")
 
     def _import_model(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose a downloaded open_clip model folder")
@@ -274,6 +287,17 @@ class MainWindow(QMainWindow):
         w = Worker(import_model, folder)
         w.signals.result.connect(self._use_model)
         w.signals.error.connect(lambda e: self.show_message(f"<h3>That model could not be imported</h3><p>{_html(e)}</p>"))
+        start(w)
+
+    def download_model(self) -> None:
+        """Fetch this library's model (progress is busy-only: the hub reports to a terminal)."""
+        spec = self.library.settings.model
+        self.status_text.setText(f"Downloading {spec}… (once; after that Glimpse works offline)")
+        self.progress.setRange(0, 0)
+        self.progress.show()
+        w = Worker(download_model, spec)
+        w.signals.result.connect(lambda _: (self.progress.hide(), self._load_model()))
+        w.signals.error.connect(lambda e: (self.progress.hide(), self._model_failed(e)))
         start(w)
 
     def _use_model(self, spec: str) -> None:

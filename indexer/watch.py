@@ -110,6 +110,7 @@ class Watcher:
         self._observer = obs
 
     def _loop(self) -> None:
+        _lower_priority()
         next_poll = time.monotonic()  # one pass at start: catch up with what changed while closed
         while not self._stop.is_set():
             now = time.monotonic()
@@ -151,3 +152,13 @@ class Watcher:
                 return True
             time.sleep(0.05)
         return False
+
+
+def _lower_priority() -> None:
+    """Background work yields the CPU to what the user is doing (threads it starts inherit this)."""
+    import os
+
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)  # Linux: per thread
+    except (AttributeError, OSError):
+        pass
