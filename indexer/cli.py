@@ -185,9 +185,13 @@ def cmd_watch(lib: Library, args: argparse.Namespace) -> int:
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not break the clean stop
         print("\nstopping… (what was indexed is kept)", file=sys.stderr)
     finally:
         w.stop()
+    print("stopped", file=sys.stderr)
     return 0
 
 
