@@ -36,14 +36,14 @@ def window(qtbot, tmp_path: Path, media):
     win = MainWindow(lib)
     qtbot.addWidget(win)
     win.show()
-    qtbot.waitUntil(lambda: win.model_ready, timeout=30000)
+    qtbot.waitUntil(lambda: win.model_ready, timeout=120000)
     yield win
     win.close()
     lib.close()
 
 
 def type_query(qtbot, win, text: str) -> list:
-    with qtbot.waitSignal(win.searched, timeout=20000) as sig:
+    with qtbot.waitSignal(win.searched, timeout=60000) as sig:
         win.search_field.clear()
         qtbot.keyClicks(win.search_field, text)
     return sig.args[0]
@@ -66,7 +66,7 @@ def test_dropping_an_image_runs_an_image_query(qtbot, window, media, tmp_path: P
     mime.setUrls([QUrl.fromLocalFile(str(query))])
     event = QDropEvent(QPoint(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
                        Qt.KeyboardModifier.NoModifier)
-    with qtbot.waitSignal(window.searched, timeout=20000) as sig:
+    with qtbot.waitSignal(window.searched, timeout=60000) as sig:
         window.dropEvent(event)
     assert window.query_images == [query]
     assert window.chips.count() == 1
@@ -76,7 +76,7 @@ def test_dropping_an_image_runs_an_image_query(qtbot, window, media, tmp_path: P
 def test_composed_query_reorders_results(qtbot, window, media) -> None:
     _, items, _ = media
     ref = items[2]
-    with qtbot.waitSignal(window.searched, timeout=20000) as sig:
+    with qtbot.waitSignal(window.searched, timeout=60000) as sig:
         window.set_query_images([ref.path])
         window.run_search()
     image_only = [h.path for h in sig.args[0]]
@@ -94,8 +94,8 @@ def test_video_result_opens_the_player_at_its_moment(qtbot, window, media) -> No
     hits = type_query(qtbot, window, world.caption(seg.scene))
     assert hits[0].kind == "video"
     window.select_row(0)
-    qtbot.waitUntil(lambda: window.preview.player is not None, timeout=5000)
-    qtbot.waitUntil(lambda: (window.preview.position() or 0) >= hits[0].timestamp - 0.5, timeout=10000)
+    qtbot.waitUntil(lambda: window.preview.player is not None, timeout=20000)
+    qtbot.waitUntil(lambda: (window.preview.position() or 0) >= hits[0].timestamp - 0.5, timeout=30000)
     assert window.preview.position() < hits[0].timestamp + 3  # it started at the moment, not at 0
     assert seg.start - 2 <= hits[0].timestamp <= seg.end + 2
 
@@ -120,7 +120,7 @@ def test_adding_a_folder_indexes_it_with_visible_progress(qtbot, tmp_path: Path)
     qtbot.addWidget(win)
     win.show()
     assert "Welcome" in win.message.text()
-    qtbot.waitUntil(lambda: win.model_ready, timeout=30000)
+    qtbot.waitUntil(lambda: win.model_ready, timeout=120000)
     seen: list[str] = []
     reports: list = []
     win.progress.valueChanged.connect(lambda _: seen.append(win.status_text.text()))
@@ -145,7 +145,7 @@ def test_first_run_without_a_model_explains_and_imports_one(qtbot, tmp_path: Pat
     win = MainWindow(lib)
     qtbot.addWidget(win)
     win.show()
-    qtbot.waitUntil(lambda: "not available" in win.message.text(), timeout=30000)
+    qtbot.waitUntil(lambda: "not available" in win.message.text(), timeout=120000)
     assert win.start_button.isVisible() and "Import" in win.start_button.text()
     win.import_model(TINY_MODEL)
     qtbot.waitUntil(lambda: win.model_ready, timeout=60000)
