@@ -90,6 +90,7 @@ class MainWindow(QMainWindow):
         self.bridge.error.connect(lambda e: self.status_text.setText(f"Indexing problem: {e}"))
         self.qsettings = QSettings("Glimpse", "Glimpse")
         self.model_ready = False
+        self._closing = False  # late results from background work are dropped once closing
         self.setWindowTitle("Glimpse")
         self.setAcceptDrops(True)
         self.resize(1200, 780)
@@ -253,12 +254,15 @@ class MainWindow(QMainWindow):
 
     def _load_model(self) -> None:
         self.status_text.setText(f"Loading model {self.library.settings.model}…")
-        w = Worker(lambda: (self.library.embedder, self.library.ann))
+        # everything the first search needs, so that it answers at once
+        w = Worker(lambda: (self.library.embedder, self.library.ann, self.library.query_bank()))
         w.signals.result.connect(self._model_loaded)
         w.signals.error.connect(self._model_failed)
         start(w)
 
     def _model_loaded(self, _: object) -> None:
+        if self._closing:
+            return
         self.model_ready = True
         self.status_text.setText("Ready")
         if self.library.roots():
@@ -267,6 +271,8 @@ class MainWindow(QMainWindow):
             self.run_search()
 
     def _model_failed(self, err: str) -> None:
+        if self._closing:
+            return
         self.status_text.setText("The model could not be loaded")
         self.show_message(f"<h3>The model is not available</h3><p>{_html(err)}</p>"
                           "<p>Import a model folder (open_clip_config.json + weights) to continue.</p>")
@@ -357,6 +363,8 @@ class MainWindow(QMainWindow):
             self.run_search()
 
     def _show_hits(self, hits: list[Hit]) -> None:
+        if self._closing:
+            return
         self.hits = hits
         self.model.clear()
         placeholder = QIcon(QPixmap(176, 176))
@@ -390,6 +398,8 @@ class MainWindow(QMainWindow):
             self.grid.setRowHidden(r, thr > 0 and self.model.item(r).data(HIT_ROLE).score < thr)
 
     def _on_thumb(self, key: str, image: QImage) -> None:
+        if self._closing:
+            return
         row = int(key)
         if row < self.model.rowCount() and not image.isNull():
             self.model.item(row).setIcon(QIcon(QPixmap.fromImage(image)))
@@ -506,6 +516,8 @@ class MainWindow(QMainWindow):
             self.watcher = None
 
     def _on_progress(self, p: Progress) -> None:
+        if self._closing:
+            return
         busy = p.phase in ("scanning", "indexing")
         self.progress.setVisible(busy)
         self.pause_button.setVisible(busy)
@@ -521,6 +533,8 @@ class MainWindow(QMainWindow):
                                      + (f" · {p.errors} errors" if p.errors else ""))
 
     def _on_indexed(self, report: object) -> None:
+        if self._closing:
+            return
         r = report
         self._index_finished()
         if r.added or r.updated or r.removed or r.moved or r.errors:
@@ -615,6 +629,9 @@ class MainWindow(QMainWindow):
                                                    QItemSelectionModel.SelectionFlag.ClearAndSelect)
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        self._closing = True
+        self._generation += 1
+        self.thumbs.pool.clear()
         self.qsettings.setValue("geometry", self.saveGeometry())
         self.qsettings.setValue("splitter", self.splitter.saveState())
         self.stop_indexing()

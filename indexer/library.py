@@ -19,7 +19,7 @@ import numpy as np
 from indexer.ann import AnnIndex
 from indexer.config import Settings, default_library_dir
 from indexer.pipeline import IndexReport, Pipeline, ProgressFn
-from indexer.query import Query, encode_text, query_vector, weighted
+from indexer.query import Query, encode_texts, query_vector, weighted
 from indexer.rank import GalleryStats, Hit, search_vector
 from indexer.store import FileRow, RootRow, Store
 
@@ -288,7 +288,7 @@ class Library:
                 from indexer.prompts import SUBJECTS
 
                 self._bank_texts = self._bank_texts or SUBJECTS
-                self._bank = np.stack([encode_text(self.embedder, t, self.settings.templates) for t in self._bank_texts])
+                self._bank = encode_texts(self.embedder, list(self._bank_texts), self.settings.templates)
             return self._bank_texts or (), self._bank
 
     def query_vector(self, query: Query):

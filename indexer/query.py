@@ -122,8 +122,15 @@ def unit(v: np.ndarray) -> np.ndarray:
 
 def encode_text(embedder: Any, text: str, templates: Sequence[str]) -> np.ndarray:
     """Prompt ensemble: the normalised mean over templates."""
-    prompts = [t.format(text) for t in (templates or ("{}",))]
-    return unit(embedder.encode_texts(prompts).mean(axis=0))
+    return encode_texts(embedder, [text], templates)[0]
+
+
+def encode_texts(embedder: Any, texts: Sequence[str], templates: Sequence[str]) -> np.ndarray:
+    """Several texts through the prompt ensemble in one batch (one encoder call)."""
+    templates = templates or ("{}",)
+    vecs = embedder.encode_texts([t.format(x) for x in texts for t in templates])
+    means = vecs.reshape(len(texts), len(templates), -1).mean(axis=1)
+    return means / np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
 
 
 def encode_image_files(embedder: Any, paths: Sequence[Path | str]) -> list[np.ndarray]:

@@ -73,8 +73,12 @@ class GalleryStats:
     def refresh(self, store: Store, query_bank: np.ndarray | None) -> GalleryStats:
         """Resample when the library has grown or shrunk by a fifth since the last sample."""
         with self._lock:
+            version = store.version()  # one-row lookup: keeps COUNT(*) off the search path
+            if version == self._version:
+                return self
             n = store.vector_count()
             if self._version >= 0 and abs(n - self._count) <= 0.2 * max(self._count, 1) and self._count:
+                self._version = version
                 return self
             ids = sorted(store.vector_ids())
             pick = random.Random(0).sample(ids, min(SAMPLE_SIZE, len(ids)))
