@@ -22,14 +22,19 @@ if str(ROOT) not in sys.path:
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
+    """CPU, its vector extensions (int8 speed depends on VNNI/AMX), Python and torch."""
+    cpu, flags = "unknown CPU", set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.startswith("model name") and cpu == "unknown CPU":
                 cpu = line.split(":", 1)[1].strip()
-                break
+            if line.startswith("flags") and not flags:
+                flags = set(line.split(":", 1)[1].split())
     except OSError:
         pass
+    isa = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8") if f in flags]
+    if isa:
+        cpu += f" ({' '.join(isa)})"
     import torch
 
     return (f"{cpu}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}, "

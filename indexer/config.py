@@ -30,7 +30,7 @@ class Settings:
     exclude: tuple[str, ...] = ()
     threads: int = 0  # 0: one per physical core
     decode_workers: int = 2
-    batch_size: int = 32
+    batch_size: int = 8  # MobileCLIP2-S0 under ONNX Runtime: as fast as 32 per image, 260 MB less peak memory
     templates: tuple[str, ...] = DEFAULT_TEMPLATES
     min_score: float | None = 0.5  # calibrated relevance; below it results are hidden
     hub_alpha: float = 0.5

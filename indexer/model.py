@@ -86,13 +86,18 @@ def offline_help(spec: ModelSpec, cause: BaseException) -> str:
 
 
 class Embedder:
-    """An open_clip model ready for inference: unit float32 vectors out, thread-safe."""
+    """An open_clip model ready for inference: unit float32 vectors out, thread-safe.
+
+    ``preprocess`` turns a PIL picture into a (3, H, W) float32 array in any decode
+    thread; ``encode_pixels`` takes a stack of those.
+    """
 
     def __init__(self, spec: str, threads: int = 0, precision: str = "fp32", cache: Path | None = None) -> None:
         """``precision="int8"`` runs ONNX Runtime towers cached under ``cache`` (see quantize.py).
 
-        The vectors of both precisions are interchangeable (cosine >= 0.99), so the
-        model id does not depend on precision.
+        Once a model has been exported, int8 loads without importing torch at all
+        (runtime.py). The vectors of both precisions are interchangeable (cosine >= 0.99),
+        so the model id does not depend on precision.
         """
         if precision not in ("fp32", "int8"):
             raise ValueError(f"precision must be fp32 or int8, not {precision!r}")
@@ -100,60 +105,82 @@ class Embedder:
         local = self.spec.source == "local-dir" and Path(self.spec.name).is_dir()
         self.id = fingerprint(self.spec) if local else str(self.spec)
         self.precision = precision
+        self.folder = (cache or model_cache_dir() / "onnx") / _safe(self.id)
         self._lock = threading.Lock()
-        self.onnx = None
-        self._load(threads or physical_cores(), cache)
+        self.model: Any = None
+        self.tokenizer: Any = None  # open_clip's, only when torch is loaded
+        self.onnx: Any = None
+        threads = threads or physical_cores()
+        if precision == "int8":
+            from indexer import runtime
 
-    def _load(self, threads: int, cache: Path | None) -> None:
+            rt = runtime.load(self.folder, threads)
+            if rt is not None:
+                self._use_runtime(rt)
+                return
+        self._load_torch(threads)
+
+    def _use_runtime(self, rt: Any) -> None:
+        self.onnx, self.preprocess, self.tokenize = rt.towers, rt.preprocess, rt.tokenize
+        self.dim, self.image_size = rt.dim, rt.image_size
+
+    def _load_torch(self, threads: int) -> None:
         import torch
 
         torch.set_num_threads(threads)
-        model, preprocess, tokenizer = _create(self.spec)
+        model, transform, tokenizer = _create(self.spec)
         self.model = _reparameterize(model).eval()
-        self.preprocess = preprocess
         self.tokenizer = tokenizer
+        self.preprocess = lambda im: transform(im).numpy()
+        self.tokenize = lambda texts: tokenizer(list(texts)).numpy()
         with torch.inference_mode():
             self.dim = int(self.model.encode_text(tokenizer(["a"])).shape[-1])
-        self.image_size = _image_size(preprocess)
-        if self.precision == "int8":
-            from indexer import quantize
+        self.image_size = _image_size(transform)
+        if self.precision != "int8":
+            return
+        from indexer import quantize, runtime
 
-            folder = (cache or model_cache_dir() / "onnx") / _safe(self.id)
-            self.onnx = quantize.ensure(folder, self.model, tokenizer, self.image_size, threads)
-            if self.onnx is not None:
-                import gc
+        cfg = dict(getattr(getattr(self.model, "visual", None), "preprocess_cfg", None) or {})
+        cfg.setdefault("size", self.image_size)
+        if not quantize.ensure(self.folder, self.model, tokenizer, self.image_size, threads,
+                               preprocess=self.preprocess, preprocess_cfg=cfg, dim=self.dim):
+            return
+        rt = runtime.load(self.folder, threads)
+        if rt is not None:
+            self._use_runtime(rt)  # verified identical to open_clip's transform and tokenizer
+        else:
+            self.onnx = runtime.OnnxTowers(self.folder, threads)
+        import gc
 
-                self.model = None  # ONNX Runtime has its own copy of the weights: free torch's
-                gc.collect()
+        self.model = None  # ONNX Runtime has its own copy of the weights: free torch's
+        gc.collect()
 
-    def encode_pixels(self, pixels: Any) -> np.ndarray:
-        """A batch of preprocessed tensors (N, 3, H, W) -> (N, D) unit vectors."""
-        import torch
-
+    def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        """A batch of preprocessed pictures (N, 3, H, W) -> (N, D) unit vectors."""
         if self.onnx is not None:
             with self._lock:
-                return _unit(self.onnx.encode_pixels(pixels.numpy()))
+                return _unit(self.onnx.encode_pixels(pixels))
+        import torch
+
         with self._lock, torch.inference_mode():
-            return _unit(self.model.encode_image(pixels).float().numpy())
+            return _unit(self.model.encode_image(torch.from_numpy(np.ascontiguousarray(pixels))).float().numpy())
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
-        import torch
-
         if not images:
             return np.zeros((0, self.dim), np.float32)
-        return self.encode_pixels(torch.stack([self.preprocess(im.convert("RGB")) for im in images]))
+        return self.encode_pixels(np.stack([self.preprocess(im.convert("RGB")) for im in images]))
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        import torch
-
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        tokens = self.tokenizer(list(texts))
+        tokens = self.tokenize(list(texts))
         if self.onnx is not None:
             with self._lock:
-                return _unit(self.onnx.encode_tokens(tokens.numpy()))
+                return _unit(self.onnx.encode_tokens(tokens))
+        import torch
+
         with self._lock, torch.inference_mode():
-            return _unit(self.model.encode_text(tokens).float().numpy())
+            return _unit(self.model.encode_text(torch.from_numpy(tokens)).float().numpy())
 
 
 def _safe(name: str) -> str:

@@ -242,12 +242,10 @@ class Pipeline:
 
     def _embed(self, batch: list[Prepared]) -> list[Prepared]:
         """Encode every frame of the batch in one or more forward passes."""
-        import torch
-
         flat = [px for p in batch for px in p.pixels]
         if not flat:
             return batch
-        vecs = np.concatenate([self.embedder.encode_pixels(torch.stack(flat[i:i + self.settings.batch_size]))
+        vecs = np.concatenate([self.embedder.encode_pixels(np.stack(flat[i:i + self.settings.batch_size]))
                                for i in range(0, len(flat), self.settings.batch_size)])
         k = 0
         for p in batch:

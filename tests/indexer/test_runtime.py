@@ -1,0 +1,98 @@
+"""The torch-free runtime gives the same inputs and vectors as open_clip, and needs no torch."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from indexer import runtime
+from tests import world
+from tests.conftest import MODEL_SPEC, TINY_MODEL
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _pictures() -> list[Image.Image]:
+    scenes = world.distinct_scenes(random.Random(3), 6)
+    renders = [world.render(s, 97 + 31 * i, seed=i) for i, s in enumerate(scenes)]
+    return [im.convert("RGB") for im in runtime.probe_pictures()] + renders
+
+
+@pytest.mark.parametrize("resize_mode", ["shortest", "longest", "squash"])
+@pytest.mark.parametrize("interpolation", ["bicubic", "bilinear"])
+def test_preprocessing_matches_open_clip(resize_mode: str, interpolation: str) -> None:
+    from open_clip.transform import image_transform
+
+    cfg = {"size": 64, "mean": (0.48, 0.45, 0.40), "std": (0.26, 0.26, 0.27), "interpolation": interpolation,
+           "resize_mode": resize_mode, "fill_color": 7}
+    theirs = image_transform(64, is_train=False, mean=cfg["mean"], std=cfg["std"], resize_mode=resize_mode,
+                             interpolation=interpolation, fill_color=7)
+    ours = runtime.Preprocessor(cfg)
+    for im in _pictures():
+        a, b = ours(im), theirs(im).numpy()
+        assert a.shape == b.shape == (3, 64, 64)
+        np.testing.assert_allclose(a, b, atol=1e-5, err_msg=f"{im.size} {im.mode}")
+
+
+def test_tokenizer_matches_open_clip(tmp_path: Path) -> None:
+    from open_clip import SimpleTokenizer
+
+    captions = [world.caption(s) for s in world.distinct_scenes(random.Random(5), 30)]
+    texts = list(runtime.PROBE_STRINGS) + captions + ["a Dog", "<start_of_text> hi", "ｆｕｌｌ ｗｉｄｔｈ", "tab\tand\u00a0nbsp"]
+    for context in (77, 16):
+        theirs = SimpleTokenizer(context_length=context)
+        text, meta = runtime.tokenizer_from_open_clip(theirs)
+        (tmp_path / "t.json").write_text(text)
+        ours = runtime.Tokenizer(tmp_path / "t.json", meta)
+        np.testing.assert_array_equal(ours(texts), theirs(texts).numpy())
+
+
+def test_second_start_needs_no_torch(tmp_path: Path) -> None:
+    """After the first start exported the model, loading and encoding import neither torch nor open_clip."""
+    from indexer.model import Embedder
+
+    first = Embedder(MODEL_SPEC, precision="int8", cache=tmp_path)
+    meta = json.loads((first.folder / runtime.RUNTIME_FILE).read_text())
+    assert meta["preprocess"] and meta["tokenizer"], meta  # both verified against open_clip's
+    scenes = world.distinct_scenes(random.Random(9), 8)
+    for i, s in enumerate(scenes):
+        world.render(s, 150, seed=i).save(tmp_path / f"{i}.png")
+    captions = [world.caption(s) for s in scenes]
+    code = f"""
+import json, sys
+from pathlib import Path
+from PIL import Image
+from indexer.model import Embedder
+e = Embedder({MODEL_SPEC!r}, precision="int8", cache=Path({str(tmp_path)!r}))
+imgs = [Image.open(Path({str(tmp_path)!r}) / f"{{i}}.png") for i in range(8)]
+out = {{"img": e.encode_images(imgs).tolist(), "txt": e.encode_texts({captions!r}).tolist(),
+        "heavy": sorted(m for m in ("torch", "open_clip", "torchvision", "timm") if m in sys.modules)}}
+print(json.dumps(out))
+"""
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    got = json.loads(res.stdout.strip().splitlines()[-1])
+    assert got["heavy"] == []
+    imgs = [Image.open(tmp_path / f"{i}.png") for i in range(8)]
+    np.testing.assert_allclose(np.array(got["img"]), first.encode_images(imgs), atol=1e-5)
+    np.testing.assert_allclose(np.array(got["txt"]), first.encode_texts(captions), atol=1e-5)
+
+
+def test_unverifiable_parts_fall_back_to_open_clip(tmp_path: Path) -> None:
+    """A transform that the numpy version cannot reproduce is not recorded; the model still works."""
+    from open_clip import SimpleTokenizer
+
+    tok = SimpleTokenizer(context_length=32)
+    tok.clean_fn = lambda x: x.upper()  # a clean-up the runtime does not know
+    assert runtime.tokenizer_from_open_clip(tok) is None
+    meta = runtime.write(tmp_path, lambda im: np.zeros((3, 64, 64), np.float32),
+                         json.loads((TINY_MODEL / "open_clip_config.json").read_text())["preprocess_cfg"], tok, 64)
+    assert meta["preprocess"] is None and meta["tokenizer"] is None
+    (tmp_path / "choice.json").write_text(json.dumps({"image": "image_fp32.onnx", "text": "text_fp32.onnx"}))
+    assert runtime.load(tmp_path, 1) is None  # so Embedder keeps open_clip's transform and tokenizer
