@@ -1,9 +1,10 @@
 """int8 vs fp32 encoders: speed per tower (MobileCLIP2-S0, random weights) and fidelity (tiny model).
 
-Speed: eager torch fp32 (the baseline), ONNX Runtime fp32 and ONNX Runtime int8 for
-the image tower (batch 16) and the text tower (one query, as typed in the search
-field). Fidelity: cosine(int8, fp32) per embedding and text→image R@1 on the
-committed tiny model, whose weights are trained.
+Speed: eager torch fp32 (the baseline), then every candidate Glimpse chooses from —
+ONNX Runtime fp32 and int8, and OpenVINO (bf16 where the CPU has it) — for the image
+tower (batch 16) and the text tower (one query, as typed in the search field).
+Fidelity: cosine(int8, fp32) per embedding and text→image R@1 on the committed tiny
+model, whose weights are trained.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ def timed(fn, reps: int) -> float:
 
 
 def main() -> None:
-    import onnxruntime as ort
     import torch
 
     from bench.bench_video import random_mobileclip_dir
@@ -50,14 +50,15 @@ def main() -> None:
         t_img = timed(lambda: emb.model.encode_image(px), 3)
         t_txt = timed(lambda: emb.model.encode_text(tok), 20)
     rows.append(["torch fp32 (baseline)", 16 / t_img, t_txt * 1000, 1.0, 1.0])
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    for prec in ("fp32", "int8"):
-        si = ort.InferenceSession(str(full / f"image_{prec}.onnx"), opts, providers=["CPUExecutionProvider"])
-        st = ort.InferenceSession(str(full / f"text_{prec}.onnx"), opts, providers=["CPUExecutionProvider"])
-        ti = timed(lambda si=si: si.run(None, {"pixels": px.numpy()}), 3)
-        tt = timed(lambda st=st: st.run(None, {"tokens": tok.numpy()}), 20)
-        rows.append([f"ONNX Runtime {prec}", 16 / ti, tt * 1000, t_img / ti, t_txt / tt])
+    from indexer import runtime
+
+    for name, engine, prec in quantize._candidates():
+        si = runtime.open_tower(full / f"image_{prec}.onnx", engine, threads, cache=False)
+        st = runtime.open_tower(full / f"text_{prec}.onnx", engine, threads, cache=False)
+        ti = timed(lambda si=si: si(px.numpy()), 3)
+        tt = timed(lambda st=st: st(tok.numpy()), 20)
+        label = {"fp32": "ONNX Runtime fp32", "int8": "ONNX Runtime int8"}.get(name, f"OpenVINO ({si.precision})")
+        rows.append([label, 16 / ti, tt * 1000, t_img / ti, t_txt / tt])
     speed = table(["MobileCLIP2-S0 encoder", "image img/s (batch 16)", "text ms/query", "image speed-up",
                    "text speed-up"], rows)
     fp32, int8 = Embedder(MODEL_SPEC), Embedder(MODEL_SPEC, precision="int8", cache=Path(tempfile.mkdtemp()))
@@ -74,7 +75,8 @@ def main() -> None:
     r_q = semantics.text_to_image_r1(int8.encode_images, int8.encode_texts, seed=11, n=100, held_out=None)
     fidelity = table(["tiny model", "mean cosine(int8 path, fp32)"], fid)
     report("Encoder precision: speed and fidelity", speed + "\n\n" + fidelity,
-           f"Chosen by Glimpse on this machine for MobileCLIP2-S0: image → {choice['image']}, text → {choice['text']}. "
+           f"Chosen by Glimpse on this machine for MobileCLIP2-S0: image → {choice['image']} in {choice['image_engine']}, "
+           f"text → {choice['text']} in {choice['text_engine']}. "
            f"Tiny-model text→image R@1 fp32 {r_fp:.2f} vs int8 path {r_q:.2f}. Target: int8 >= 1.5x fp32.")
 
 

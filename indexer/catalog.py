@@ -14,7 +14,7 @@ import json
 import shutil
 from pathlib import Path
 
-from indexer.config import DEFAULT_MODEL, model_cache_dir
+from indexer.config import DEFAULT_MODEL, Settings, model_cache_dir
 
 # What we know from the MobileCLIP papers and open_clip's results tables; the rest
 # of open_clip's catalogue is listed without notes.
@@ -74,7 +74,9 @@ def download_model(spec: str = DEFAULT_MODEL) -> str:
     """Fetch a model's weights into the cache (progress on stderr); returns the spec to use."""
     from indexer.model import Embedder
 
-    Embedder(spec)  # open_clip downloads into model_cache_dir() and checks the weights load
+    # open_clip downloads into model_cache_dir(); loading at the default precision also
+    # makes the int8 export now, so the app's first start with this model is quick.
+    Embedder(spec, precision=Settings().precision)
     return spec
 
 
@@ -112,5 +114,5 @@ def import_model(path: Path, arch: str | None = None, name: str | None = None) -
     from indexer.model import Embedder
 
     spec = f"local-dir:{dest}"
-    Embedder(spec)  # fails now, with a clear message, rather than at the first search
+    Embedder(spec, precision=Settings().precision)  # fails now, with a clear message, not at the first search
     return spec

@@ -1,14 +1,15 @@
 """int8 encoders: ONNX export + ONNX Runtime quantization, chosen per tower by measurement.
 
 ``torch.ao.quantization.quantize_dynamic`` breaks open_clip's ``encode_text`` (its
-quantized Linear has no ``.weight``), so the towers are exported to ONNX once and
-run by ONNX Runtime. Each tower gets an fp32 and a dynamically quantized int8 graph;
-the int8 one is used when it keeps cosine(int8, fp32) >= 0.99 on probe inputs *and*
-is faster on this CPU (on CPUs without VNNI, int8 convolutions can be slower than
-fp32, so a convolutional image tower may stay fp32 under ONNX Runtime, which is
-itself faster than eager torch). The choice, fidelity and timings are written to
-``choice.json`` beside the graphs, in the model cache (``<cache>/onnx/<model id>/``),
-so start-up never re-exports or re-quantizes; runtime.py then runs them without torch.
+quantized Linear has no ``.weight``), so the towers are exported to ONNX once. Each
+tower then has candidates: the fp32 graph and a dynamically quantized int8 graph in
+ONNX Runtime, and the fp32 graph in OpenVINO (which computes in bf16 by itself on CPUs
+with AMX or AVX512-BF16). The fastest candidate that keeps cosine >= 0.99 to torch fp32
+on probe inputs wins, int8 on ties (half the memory). On CPUs without VNNI, int8
+convolutions can be slower than fp32, so a convolutional image tower may stay fp32.
+The choice, fidelity and timings are written to ``choice.json`` beside the graphs, in
+the model cache (``<cache>/onnx/<model id>/``), so start-up never re-exports or
+re-quantizes; runtime.py then runs them without torch.
 """
 
 from __future__ import annotations
@@ -114,21 +115,18 @@ def build(folder: Path, model: Any, tokenizer: Any, image_size: int, threads: in
         ref_img = _unit(model.encode_image(torch.from_numpy(probe_px)).float().numpy())
         ref_txt = _unit(model.encode_text(torch.from_numpy(probe_tok)).float().numpy())
     choice: dict[str, Any] = {}
-    for tower, feed, ref in (("image", {"pixels": probe_px}, ref_img), ("text", {"tokens": probe_tok}, ref_txt)):
+    # Images are timed in indexing batches, texts one at a time: a query is one text.
+    for tower, probe, timing, ref in (("image", probe_px, probe_px, ref_img), ("text", probe_tok, probe_tok[:1], ref_txt)):
         stats = {}
-        for prec in ("fp32", "int8"):
-            path = tmp / f"{tower}_{prec}.onnx"
-            sess = _session(path, threads)
-            out = _unit(sess.run(None, feed)[0])
-            fidelity = float(np.mean(np.sum(out * ref, axis=1)))
-            stats[prec] = {"fidelity": fidelity, "seconds": _time(sess, feed)}
-        # int8 when faithful and not slower (within timing noise): it is also half the memory
-        use_int8 = (stats["int8"]["fidelity"] >= FIDELITY_MIN
-                    and stats["int8"]["seconds"] <= 1.05 * stats["fp32"]["seconds"])
-        prec = "int8" if use_int8 else "fp32"
+        for name, engine, prec in _candidates():
+            run = runtime.open_tower(tmp / f"{tower}_{prec}.onnx", engine, threads, cache=False)
+            out = _unit(run(probe))
+            stats[name] = {"fidelity": float(np.mean(np.sum(out * ref, axis=1))), "seconds": _time(run, timing),
+                           "precision": run.precision}
+            del run
+        name, engine, prec = _choose(stats)
         (tmp / f"{tower}_{prec}.onnx").replace(folder / f"{tower}_{prec}.onnx")
-        choice[tower] = f"{tower}_{prec}.onnx"
-        choice[f"{tower}_stats"] = stats
+        choice[tower], choice[f"{tower}_engine"], choice[f"{tower}_stats"] = f"{tower}_{prec}.onnx", engine, stats
     for f in tmp.iterdir():
         if keep_all:
             f.replace(folder / f.name)
@@ -139,20 +137,28 @@ def build(folder: Path, model: Any, tokenizer: Any, image_size: int, threads: in
     return choice
 
 
-def _session(path: Path, threads: int) -> Any:
-    import onnxruntime as ort
+def _candidates() -> list[tuple[str, str, str]]:
+    """(name, engine, graph precision): every way this machine can run a tower."""
+    out = [("fp32", "onnxruntime", "fp32"), ("int8", "onnxruntime", "int8")]
+    if "openvino" in runtime.available_engines():
+        out.append(("openvino", "openvino", "fp32"))  # OpenVINO picks bf16 itself where the CPU has it
+    return out
 
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+def _choose(stats: dict[str, dict[str, Any]]) -> tuple[str, str, str]:
+    """The fastest faithful candidate; int8 wins ties within 5 % (it is also half the memory)."""
+    by_name = {name: (name, engine, prec) for name, engine, prec in _candidates()}
+    faithful = [n for n in by_name if n in stats and (stats[n]["fidelity"] >= FIDELITY_MIN or n == "fp32")]
+    best = min(faithful, key=lambda n: stats[n]["seconds"] * (0.95 if n == "int8" else 1.0))
+    return by_name[best]
 
 
-def _time(sess: Any, feed: dict[str, np.ndarray], reps: int = 5) -> float:
+def _time(run: Any, x: np.ndarray, reps: int = 5) -> float:
     """Best of ``reps``: the least disturbed by whatever else the machine is doing."""
-    sess.run(None, feed)
+    run(x)
     best = float("inf")
     for _ in range(reps):
         t = time.perf_counter()
-        sess.run(None, feed)
+        run(x)
         best = min(best, time.perf_counter() - t)
     return best

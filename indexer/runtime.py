@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -168,14 +169,22 @@ def return_freed_memory() -> None:
         pass  # not glibc (e.g. musl): nothing to tune
 
 
-class OnnxTowers:
-    """The chosen ONNX Runtime sessions for both towers of one model."""
+ENGINES = ("onnxruntime", "openvino")
 
-    def __init__(self, folder: Path, threads: int) -> None:
+
+def available_engines() -> list[str]:
+    """ONNX Runtime always; OpenVINO where installed (it runs bf16 on CPUs with AMX/AVX512-BF16)."""
+    import importlib.util
+
+    return [e for e in ENGINES if importlib.util.find_spec(e) is not None]
+
+
+class OrtTower:
+    """One ONNX graph in ONNX Runtime."""
+
+    def __init__(self, path: Path, threads: int) -> None:
         import onnxruntime as ort
 
-        return_freed_memory()
-        self.choice = json.loads((folder / "choice.json").read_text())
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
@@ -183,17 +192,72 @@ class OnnxTowers:
         # Without the arena, a large batch's activations go back to the system afterwards
         # instead of staying reserved for the life of the app (measured: same speed).
         opts.enable_cpu_mem_arena = False
-        providers = ["CPUExecutionProvider"]
-        self.image = ort.InferenceSession(str(folder / self.choice["image"]), opts, providers=providers)
-        self.text = ort.InferenceSession(str(folder / self.choice["text"]), opts, providers=providers)
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.input = self.session.get_inputs()[0].name
+        self.precision = "int8" if "int8" in path.name else "fp32"
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input: x})[0]
+
+
+class OvTower:
+    """One ONNX graph compiled by OpenVINO, at the CPU's best precision (bf16 where native)."""
+
+    def __init__(self, path: Path, threads: int, cache: Path | None = None) -> None:
+        import openvino as ov
+
+        core = ov.Core()
+        if cache is not None:  # compiled blobs: later starts skip most of the compilation
+            core.set_property({"CACHE_DIR": str(cache)})
+        self.compiled = core.compile_model(str(path), "CPU", {"INFERENCE_NUM_THREADS": threads,
+                                                               "PERFORMANCE_HINT": "LATENCY"})
+        self.request = self.compiled.create_infer_request()
+        hint = self.compiled.get_property("INFERENCE_PRECISION_HINT")
+        self.precision = hint.to_string() if hasattr(hint, "to_string") else str(hint)  # "bf16" or "f32"
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return np.array(self.request.infer({0: x})[0])  # a copy: the request reuses its output buffer
+
+
+def open_tower(path: Path, engine: str, threads: int, cache: bool = True) -> OrtTower | OvTower:
+    """The graph at ``path`` in ``engine``; ONNX Runtime if OpenVINO is gone or broken since the choice."""
+    if engine == "openvino":
+        try:
+            return OvTower(path, threads, path.parent / "openvino-cache" if cache else None)
+        except (ImportError, RuntimeError) as e:
+            log.warning("OpenVINO cannot run %s (%s); using ONNX Runtime", path.name, e)
+    return OrtTower(path, threads)
+
+
+class OnnxTowers:
+    """Both towers of one model, each in the engine and precision chosen for this CPU (choice.json).
+
+    Each tower loads on first use: indexing never needs the text tower and a session of
+    text searches never needs the image tower, and each is 100-200 MB resident.
+    """
+
+    def __init__(self, folder: Path, threads: int) -> None:
+        return_freed_memory()
+        self.folder, self.threads = folder, threads
+        self.choice = json.loads((folder / "choice.json").read_text())
+        self._towers: dict[str, OrtTower | OvTower] = {}
+        self._lock = threading.Lock()
+
+    def tower(self, name: str) -> OrtTower | OvTower:
+        with self._lock:
+            if name not in self._towers:
+                engine = self.choice.get(f"{name}_engine", "onnxruntime")
+                self._towers[name] = open_tower(self.folder / self.choice[name], engine, self.threads)
+            return self._towers[name]
 
     def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
-        return self.image.run(None, {"pixels": pixels.astype(np.float32, copy=False)})[0]
+        return self.tower("image")(pixels.astype(np.float32, copy=False))
 
     def encode_tokens(self, tokens: np.ndarray) -> np.ndarray:
         """In chunks: one pass over hundreds of texts would need hundreds of MB of activations."""
         tokens = tokens.astype(np.int64, copy=False)
-        parts = [self.text.run(None, {"tokens": tokens[i:i + TEXT_CHUNK]})[0] for i in range(0, len(tokens), TEXT_CHUNK)]
+        text = self.tower("text")
+        parts = [text(tokens[i:i + TEXT_CHUNK]) for i in range(0, len(tokens), TEXT_CHUNK)]
         return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
 
 

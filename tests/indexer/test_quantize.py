@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +22,6 @@ def pair(tmp_path_factory: pytest.TempPathFactory):
 
 def test_int8_embeddings_match_fp32(pair) -> None:
     fp32, int8, _ = pair
-    import random
-
     scenes = world.distinct_scenes(random.Random(42), 40)
     imgs = [world.render(s, 128, seed=i) for i, s in enumerate(scenes)]
     caps = [world.caption(s) for s in scenes]
@@ -47,8 +46,33 @@ def test_choice_is_measured_and_cached(pair) -> None:
         stats = choice[f"{tower}_stats"]
         assert stats["int8"]["fidelity"] >= 0.99 or choice[tower].endswith("fp32.onnx")
         assert (folders[0] / choice[tower]).exists()
+        chosen = {"onnxruntime": choice[tower].split("_")[1].removesuffix(".onnx")}.get(choice[f"{tower}_engine"],
+                                                                                      choice[f"{tower}_engine"])
+        faithful = [s for s in stats.values() if s["fidelity"] >= 0.99]
+        assert stats[chosen]["seconds"] <= 1.06 * min(s["seconds"] for s in faithful)  # the fastest (int8 on ties)
     again = Embedder(MODEL_SPEC, precision="int8", cache=cache)  # loads, does not rebuild
     assert again.onnx.choice == choice
+
+
+def test_every_engine_candidate_is_faithful(pair, tmp_path: Path) -> None:
+    """Whichever engine a machine ends up choosing, its vectors match torch fp32 on real renders."""
+    from indexer import quantize, runtime
+
+    fp32, int8, _ = pair
+    quantize.build(tmp_path, fp32.model, fp32.tokenizer, fp32.image_size, 2, keep_all=True)
+    scenes = world.distinct_scenes(random.Random(8), 24)
+    pixels = np.stack([int8.preprocess(world.render(s, 128, seed=i)) for i, s in enumerate(scenes)])
+    tokens = int8.tokenize([world.caption(s) for s in scenes])
+    ref_img, ref_txt = fp32.encode_pixels(pixels), fp32.encode_texts([world.caption(s) for s in scenes])
+    names = [name for name, *_ in quantize._candidates()]
+    assert names[:2] == ["fp32", "int8"]
+    for _, engine, prec in quantize._candidates():
+        img = runtime.open_tower(tmp_path / f"image_{prec}.onnx", engine, 2)(pixels)
+        txt = runtime.open_tower(tmp_path / f"text_{prec}.onnx", engine, 2)(tokens)
+        img /= np.linalg.norm(img, axis=1, keepdims=True)
+        txt /= np.linalg.norm(txt, axis=1, keepdims=True)
+        assert np.sum(img * ref_img, 1).mean() >= 0.99, (engine, prec)
+        assert np.sum(txt * ref_txt, 1).mean() >= 0.99, (engine, prec)
 
 
 def test_precision_is_validated() -> None:

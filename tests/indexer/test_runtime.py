@@ -72,13 +72,16 @@ from PIL import Image
 from indexer.model import Embedder
 e = Embedder({MODEL_SPEC!r}, precision="int8", cache=Path({str(tmp_path)!r}))
 imgs = [Image.open(Path({str(tmp_path)!r}) / f"{{i}}.png") for i in range(8)]
-out = {{"img": e.encode_images(imgs).tolist(), "txt": e.encode_texts({captions!r}).tolist(),
+img = e.encode_images(imgs).tolist()
+loaded = sorted(e.onnx._towers)  # indexing alone loads no text tower
+out = {{"img": img, "loaded": loaded, "txt": e.encode_texts({captions!r}).tolist(),
         "heavy": sorted(m for m in ("torch", "open_clip", "torchvision", "timm") if m in sys.modules)}}
 print(json.dumps(out))
 """
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     got = json.loads(res.stdout.strip().splitlines()[-1])
     assert got["heavy"] == []
+    assert got["loaded"] == ["image"]
     imgs = [Image.open(tmp_path / f"{i}.png") for i in range(8)]
     np.testing.assert_allclose(np.array(got["img"]), first.encode_images(imgs), atol=1e-5)
     np.testing.assert_allclose(np.array(got["txt"]), first.encode_texts(captions), atol=1e-5)
