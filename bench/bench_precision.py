@@ -31,7 +31,7 @@ def main() -> None:
     import torch
 
     from bench.bench_video import random_mobileclip_dir
-    from indexer import quantize
+    from indexer import quantize, runtime
     from indexer.config import physical_cores
     from indexer.model import Embedder
     from tests import semantics
@@ -50,9 +50,8 @@ def main() -> None:
         t_img = timed(lambda: emb.model.encode_image(px), 3)
         t_txt = timed(lambda: emb.model.encode_text(tok), 20)
     rows.append(["torch fp32 (baseline)", 16 / t_img, t_txt * 1000, 1.0, 1.0])
-    from indexer import runtime
 
-    for name, engine, prec in quantize._candidates():
+    for name, engine, prec in runtime.candidates():
         si = runtime.open_tower(full / f"image_{prec}.onnx", engine, threads, cache=False)
         st = runtime.open_tower(full / f"text_{prec}.onnx", engine, threads, cache=False)
         ti = timed(lambda si=si: si(px.numpy()), 3)

@@ -3,8 +3,9 @@
 The corpus is ../shared/data/photos when present (real, mostly small JPEGs), else the
 generated 12 MP JPEGs. py-spy samples every thread of the child process (native frames
 included, so time inside ONNX Runtime/OpenVINO and libjpeg counts); each sample is put
-in the first stage whose function appears on its stack. Shares are of busy samples,
-so they show what keeps the two cores busy; idle waiting is not sampled.
+in the first stage whose function appears on its stack. Threads with no Python frames
+are the inference engine's own workers. Samples of threads blocked on a queue or lock
+are listed as waiting and left out of the busy shares.
 """
 
 from __future__ import annotations
@@ -30,11 +31,20 @@ STAGES = [
 ]
 
 
+WAITING = "waiting (idle threads blocked on a queue or lock; not CPU)"
+
+
 def stage_of(stack: str) -> str:
+    if ".py:" not in stack:  # a thread with no Python on it: the engine's own worker pool
+        return "model inference (engine worker threads)"
     for name, marks in STAGES:
         if any(m in stack for m in marks):
             return name
-    return "other (Python glue, thread hand-offs, start-up)"
+    last = [f for f in stack.split(";") if ".py:" in f][-1]
+    if any(w in last for w in ("_worker (concurrent/futures/thread.py", "Condition.wait", "Condition.__enter__",
+                               "Queue.get", "Event.wait", "Thread.join")):
+        return WAITING
+    return "other (Python glue, start-up)"
 
 
 def main() -> None:
@@ -60,8 +70,8 @@ def main() -> None:
             stack, _, n = line.rpartition(" ")
             if stack and n.isdigit():
                 counts[stage_of(stack)] += int(n)
-    total = sum(counts.values()) or 1
-    rows = [[name, n, 100 * n / total] for name, n in counts.most_common()]
+    busy = sum(n for name, n in counts.items() if name != WAITING) or 1
+    rows = [[name, n, 100 * n / busy if name != WAITING else "-"] for name, n in counts.most_common()]
     report("Where indexing time goes (py-spy, busy samples of all threads)",
            table(["stage", "samples", "% of busy time"], rows),
            f"Corpus: {corpus.name}; MobileCLIP2-S0 (random weights), default settings.")

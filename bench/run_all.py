@@ -6,7 +6,7 @@ import importlib
 import sys
 import time
 
-SUITE = ["bench.bench_precision", "bench.bench_index", "bench.bench_video", "bench.bench_memory",
+SUITE = ["bench.bench_precision", "bench.bench_index", "bench.bench_profile", "bench.bench_video", "bench.bench_memory",
          "bench.bench_retrieval", "bench.bench_startup", "bench.bench_query"]
 
 

@@ -55,6 +55,8 @@ def ensure(folder: Path, model: Any, tokenizer: Any, image_size: int, threads: i
     retried at every start (the caller then keeps torch fp32).
     """
     choice_file = folder / "choice.json"
+    if choice_file.exists() and not runtime.choice_is_current(json.loads(choice_file.read_text())):
+        _clear(folder)
     if not choice_file.exists():
         try:
             build(folder, model, tokenizer, image_size, threads)
@@ -118,7 +120,7 @@ def build(folder: Path, model: Any, tokenizer: Any, image_size: int, threads: in
     # Images are timed in indexing batches, texts one at a time: a query is one text.
     for tower, probe, timing, ref in (("image", probe_px, probe_px, ref_img), ("text", probe_tok, probe_tok[:1], ref_txt)):
         stats = {}
-        for name, engine, prec in _candidates():
+        for name, engine, prec in runtime.candidates():
             run = runtime.open_tower(tmp / f"{tower}_{prec}.onnx", engine, threads, cache=False)
             out = _unit(run(probe))
             stats[name] = {"fidelity": float(np.mean(np.sum(out * ref, axis=1))), "seconds": _time(run, timing),
@@ -133,21 +135,25 @@ def build(folder: Path, model: Any, tokenizer: Any, image_size: int, threads: in
         else:
             f.unlink()
     tmp.rmdir()
+    choice["candidates"] = [name for name, _, _ in runtime.candidates()]
     (folder / "choice.json").write_text(json.dumps(choice, indent=2))
     return choice
 
 
-def _candidates() -> list[tuple[str, str, str]]:
-    """(name, engine, graph precision): every way this machine can run a tower."""
-    out = [("fp32", "onnxruntime", "fp32"), ("int8", "onnxruntime", "int8")]
-    if "openvino" in runtime.available_engines():
-        out.append(("openvino", "openvino", "fp32"))  # OpenVINO picks bf16 itself where the CPU has it
-    return out
+def _clear(folder: Path) -> None:
+    """Forget an out-of-date export: graphs, compiled blobs, choice and runtime files."""
+    import shutil
+
+    for f in folder.iterdir():
+        if f.is_dir():
+            shutil.rmtree(f, ignore_errors=True)
+        elif f.suffix in (".onnx", ".json"):
+            f.unlink()
 
 
 def _choose(stats: dict[str, dict[str, Any]]) -> tuple[str, str, str]:
     """The fastest faithful candidate; int8 wins ties within 5 % (it is also half the memory)."""
-    by_name = {name: (name, engine, prec) for name, engine, prec in _candidates()}
+    by_name = {name: (name, engine, prec) for name, engine, prec in runtime.candidates()}
     faithful = [n for n in by_name if n in stats and (stats[n]["fidelity"] >= FIDELITY_MIN or n == "fp32")]
     best = min(faithful, key=lambda n: stats[n]["seconds"] * (0.95 if n == "int8" else 1.0))
     return by_name[best]

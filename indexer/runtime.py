@@ -179,6 +179,19 @@ def available_engines() -> list[str]:
     return [e for e in ENGINES if importlib.util.find_spec(e) is not None]
 
 
+def candidates() -> list[tuple[str, str, str]]:
+    """(name, engine, graph precision): every way this machine can run a tower."""
+    out = [("fp32", "onnxruntime", "fp32"), ("int8", "onnxruntime", "int8")]
+    if "openvino" in available_engines():
+        out.append(("openvino", "openvino", "fp32"))  # OpenVINO picks bf16 itself where the CPU has it
+    return out
+
+
+def choice_is_current(choice: dict[str, Any]) -> bool:
+    """A choice made among other candidates (Glimpse or OpenVINO installed since) is made again."""
+    return "error" in choice or choice.get("candidates") == [name for name, _, _ in candidates()]
+
+
 class OrtTower:
     """One ONNX graph in ONNX Runtime."""
 
@@ -276,7 +289,8 @@ def load(folder: Path, threads: int) -> Runtime | None:
     """The torch-free runtime of an exported model, or None if it has none (yet)."""
     try:
         meta = json.loads((folder / RUNTIME_FILE).read_text())
-        if "error" in json.loads((folder / "choice.json").read_text()):
+        choice = json.loads((folder / "choice.json").read_text())
+        if "error" in choice or not choice_is_current(choice):
             return None
     except (OSError, ValueError):
         return None

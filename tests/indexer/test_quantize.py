@@ -64,9 +64,9 @@ def test_every_engine_candidate_is_faithful(pair, tmp_path: Path) -> None:
     pixels = np.stack([int8.preprocess(world.render(s, 128, seed=i)) for i, s in enumerate(scenes)])
     tokens = int8.tokenize([world.caption(s) for s in scenes])
     ref_img, ref_txt = fp32.encode_pixels(pixels), fp32.encode_texts([world.caption(s) for s in scenes])
-    names = [name for name, *_ in quantize._candidates()]
+    names = [name for name, *_ in runtime.candidates()]
     assert names[:2] == ["fp32", "int8"]
-    for _, engine, prec in quantize._candidates():
+    for _, engine, prec in runtime.candidates():
         img = runtime.open_tower(tmp_path / f"image_{prec}.onnx", engine, 2)(pixels)
         txt = runtime.open_tower(tmp_path / f"text_{prec}.onnx", engine, 2)(tokens)
         img /= np.linalg.norm(img, axis=1, keepdims=True)
@@ -78,3 +78,18 @@ def test_every_engine_candidate_is_faithful(pair, tmp_path: Path) -> None:
 def test_precision_is_validated() -> None:
     with pytest.raises(ValueError, match="precision"):
         Embedder(MODEL_SPEC, precision="int4")
+
+
+def test_a_choice_made_among_other_engines_is_made_again(tmp_path: Path) -> None:
+    """After an upgrade adds an engine, the next start measures again instead of keeping the old pick."""
+    from indexer import runtime
+
+    first = Embedder(MODEL_SPEC, precision="int8", cache=tmp_path)
+    choice_file = first.folder / "choice.json"
+    old = json.loads(choice_file.read_text())
+    old["candidates"] = ["fp32"]  # as if made by a Glimpse that knew only one candidate
+    choice_file.write_text(json.dumps(old))
+    assert runtime.load(first.folder, 1) is None
+    again = Embedder(MODEL_SPEC, precision="int8", cache=tmp_path)
+    assert again.onnx.choice["candidates"] == [name for name, _, _ in runtime.candidates()]
+    assert runtime.load(first.folder, 1) is not None
