@@ -232,12 +232,14 @@ class OvTower:
         return np.array(self.request.infer({0: x})[0])  # a copy: the request reuses its output buffer
 
 
-def open_tower(path: Path, engine: str, threads: int, cache: bool = True) -> OrtTower | OvTower:
+def open_tower(path: Path, engine: str, threads: int, cache: bool = True, fallback: bool = True) -> OrtTower | OvTower:
     """The graph at ``path`` in ``engine``; ONNX Runtime if OpenVINO is gone or broken since the choice."""
     if engine == "openvino":
         try:
             return OvTower(path, threads, path.parent / "openvino-cache" if cache else None)
         except (ImportError, RuntimeError) as e:
+            if not fallback:
+                raise
             log.warning("OpenVINO cannot run %s (%s); using ONNX Runtime", path.name, e)
     return OrtTower(path, threads)
 

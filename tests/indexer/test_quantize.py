@@ -93,3 +93,21 @@ def test_a_choice_made_among_other_engines_is_made_again(tmp_path: Path) -> None
     again = Embedder(MODEL_SPEC, precision="int8", cache=tmp_path)
     assert again.onnx.choice["candidates"] == [name for name, _, _ in runtime.candidates()]
     assert runtime.load(first.folder, 1) is not None
+
+
+def test_an_engine_that_cannot_run_here_is_skipped(pair, tmp_path: Path, monkeypatch) -> None:
+    """OpenVINO installed but unable to run (missing plugin): ONNX Runtime is chosen, nothing fails."""
+    from indexer import quantize, runtime
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("Device with \"CPU\" name is not registered in the OpenVINO Runtime")
+
+    monkeypatch.setattr(runtime, "OvTower", broken)
+    monkeypatch.setattr(runtime, "available_engines", lambda: list(runtime.ENGINES))
+    fp32 = pair[0]
+    choice = quantize.build(tmp_path, fp32.model, fp32.tokenizer, fp32.image_size, 2)
+    for tower in ("image", "text"):
+        assert choice[f"{tower}_engine"] == "onnxruntime"
+        assert "openvino" not in choice[f"{tower}_stats"]
+    towers = runtime.OnnxTowers(tmp_path, 2)
+    assert towers.encode_tokens(fp32.tokenize(["a red star"])).shape == (1, fp32.dim)
