@@ -38,11 +38,47 @@ class LibraryBusy(LibraryError):
     """Another process is writing to this library."""
 
 
-class WriteLock:
-    """One writer per library across processes (an ``flock`` on ``write.lock``).
+def _try_lock(fd: int, offset: int) -> bool:
+    """Take the exclusive lock without blocking; False if another process has it."""
+    if os.name == "nt":
+        import msvcrt
 
-    Readers never need it: SQLite's WAL lets them search while a writer works.
+        os.lseek(fd, offset, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            return True
+        except OSError:
+            return False
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def _unlock(fd: int, offset: int) -> None:
+    if os.name == "nt":
+        import msvcrt
+
+        os.lseek(fd, offset, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        return
+    import fcntl
+
+    fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+class WriteLock:
+    """One writer per library across processes (a lock on ``write.lock``).
+
+    ``flock`` on POSIX; on Windows ``msvcrt.locking`` on one byte past the pid, so other
+    processes can still read who holds it. Readers never need it: SQLite's WAL lets them
+    search while a writer works.
     """
+
+    PID_BYTES = 64  # the holder's pid is written here; Windows locks the byte after it
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -51,7 +87,6 @@ class WriteLock:
         self._lock = threading.RLock()
 
     def acquire(self, wait: bool = False, timeout: float = 3600.0) -> None:
-        import fcntl
         import time
 
         with self._lock:
@@ -60,28 +95,23 @@ class WriteLock:
                 return
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
             end = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if not wait or time.monotonic() > end:
-                        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
-                        os.close(fd)
-                        raise LibraryBusy(f"another Glimpse process (pid {holder}) is updating this library; "
-                                          "searching still works. Try again when it finishes, or use --wait.") from None
-                    time.sleep(0.2)
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            while not _try_lock(fd, self.PID_BYTES):
+                if not wait or time.monotonic() > end:
+                    os.lseek(fd, 0, os.SEEK_SET)
+                    holder = os.read(fd, self.PID_BYTES).decode(errors="replace").strip("\0 \n") or "?"
+                    os.close(fd)
+                    raise LibraryBusy(f"another Glimpse process (pid {holder}) is updating this library; "
+                                      "searching still works. Try again when it finishes, or use --wait.")
+                time.sleep(0.2)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, str(os.getpid()).encode().ljust(self.PID_BYTES, b" "))
             self._fd, self._depth = fd, 1
 
     def release(self) -> None:
-        import fcntl
-
         with self._lock:
             self._depth -= 1
             if self._depth == 0 and self._fd is not None:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                _unlock(self._fd, self.PID_BYTES)
                 os.close(self._fd)
                 self._fd = None
 

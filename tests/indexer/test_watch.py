@@ -122,7 +122,7 @@ def test_second_writer_is_refused_or_waits(tmp_path: Path) -> None:
     lib.writing.acquire()
     cmd = [sys.executable, "-m", "indexer.cli", "--library", str(tmp_path / "lib"), "--model", MODEL_SPEC, "index", "-q"]
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
-    assert res.returncode == 2 and "another Glimpse process" in res.stderr
+    assert res.returncode == 2 and f"another Glimpse process (pid {os.getpid()})" in res.stderr
     waiting = subprocess.Popen([*cmd, "--wait"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
     time.sleep(2)
     assert waiting.poll() is None  # still waiting for us
