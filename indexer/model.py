@@ -93,7 +93,8 @@ class Embedder:
     """
 
     def __init__(self, spec: str, threads: int = 0, precision: str = "fp32", cache: Path | None = None) -> None:
-        """``precision="int8"`` runs ONNX Runtime towers cached under ``cache`` (see quantize.py).
+        """``precision="int8"`` runs exported towers cached under ``cache``, each in the engine
+        and precision measured fastest on this CPU (ORT int8/fp32 or OpenVINO; quantize.py).
 
         Once a model has been exported, int8 loads without importing torch at all
         (runtime.py). The vectors of both precisions are interchangeable (cosine >= 0.99),
@@ -152,7 +153,7 @@ class Embedder:
             self.onnx = runtime.OnnxTowers(self.folder, threads)
         import gc
 
-        self.model = None  # ONNX Runtime has its own copy of the weights: free torch's
+        self.model = None  # the engines have their own copy of the weights: free torch's
         gc.collect()
 
     def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
