@@ -47,12 +47,12 @@ def _probe_images(size: int, n: int = 8) -> np.ndarray:
 
 
 def ensure(folder: Path, model: Any, tokenizer: Any, image_size: int, threads: int,
-           preprocess: Any = None, preprocess_cfg: dict[str, Any] | None = None, dim: int = 0) -> bool:
+           preprocess: Any, preprocess_cfg: dict[str, Any], dim: int) -> bool:
     """Export and quantize the towers if not cached yet; False if this model cannot be exported.
 
-    Also records the torch-free preprocessing and tokenizer (runtime.py) when given
-    ``preprocess``. A failed export's reason is kept in ``choice.json`` so it is not
-    retried at every start (the caller then keeps torch fp32).
+    Also records the torch-free preprocessing and tokenizer (runtime.py). A failed
+    export's reason is kept in ``choice.json`` so it is not retried at every start (the
+    caller then keeps torch fp32).
     """
     choice_file = folder / "choice.json"
     if choice_file.exists() and not runtime.choice_is_current(json.loads(choice_file.read_text())):
@@ -66,8 +66,8 @@ def ensure(folder: Path, model: Any, tokenizer: Any, image_size: int, threads: i
             log.warning("int8 export failed for this model, using fp32: %s", str(e)[:300])
     if "error" in json.loads(choice_file.read_text()):
         return False
-    if preprocess is not None and not (folder / runtime.RUNTIME_FILE).exists():
-        runtime.write(folder, preprocess, preprocess_cfg or {}, tokenizer, dim)
+    if not (folder / runtime.RUNTIME_FILE).exists():
+        runtime.write(folder, preprocess, preprocess_cfg, tokenizer, dim)
     return True
 
 
@@ -116,11 +116,12 @@ def build(folder: Path, model: Any, tokenizer: Any, image_size: int, threads: in
     with torch.inference_mode():
         ref_img = _unit(model.encode_image(torch.from_numpy(probe_px)).float().numpy())
         ref_txt = _unit(model.encode_text(torch.from_numpy(probe_tok)).float().numpy())
+    candidates = runtime.candidates()
     choice: dict[str, Any] = {}
     # Images are timed in indexing batches, texts one at a time: a query is one text.
     for tower, probe, timing, ref in (("image", probe_px, probe_px, ref_img), ("text", probe_tok, probe_tok[:1], ref_txt)):
         stats = {}
-        for name, engine, prec in runtime.candidates():
+        for name, engine, prec in candidates:
             try:
                 run = runtime.open_tower(tmp / f"{tower}_{prec}.onnx", engine, threads, cache=False, fallback=False)
             except (ImportError, RuntimeError) as e:  # an engine that is installed but cannot run here
@@ -130,7 +131,7 @@ def build(folder: Path, model: Any, tokenizer: Any, image_size: int, threads: in
             stats[name] = {"fidelity": float(np.mean(np.sum(out * ref, axis=1))), "seconds": _time(run, timing),
                            "precision": run.precision}
             del run
-        name, engine, prec = _choose(stats)
+        name, engine, prec = _choose(stats, candidates)
         (tmp / f"{tower}_{prec}.onnx").replace(folder / f"{tower}_{prec}.onnx")
         choice[tower], choice[f"{tower}_engine"], choice[f"{tower}_stats"] = f"{tower}_{prec}.onnx", engine, stats
     for f in tmp.iterdir():
@@ -139,7 +140,7 @@ def build(folder: Path, model: Any, tokenizer: Any, image_size: int, threads: in
         else:
             f.unlink()
     tmp.rmdir()
-    choice["candidates"] = [name for name, _, _ in runtime.candidates()]
+    choice["candidates"] = [name for name, _, _ in candidates]
     (folder / "choice.json").write_text(json.dumps(choice, indent=2))
     return choice
 
@@ -155,9 +156,9 @@ def _clear(folder: Path) -> None:
             f.unlink()
 
 
-def _choose(stats: dict[str, dict[str, Any]]) -> tuple[str, str, str]:
+def _choose(stats: dict[str, dict[str, Any]], candidates: list[tuple[str, str, str]]) -> tuple[str, str, str]:
     """The fastest faithful candidate; int8 wins ties within 5 % (it is also half the memory)."""
-    by_name = {name: (name, engine, prec) for name, engine, prec in runtime.candidates()}
+    by_name = {name: (name, engine, prec) for name, engine, prec in candidates}
     faithful = [n for n in by_name if n in stats and (stats[n]["fidelity"] >= FIDELITY_MIN or n == "fp32")]
     best = min(faithful, key=lambda n: stats[n]["seconds"] * (0.95 if n == "int8" else 1.0))
     return by_name[best]
