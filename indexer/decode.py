@@ -11,11 +11,13 @@ import dataclasses
 import datetime as dt
 import hashlib
 import os
+import struct
 import threading
 import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 # A 150 MP panorama is real; a 50,000 x 50,000 PNG bomb is not. Non-JPEG formats cannot
@@ -73,46 +75,79 @@ def _ensure_heif() -> None:
 
 
 def load_image(path: Path, target: int = 256) -> Decoded:
-    """Decode ``path`` upright, at least ``target`` px on its short side where possible."""
-    if path.suffix.lower() in {".heic", ".heif"}:
-        _ensure_heif()
-    if path.suffix.lower() in RAW_EXTENSIONS:
-        return _load_raw(path, target)
+    """Decode ``path`` upright, at least ``target`` px on its short side where possible.
+
+    Every failure becomes a ``DecodeError`` whose message a person can act on.
+    """
     try:
+        if path.suffix.lower() in {".heic", ".heif"}:
+            _ensure_heif()
         if os.path.getsize(path) == 0:
             raise DecodeError("empty file (0 bytes)")
+        if path.suffix.lower() in RAW_EXTENSIONS:
+            return _load_raw(path, target)
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             return _open(path, target)
     except DecodeError:
         raise
-    except FileNotFoundError as e:
-        raise DecodeError("file disappeared before it could be read") from e
-    except PermissionError as e:
-        raise DecodeError("permission denied: Glimpse cannot read this file") from e
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise DecodeError(f"image is larger than {MAX_PIXELS // 1_000_000} megapixels; refused as a "
                           "possible decompression bomb") from e
     except UnidentifiedImageError as e:
         raise DecodeError("not a recognisable image (wrong extension or damaged file)") from e
-    except (OSError, SyntaxError, ValueError) as e:
-        msg = str(e)
-        if "truncated" in msg or "broken data stream" in msg or "image file is truncated" in msg:
-            raise DecodeError("truncated or damaged image data") from e
-        raise DecodeError(f"cannot decode image: {msg}") from e
+    except Exception as e:  # noqa: BLE001 - decoders raise anything on damaged data
+        raise DecodeError(reason_for(e)) from e
+
+
+def reason_for(e: BaseException) -> str:
+    """A sentence a person can act on, for anything that went wrong with one file."""
+    msg = str(e)
+    if isinstance(e, FileNotFoundError):
+        return "file disappeared before it could be read"
+    if isinstance(e, PermissionError):
+        return "permission denied: Glimpse cannot read this file"
+    if isinstance(e, IsADirectoryError):
+        return "not a file (a folder with a photo's name)"
+    if isinstance(e, MemoryError):
+        return "not enough memory to decode this file"
+    if isinstance(e, OSError) and e.errno is not None:
+        return f"cannot read: {e.strerror or msg}"
+    if "truncated" in msg or "broken data stream" in msg:
+        return "truncated or damaged image data"
+    if isinstance(e, (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError, TypeError,
+                      ZeroDivisionError, OverflowError)):
+        return f"cannot decode image (damaged or unusual file): {msg or type(e).__name__}"
+    return f"could not be indexed ({type(e).__name__}: {msg[:200]}); details in the log"
 
 
 def _open(path: Path, target: int) -> Decoded:
     with Image.open(path) as im:
-        meta_src = im.getexif()
+        meta_src = _exif(im)
         orig_w, orig_h = im.size
         if im.format == "JPEG":
             im.draft("RGB", (target, target))  # libjpeg scales by 1/2..1/8 while decoding
-        im.load()
-        img = _to_rgb(ImageOps.exif_transpose(im))
+        im.load()  # multi-frame files (GIF, TIFF pages, MPO): the first frame
+        img = to_rgb(_upright(im))
     rotated = _orientation(meta_src) in (5, 6, 7, 8)
     w, h = (orig_h, orig_w) if rotated else (orig_w, orig_h)
     return Decoded(img, PhotoMeta(w, h, *_exif_fields(meta_src)))
+
+
+def _exif(im: Image.Image) -> Any:
+    """The EXIF block, or an empty one when it is damaged (the pixels may still be fine)."""
+    try:
+        return im.getexif()
+    except Exception:  # noqa: BLE001 - Pillow's EXIF parser raises many types on bad tags
+        return Image.Exif()
+
+
+def _upright(im: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation; a damaged orientation tag leaves the image as stored."""
+    try:
+        return ImageOps.exif_transpose(im)
+    except Exception:  # noqa: BLE001
+        return im
 
 
 def _load_raw(path: Path, target: int) -> Decoded:
@@ -130,22 +165,54 @@ def _load_raw(path: Path, target: int) -> Decoded:
         raise DecodeError(f"camera RAW file without a readable preview: {e}") from e
     if thumb.format != rawpy.ThumbFormat.JPEG:
         raise DecodeError("camera RAW file whose preview is not a JPEG")
-    tmp = io.BytesIO(thumb.data)
-    with Image.open(tmp) as im:
+    with Image.open(io.BytesIO(thumb.data)) as im:
         im.draft("RGB", (target, target))
-        img = _to_rgb(ImageOps.exif_transpose(im))
+        img = to_rgb(_upright(im))
     return Decoded(img, PhotoMeta(img.width, img.height, None, None, None, None))
 
 
-def _to_rgb(img: Image.Image) -> Image.Image:
-    """Flatten transparency onto white and convert CMYK/16-bit/palette to 8-bit RGB."""
-    if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
+def to_rgb(img: Image.Image) -> Image.Image:
+    """8-bit RGB from any mode Pillow opens, as a person would see the picture.
+
+    Transparency is flattened onto white; 16-bit, 32-bit and float data (scanners,
+    microscopes, astronomy) are stretched over their actual range, since such files
+    often use a few hundred levels out of 65,536 and would look black if clipped.
+    LAB/HSV and other colour spaces go through Pillow's converters.
+    """
+    if img.mode in ("RGBa", "La"):  # premultiplied alpha
+        img = img.convert(img.mode.upper())
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode in ("P", "L", "RGB") and "transparency" in img.info):
         rgba = img.convert("RGBA")
         bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(bg, rgba).convert("RGB")
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        return img.point(lambda v: v / 256).convert("L").convert("RGB")
-    return img.convert("RGB") if img.mode != "RGB" else img
+    if img.mode in ("I", "F") or img.mode.startswith("I;16"):
+        return _stretch(np.asarray(img)).convert("RGB")
+    if img.mode == "LAB":
+        return _lab_to_rgb(img)
+    if img.mode == "RGB":
+        return img
+    return img.convert("RGB")
+
+
+def _stretch(a: np.ndarray) -> Image.Image:
+    """Map the finite values' 0.1..99.9 percentile range onto 0..255 (robust to a few hot pixels)."""
+    a = a.astype(np.float64)
+    finite = a[np.isfinite(a)]
+    if finite.size == 0:
+        return Image.new("L", (a.shape[1], a.shape[0]))
+    lo, hi = np.percentile(finite, [0.1, 99.9]) if finite.size > 1000 else (finite.min(), finite.max())
+    if hi <= lo:
+        hi = lo + 1.0
+    scaled = np.clip((np.nan_to_num(a, nan=lo, posinf=hi, neginf=lo) - lo) * (255.0 / (hi - lo)), 0, 255)
+    return Image.fromarray(scaled.astype(np.uint8), "L")
+
+
+def _lab_to_rgb(img: Image.Image) -> Image.Image:
+    """CIELAB (Pillow stores L 0..255, a/b offset by 128) through Pillow's CMS converter."""
+    from PIL import ImageCms
+
+    transform = ImageCms.buildTransform(ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB")
+    return ImageCms.applyTransform(img, transform)
 
 
 def _orientation(exif: Any) -> int:

@@ -386,8 +386,7 @@ class Library:
     def status(self) -> Status:
         roots = []
         for r in self.store.roots():
-            c = dict(((k, s), n) for k, s, n in self.store._query(
-                "SELECT kind, status, COUNT(*) FROM files WHERE root_id = ? GROUP BY kind, status", [r.id]))
+            c = self.store.root_counts(r.id)
             errs = sum(n for (k, s), n in c.items() if s == "error")
             roots.append(RootStatus(r.path, r.online, c.get(("photo", "ok"), 0), c.get(("video", "ok"), 0), errs))
         counts = self.store.counts()

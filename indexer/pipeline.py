@@ -10,7 +10,9 @@ a callback; a ``threading.Event`` cancels between files, keeping what was commit
 from __future__ import annotations
 
 import dataclasses
+import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -24,12 +26,15 @@ import numpy as np
 from indexer.ann import AnnIndex
 from indexer.config import Settings
 from indexer.crawl import CrawlProblem, FileRef, walk
-from indexer.decode import DecodeError, load_image, quick_hash
+from indexer.decode import DecodeError, load_image, quick_hash, reason_for
+from indexer.paths import display
 from indexer.store import FileRow, RootRow, Store, VectorIn
+from indexer.video import moments, sample_frames
 
 ANN_SAVE_SECONDS = 30.0
 MASS_DELETE_FRACTION = 0.5
 MASS_DELETE_MIN = 20
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -201,38 +206,43 @@ class Pipeline:
                 yield pending.popleft().result()
 
     def _prepare(self, ref: FileRef, root_id: int, by_hash: dict[str, FileRow]) -> Prepared:
-        """Runs in a decode thread: hash, reuse if content is known, else decode + preprocess."""
+        """Runs in a decode thread. Whatever goes wrong with this one file becomes its error row."""
         record: dict[str, Any] = {"path": str(ref.path), "root_id": root_id, "kind": ref.kind,
                                   "ext": ref.path.suffix.lower().lstrip("."), "size": ref.size,
                                   "mtime": ref.mtime, "indexed_at": time.time(), "error": None}
         prep = Prepared(ref, root_id, record)
         try:
-            st = ref.path.stat()  # the file may have been replaced since the crawl saw it
-            record.update(size=st.st_size, mtime=st.st_mtime)
-            record["hash"] = quick_hash(ref.path, st.st_size)
-        except FileNotFoundError:
-            return self._failed(prep, "file disappeared before it could be read")
-        except OSError as e:
-            return self._failed(prep, f"cannot read: {e.strerror or e}")
+            self._prepare_file(prep, by_hash)
+        except DecodeError as e:
+            return self._failed(prep, str(e))
+        except Exception as e:  # noqa: BLE001 - one odd file must never stop the others
+            log.warning("cannot index %s", display(str(ref.path)), exc_info=True)
+            return self._failed(prep, reason_for(e))
+        return prep
+
+    def _prepare_file(self, prep: Prepared, by_hash: dict[str, FileRow]) -> None:
+        """Hash; reuse the vectors if the content is known; else decode and preprocess."""
+        ref, record = prep.ref, prep.record
+        st = ref.path.stat()  # the file may have been replaced since the crawl saw it
+        record.update(size=st.st_size, mtime=st.st_mtime)
+        record["hash"] = quick_hash(ref.path, st.st_size)
         old = self.store.file(str(ref.path))
         reuse = old if old and old.hash == record["hash"] and old.status == "ok" else by_hash.get(record["hash"])
         if reuse is not None:
             prep.reuse_from = reuse
-            return prep
-        try:
-            if ref.kind == "video":
-                from indexer.video import prepare_video
-
-                prepare_video(prep, self.embedder.preprocess, self.settings)
-            else:
-                dec = load_image(ref.path, self.embedder.image_size)
-                record.update(dataclasses.asdict(dec.meta))
-                prep.pixels.append(self.embedder.preprocess(dec.image))
-                prep.frames.append((None, None, None))
-        except DecodeError as e:
-            return self._failed(prep, str(e))
+            return
+        if ref.kind == "video":
+            info, frames = sample_frames(ref.path, self.settings.video_interval, self.settings.video_max_frames,
+                                         workers=max(1, self.settings.decode_workers))
+            record.update(width=info.width, height=info.height, duration=info.duration)
+            prep.pixels.extend(self.embedder.preprocess(f.image) for f in frames)
+            prep.frames.extend((f.ts, None, None) for f in frames)
+        else:
+            dec = load_image(ref.path, self.embedder.image_size)
+            record.update(dataclasses.asdict(dec.meta))
+            prep.pixels.append(self.embedder.preprocess(dec.image))
+            prep.frames.append((None, None, None))
         record["status"] = "ok"
-        return prep
 
     @staticmethod
     def _failed(prep: Prepared, reason: str) -> Prepared:
@@ -241,6 +251,19 @@ class Pipeline:
         return prep
 
     def _embed(self, batch: list[Prepared]) -> list[Prepared]:
+        """Encode the batch; if that fails, each file alone, so only the culprit is an error."""
+        try:
+            return self._embed_all(batch)
+        except Exception:  # noqa: BLE001
+            if len(batch) == 1:
+                log.warning("cannot embed %s", display(batch[0].record["path"]), exc_info=True)
+                self._failed(batch[0], "the model could not embed this file; details in the log")
+                return batch
+            for p in batch:
+                self._embed([p])
+            return batch
+
+    def _embed_all(self, batch: list[Prepared]) -> list[Prepared]:
         """Encode every frame of the batch in one or more forward passes."""
         flat = [px for p in batch for px in p.pixels]
         if not flat:
@@ -264,7 +287,7 @@ class Pipeline:
             try:
                 with self.store.transaction():
                     for p in batch:
-                        self._write_one(p, counts, moved)
+                        self._write_isolated(p, counts, moved)
             except Exception as e:  # disk full, read-only library...: stop cleanly, keep what is committed
                 self._write_error = e
                 self.cancel.set()
@@ -274,6 +297,22 @@ class Pipeline:
                 self.ann.save()
                 last_save = time.monotonic()
 
+    def _write_isolated(self, p: Prepared, counts: dict[str, int], moved: set[int]) -> None:
+        """Write one file; a failure that is this file's own (not the disk's) becomes its error row."""
+        try:
+            with self.store.savepoint():
+                self._write_one(p, counts, moved)
+        except sqlite3.OperationalError:
+            raise  # disk full, read-only, locked: the library's problem, stop the run
+        except Exception as e:  # noqa: BLE001
+            log.warning("cannot record %s", display(p.record["path"]), exc_info=True)
+            p.reuse_from = None
+            self._failed(p, reason_for(e))
+            p.record.pop("_vectors", None)
+            with self.store.savepoint():
+                self.store.put_file(p.record, [])
+            counts["errors"] += 1
+
     def _write_one(self, p: Prepared, counts: dict[str, int], moved: set[int]) -> None:
         existing = self.store.file(p.record["path"])
         if p.reuse_from is not None:
@@ -281,14 +320,12 @@ class Pipeline:
             if src.path != p.record["path"]:
                 if existing is not None:  # the destination had an older file: replace it
                     self.store._delete_files([existing.id])
-                self.store.db.execute("UPDATE files SET path = ?, root_id = ?, mtime = ?, size = ?, ext = ? WHERE id = ?",
-                                      [p.record["path"], p.root_id, p.record["mtime"], p.record["size"],
-                                       p.record["ext"], src.id])
+                self.store.move_file(src.id, p.record["path"], p.root_id, p.record["mtime"], p.record["size"],
+                                     p.record["ext"])
                 moved.add(src.id)
                 counts["moved"] += 1
             else:
-                self.store.db.execute("UPDATE files SET mtime = ?, size = ? WHERE id = ?",
-                                      [p.record["mtime"], p.record["size"], src.id])
+                self.store.touch_file(src.id, p.record["mtime"], p.record["size"])
             return
         vectors = p.record.pop("_vectors", [])
         self.store.put_file(p.record, vectors)
@@ -304,8 +341,6 @@ def _vectors_for(p: Prepared, vecs: np.ndarray) -> list[VectorIn]:
     """Photos: one vector. Video frames: one each, carrying their moment's bounds."""
     if p.ref.kind != "video" or len(vecs) == 0:
         return [VectorIn(v) for v in vecs]
-    from indexer.video import moments
-
     ts = [float(f[0] or 0.0) for f in p.frames]
     bounds = moments(ts, vecs, float(p.record.get("duration") or ts[-1]))
     return [VectorIn(v, t, s, e) for v, t, (s, e) in zip(vecs, ts, bounds, strict=True)]

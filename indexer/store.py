@@ -21,6 +21,8 @@ import numpy as np
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from indexer.paths import from_db, to_db
+
 SCHEMA = Migrations("glimpse")
 
 
@@ -158,12 +160,13 @@ class Store:
     # roots ------------------------------------------------------------------------
     def add_root(self, path: str) -> RootRow:
         with self._lock:
-            self.db.execute("INSERT OR IGNORE INTO roots (path, added, online) VALUES (?, ?, 1)", [path, time.time()])
+            self.db.execute("INSERT OR IGNORE INTO roots (path, added, online) VALUES (?, ?, 1)",
+                            [to_db(path), time.time()])
         return next(r for r in self.roots() if r.path == path)
 
     def roots(self) -> list[RootRow]:
         rows = self._query("SELECT id, path, added, online FROM roots ORDER BY path")
-        return [RootRow(i, p, a, bool(o)) for i, p, a, o in rows]
+        return [RootRow(i, from_db(p), a, bool(o)) for i, p, a, o in rows]
 
     def remove_root(self, root_id: int) -> list[int]:
         """Forget a root and everything under it; returns the vector ids dropped."""
@@ -179,11 +182,11 @@ class Store:
 
     # files ------------------------------------------------------------------------
     def file(self, path: str) -> FileRow | None:
-        rows = self._query(f"SELECT {', '.join(FILE_FIELDS)} FROM files WHERE path = ?", [path])
-        return FileRow(*rows[0]) if rows else None
+        rows = self._query(f"SELECT {', '.join(FILE_FIELDS)} FROM files WHERE path = ?", [to_db(path)])
+        return _file_row(rows[0]) if rows else None
 
     def files(self, where: str = "1", params: Sequence[Any] = ()) -> list[FileRow]:
-        return [FileRow(*r) for r in self._query(f"SELECT {', '.join(FILE_FIELDS)} FROM files WHERE {where}", params)]
+        return [_file_row(r) for r in self._query(f"SELECT {', '.join(FILE_FIELDS)} FROM files WHERE {where}", params)]
 
     def files_by_id(self, ids: Iterable[int]) -> dict[int, FileRow]:
         ids = list(ids)
@@ -200,11 +203,12 @@ class Store:
         Call inside ``transaction()`` so a batch commits together. Returns new vector ids.
         """
         cols = [k for k in record if k != "id"]
+        values = {**record, "path": to_db(record["path"])}
         self.db.execute(
             f"INSERT INTO files ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
             f"ON CONFLICT(path) DO UPDATE SET {', '.join(f'{c}=excluded.{c}' for c in cols)}",
-            [record[c] for c in cols])
-        file_id = self.db.execute("SELECT id FROM files WHERE path = ?", [record["path"]]).fetchone()[0]
+            [values[c] for c in cols])
+        file_id = self.db.execute("SELECT id FROM files WHERE path = ?", [values["path"]]).fetchone()[0]
         self._drop_vectors_of([file_id])
         new = []
         for v in vectors:
@@ -213,12 +217,44 @@ class Store:
             new.append(int(cur.lastrowid))
         return new
 
+    def move_file(self, file_id: int, path: str, root_id: int, mtime: float, size: int, ext: str) -> None:
+        """A known file under a new name: the row (and so its vectors) is kept."""
+        self.db.execute("UPDATE files SET path = ?, root_id = ?, mtime = ?, size = ?, ext = ? WHERE id = ?",
+                        [to_db(path), root_id, mtime, size, ext, file_id])
+
+    def touch_file(self, file_id: int, mtime: float, size: int) -> None:
+        """Same content, new mtime (a copy back or a touch): nothing to embed again."""
+        self.db.execute("UPDATE files SET mtime = ?, size = ? WHERE id = ?", [mtime, size, file_id])
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside ``transaction()``: undo just this part if it fails (one file of a batch)."""
+        with self._lock:
+            self.db.execute("SAVEPOINT one_file")
+            try:
+                yield
+            except BaseException:
+                self.db.execute("ROLLBACK TO one_file")
+                self.db.execute("RELEASE one_file")
+                raise
+            self.db.execute("RELEASE one_file")
+
+    def mark_errors_for_retry(self) -> int:
+        """Failed files get another attempt on the next indexing run."""
+        with self.transaction():
+            return self.db.execute("UPDATE files SET status = 'retry' WHERE status = 'error'").rowcount
+
+    def root_counts(self, root_id: int) -> dict[tuple[str, str], int]:
+        """(kind, status) -> number of files under one root."""
+        q = "SELECT kind, status, COUNT(*) FROM files WHERE root_id = ? GROUP BY kind, status"
+        return {(k, s): n for k, s, n in self._query(q, [root_id])}
+
     def put_problem(self, path: str, reason: str) -> None:
         """Record something the crawl could not open (a folder or file) with its reason."""
         with self.transaction():
             self.db.execute(
                 "INSERT INTO files (path, kind, status, error, indexed_at) VALUES (?, 'unreadable', 'error', ?, ?) "
-                "ON CONFLICT(path) DO UPDATE SET status = 'error', error = excluded.error", [path, reason, time.time()])
+                "ON CONFLICT(path) DO UPDATE SET status = 'error', error = excluded.error", [to_db(path), reason, time.time()])
 
     def delete_files(self, ids: Sequence[int]) -> list[int]:
         """Remove files; returns the vector ids that left the library."""
@@ -315,6 +351,10 @@ class Store:
     def vectors_of(self, file_id: int) -> list[tuple[int, np.ndarray, float | None]]:
         rows = self._query("SELECT id, vec, ts FROM vectors WHERE file_id = ? ORDER BY ts", [file_id])
         return [(r[0], decode_vec(r[1]), r[2]) for r in rows]
+
+
+def _file_row(r: Sequence[Any]) -> FileRow:
+    return FileRow(r[0], from_db(r[1]), *r[2:])
 
 
 def encode_vec(v: np.ndarray) -> bytes:

@@ -10,18 +10,13 @@ moment's bounds, so a search hit names the best frame and the moment around it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from indexer.decode import DecodeError
-
-if TYPE_CHECKING:
-    from indexer.config import Settings
-    from indexer.pipeline import Prepared
 
 CUT_THRESHOLD = 0.35  # histogram intersection distance that counts as a scene change
 MOMENT_SIMILARITY = 0.9  # frames this close (cosine) to the running moment stay in it
@@ -170,15 +165,6 @@ def _to_pil(bgr: np.ndarray, target: int) -> Image.Image:
     if scale < 1:
         bgr = cv2.resize(bgr, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA)
     return Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-
-
-def prepare_video(prep: Prepared, preprocess: Callable[[Image.Image], Any], settings: Settings) -> None:
-    """Fill a pipeline item with the sampled frames of a video (runs in a decode thread)."""
-    info, frames = sample_frames(prep.ref.path, settings.video_interval, settings.video_max_frames,
-                                 workers=max(1, settings.decode_workers))
-    prep.record.update(width=info.width, height=info.height, duration=info.duration)
-    prep.pixels.extend(preprocess(f.image) for f in frames)
-    prep.frames.extend((f.ts, None, None) for f in frames)
 
 
 def moments(ts: list[float], vecs: np.ndarray, duration: float) -> list[tuple[float, float]]:
