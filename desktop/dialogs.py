@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -14,6 +16,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QSpinBox,
     QTableWidget,
@@ -23,7 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from indexer import Library, Settings
+from desktop.workers import Worker, start
+from indexer import Library, Settings, display_path
 
 MODEL_CHOICES = ("MobileCLIP2-S0:dfndr2b", "MobileCLIP2-S2:dfndr2b", "MobileCLIP2-B:dfndr2b",
                  "MobileCLIP-S1:datacompdr", "ViT-B-32:laion2b_s34b_b79k")
@@ -78,16 +82,17 @@ class LibraryDialog(QDialog):
 
     def refresh(self) -> None:
         st = self.library.status()
+        self._roots = [root.path for root in st.roots]  # exact paths: the table shows readable ones
         self.folders.setRowCount(len(st.roots))
         for r, root in enumerate(st.roots):
-            for c, val in enumerate([root.path, root.photos, root.videos, root.errors,
+            for c, val in enumerate([display_path(root.path), root.photos, root.videos, root.errors,
                                      "online" if root.online else "offline (kept until it returns)"]):
                 self.folders.setItem(r, c, QTableWidgetItem(str(val)))
         self.folders.resizeColumnToContents(0)
         errs = self.library.errors()
         self.errors.setRowCount(len(errs))
         for r, e in enumerate(errs):
-            self.errors.setItem(r, 0, QTableWidgetItem(e.path))
+            self.errors.setItem(r, 0, QTableWidgetItem(display_path(e.path)))
             self.errors.setItem(r, 1, QTableWidgetItem(e.error or ""))
         self.errors.resizeColumnToContents(0)
         self.tabs.setTabText(1, f"Errors ({len(errs)})")
@@ -102,13 +107,26 @@ class LibraryDialog(QDialog):
     def _remove(self) -> None:
         row = self.folders.currentRow()
         if row >= 0:
-            self.library.remove_root(self.folders.item(row, 0).text())
-            self.refresh()
-            self.folders_changed.emit()
+            self._write(partial(self.library.remove_root, self._roots[row], wait=True), self.folders_changed,
+                        "Removing the folder (after the indexing that is running)…")
 
     def _retry(self) -> None:
-        self.library.retry_errors()
-        self.retry_requested.emit()
+        self._write(partial(self.library.retry_errors, wait=True), self.retry_requested,
+                    "Marking failed files for another try…")
+
+    def _write(self, fn, done: Signal, busy: str) -> None:
+        """A change to the library, off the UI thread: it waits its turn behind indexing."""
+        self.setEnabled(False)
+        self.setWindowTitle(f"Library — {busy}")
+        w = Worker(fn)
+        w.signals.error.connect(lambda e: QMessageBox.warning(self, "Glimpse", e))
+        w.signals.result.connect(lambda _: done.emit())
+        w.signals.finished.connect(self._written)
+        self._pending = start(w)
+
+    def _written(self) -> None:
+        self.setEnabled(True)
+        self.setWindowTitle("Library")
         self.refresh()
 
 

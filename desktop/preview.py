@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
+import html
 
-from PySide6.QtCore import QSize, Qt, QUrl, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QDesktopServices, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.files import display, file_url, folder_url, load_pixmap, name_of
 from indexer import FileRow, Hit, format_seconds
 
 
@@ -45,10 +46,10 @@ class Preview(QWidget):
         self.moments.itemActivated.connect(lambda it: self.seek(it.data(Qt.ItemDataRole.UserRole)))
         self.moments.itemClicked.connect(lambda it: self.seek(it.data(Qt.ItemDataRole.UserRole)))
         open_btn = QPushButton("Open")
-        open_btn.clicked.connect(lambda: self.hit and QDesktopServices.openUrl(QUrl.fromLocalFile(self.hit.path)))
+        open_btn.clicked.connect(lambda: self.hit and QDesktopServices.openUrl(file_url(self.hit.path)))
         folder_btn = QPushButton("Show in folder")
         folder_btn.clicked.connect(
-            lambda: self.hit and QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(self.hit.path).parent))))
+            lambda: self.hit and QDesktopServices.openUrl(folder_url(self.hit.path)))
         self.similar_btn = QPushButton("More like this")
         self.similar_btn.clicked.connect(lambda: self.hit and self.more_like_this.emit(self.hit))
         buttons = QHBoxLayout()
@@ -62,7 +63,7 @@ class Preview(QWidget):
 
     def show_hit(self, hit: Hit, row: FileRow | None, moments: list[Hit]) -> None:
         self.hit = hit
-        lines = [f"<b>{Path(hit.path).name}</b>", hit.path, f"score {hit.score:.3f}"]
+        lines = [f"<b>{html.escape(name_of(hit.path))}</b>", html.escape(display(hit.path)), f"score {hit.score:.3f}"]
         if row is not None:
             if row.taken_at or row.mtime:
                 when = dt.datetime.fromtimestamp(row.taken_at or row.mtime or 0)
@@ -82,7 +83,7 @@ class Preview(QWidget):
         else:
             self._stop_video()
             self.moments.hide()
-            self._pixmap = QPixmap(hit.path)
+            self._pixmap = load_pixmap(hit.path)
             self.stack.setCurrentIndex(0)
             self._fit_picture()
 
@@ -147,7 +148,7 @@ class Preview(QWidget):
         self.moments.setVisible(len(moments) > 1)
         target = int((hit.timestamp or 0) * 1000)
         self._moment_ms = target
-        url = QUrl.fromLocalFile(hit.path)
+        url = file_url(hit.path)
         if self.player.source() != url:
             self._pending_seek = target  # applied once the media has loaded
             self.player.setSource(url)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QDate, QItemSelectionModel, QObject, QSettings, QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QDate, QItemSelectionModel, QObject, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QDesktopServices,
@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.dialogs import LibraryDialog, SettingsDialog
+from desktop.files import display, file_url, folder_url, name_of
 from desktop.preview import Preview
 from desktop.thumbs import ThumbnailLoader
 from desktop.workers import Worker, start
@@ -51,9 +52,9 @@ from indexer import (
     Filters,
     Hit,
     Library,
-    LibraryError,
     Progress,
     Query,
+    Watcher,
     download_model,
     format_seconds,
     import_model,
@@ -307,14 +308,11 @@ class MainWindow(QMainWindow):
         start(w)
 
     def _use_model(self, spec: str) -> None:
-        try:
-            self.library.update_settings(model=spec)
-        except LibraryError as e:
-            self.show_message(f"<h3>Model imported</h3><p>{_html(str(e))}</p>")
-            return
-        self.model_ready = False
-        self._show_start_page()
-        self._load_model()
+        w = Worker(lambda: self.library.update_settings(model=spec))  # waits its turn behind indexing
+        w.signals.error.connect(lambda e: self.show_message(f"<h3>Model imported</h3><p>{_html(e)}</p>"))
+        w.signals.result.connect(lambda _: (setattr(self, "model_ready", False), self._show_start_page(),
+                                            self._load_model()))
+        start(w)
 
     def show_message(self, html: str, button: bool = False) -> None:
         self.message.setText(html)
@@ -330,7 +328,8 @@ class MainWindow(QMainWindow):
         if self.use_dates.isChecked():
             after = self.date_from.dateTime().toSecsSinceEpoch()
             before = self.date_to.dateTime().toSecsSinceEpoch()
-        folder = self.folder_filter.currentData()
+        choice = self.folder_filter.currentData()
+        folder = self._folder_choices[choice] if choice is not None else None
         return Filters(kind, after, before, folder, self.camera_filter.text().strip() or None,
                        True if self.gps_filter.isChecked() else None)
 
@@ -369,12 +368,12 @@ class MainWindow(QMainWindow):
         self.model.clear()
         placeholder = QIcon(QPixmap(176, 176))
         for i, h in enumerate(hits):
-            label = f"{h.score:.2f}  {Path(h.path).name}"
+            label = f"{h.score:.2f}  {name_of(h.path)}"
             if h.kind == "video":
                 label += f" @ {format_seconds(h.timestamp)}"
             item = QStandardItem(placeholder, label)
             item.setData(h, HIT_ROLE)
-            item.setToolTip(h.path)
+            item.setToolTip(display(h.path))
             item.setEditable(False)
             self.model.appendRow(item)
             self.thumbs.request(str(i), h)
@@ -487,7 +486,7 @@ class MainWindow(QMainWindow):
         if self.watcher is None:
             watch = self.qsettings.value("watch", True, type=bool)
             poll = self.qsettings.value("poll", 300.0, type=float)
-            self.watcher = self.library.watcher(poll_interval=poll, use_events=watch, settle=2.0,
+            self.watcher = Watcher(self.library, poll_interval=poll, use_events=watch, settle=2.0,
                                                 on_progress=self.bridge.progress.emit,
                                                 on_report=self.bridge.report.emit, on_error=self.bridge.error.emit)
             self.watcher.start()
@@ -529,7 +528,7 @@ class MainWindow(QMainWindow):
             self.progress.setRange(0, max(p.total, 1))
             self.progress.setValue(p.done)
             self.status_text.setText(f"Indexing {p.done}/{p.total} · {p.rate:.1f} files/s · ETA {format_seconds(p.eta)}"
-                                     f" · {Path(p.current or '').name}"
+                                     f" · {name_of(p.current or '')}"
                                      + (f" · {p.errors} errors" if p.errors else ""))
 
     def _on_indexed(self, report: object) -> None:
@@ -543,9 +542,9 @@ class MainWindow(QMainWindow):
         else:
             self.status_text.setText("Library is up to date")
         for root in r.offline_roots:
-            self.status_text.setText(f"{root} is offline; its photos are kept until it returns")
+            self.status_text.setText(f"{display(root)} is offline; its photos are kept until it returns")
         for root in r.held_back:
-            self.status_text.setText(f"Most of {root} vanished at once; nothing was deleted")
+            self.status_text.setText(f"Most of {display(root)} vanished at once; nothing was deleted")
         self.indexed.emit(report)
         if self.search_field.text() or self.query_images:
             self.run_search()
@@ -561,9 +560,11 @@ class MainWindow(QMainWindow):
     def _refresh_folder_filter(self) -> None:
         self.folder_filter.blockSignals(True)
         self.folder_filter.clear()
+        self._folder_choices: list[str] = []  # exact paths; Qt only holds their index (names may not be text)
         self.folder_filter.addItem("Any folder", None)
         for r in self.library.roots():
-            self.folder_filter.addItem(r.path, r.path)
+            self.folder_filter.addItem(display(r.path), len(self._folder_choices))
+            self._folder_choices.append(r.path)
         self.folder_filter.blockSignals(False)
 
     def show_library_dialog(self) -> LibraryDialog:
@@ -578,15 +579,13 @@ class MainWindow(QMainWindow):
         dlg = SettingsDialog(self.library.settings, self.qsettings.value("watch", True, type=bool),
                              self.qsettings.value("poll", 300.0, type=float), self)
         if dlg.exec():
-            try:
-                self.library.update_settings(**dlg.values())
-            except LibraryError as e:
-                self.status_text.setText(str(e))
-                return
             self.qsettings.setValue("watch", dlg.watch.isChecked())
             self.qsettings.setValue("poll", dlg.poll.value())
-            self.model_ready = False
-            self._load_model()
+            values = dlg.values()
+            w = Worker(lambda: self.library.update_settings(**values))  # waits its turn behind indexing
+            w.signals.error.connect(self.status_text.setText)
+            w.signals.result.connect(lambda _: (setattr(self, "model_ready", False), self._load_model()))
+            start(w)
 
     def _restore_geometry(self) -> None:
         geo = self.qsettings.value("geometry")
@@ -609,7 +608,7 @@ class MainWindow(QMainWindow):
 
     def open_hit(self, hit: Hit | None) -> None:
         if hit is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(hit.path))
+            QDesktopServices.openUrl(file_url(hit.path))
 
     def _context_menu(self, pos) -> None:
         idx = self.grid.indexAt(pos)
@@ -618,8 +617,8 @@ class MainWindow(QMainWindow):
         hit: Hit = idx.data(HIT_ROLE)
         menu = QMenu(self)
         menu.addAction("Open", lambda: self.open_hit(hit))
-        menu.addAction("Show in folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(hit.path).parent))))
-        menu.addAction("Copy path", lambda: QApplication.clipboard().setText(hit.path))
+        menu.addAction("Show in folder", lambda: QDesktopServices.openUrl(folder_url(hit.path)))
+        menu.addAction("Copy path", lambda: QApplication.clipboard().setText(display(hit.path)))
         if hit.kind == "photo":
             menu.addAction("More like this", lambda: self.more_like_this(hit))
         menu.exec(self.grid.viewport().mapToGlobal(pos))

@@ -6,12 +6,15 @@ shells over ``Library``.
 
 from indexer.catalog import download_model, import_model, list_models
 from indexer.config import PHOTO_EXTENSIONS, VIDEO_EXTENSIONS, Settings, format_seconds
-from indexer.library import Library, LibraryBusy, LibraryError, ModelMismatch, Status
+from indexer.library import Library, LibraryBusy, LibraryError, ModelMismatch, Status, WriteCancelled
+from indexer.paths import display as display_path
+from indexer.paths import is_text as path_is_text
 from indexer.pipeline import IndexReport, Progress
 from indexer.query import Filters, Query
 from indexer.rank import Hit
 from indexer.store import FileRow
+from indexer.watch import Watcher
 
 __all__ = ["PHOTO_EXTENSIONS", "VIDEO_EXTENSIONS", "FileRow", "Filters", "Hit", "IndexReport", "Library", "LibraryBusy",
            "LibraryError", "ModelMismatch", "Progress", "Query", "Settings", "Status", "download_model", "format_seconds",
-           "import_model", "list_models"]
+           "display_path", "import_model", "list_models", "path_is_text", "Watcher", "WriteCancelled"]

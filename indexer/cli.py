@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from indexer.config import format_seconds
+from indexer.paths import display, printable, to_b64
 
 if TYPE_CHECKING:
     from indexer.library import Library
     from indexer.pipeline import Progress
+
+PARTIAL = 3  # exit status: the run finished, but some files could not be indexed (2: the library failed)
 
 EPILOG = """examples:
   glimpse index ~/Pictures                      add a folder and index it
@@ -26,6 +29,10 @@ EPILOG = """examples:
   glimpse search --image holiday.jpg            search by example
   glimpse search "in winter" --image cabin.jpg  composed: this photo, but in winter
   glimpse search "beach" --minus "people" --kind photo --json
+
+exit status: 0 done, 2 the command failed (message on stderr), 3 indexing finished but some
+files could not be indexed (`glimpse status --errors` lists them). Messages from libraries
+go to glimpse.log in the library folder (--verbose shows them).
 """
 
 
@@ -35,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--library", metavar="DIR", help="library folder (default: $GLIMPSE_LIBRARY or your data dir)")
     ap.add_argument("--model", metavar="SPEC", help="open_clip model: NAME:TAG, hf-hub:ORG/REPO or local-dir:PATH")
     ap.add_argument("--precision", choices=["int8", "fp32"], help="encoder precision (default int8, remembered)")
+    ap.add_argument("--verbose", "-v", action="store_true",
+                    help="also show library and third-party messages (normally only in the library's glimpse.log)")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("index", help="add folders (if given) and index new or changed files")
@@ -131,6 +140,15 @@ def filters_from(args: argparse.Namespace) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from indexer import logs
+    from indexer.config import default_library_dir
+
+    folder = Path(args.library).expanduser() if args.library else default_library_dir()
+    with logs.session(folder, args.verbose):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from indexer.library import Library, LibraryError
     from indexer.model import ModelUnavailable
     from indexer.store import StoreError
@@ -139,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         with Library.open(args.library, model=args.model, precision=args.precision) as lib:
             return COMMANDS[args.command](lib, args)
     except (LibraryError, ModelUnavailable, StoreError, ValueError, OSError) as e:
-        print(f"glimpse: {e}", file=sys.stderr)
+        print(f"glimpse: {display(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\nglimpse: interrupted; what was indexed so far is kept", file=sys.stderr)
@@ -156,7 +174,7 @@ def cmd_index(lib: Library, args: argparse.Namespace) -> int:
     report = lib.index(args.paths, on_progress=None if args.quiet else ProgressLine(), wait=args.wait,
                        allow_mass_delete=args.allow_deletions)
     print_report(report)
-    return 0
+    return PARTIAL if report.errors else 0
 
 
 def print_report(report: Any) -> None:
@@ -164,19 +182,22 @@ def print_report(report: Any) -> None:
           f"{report.removed} removed, {report.unchanged} unchanged, {report.errors} errors "
           f"({report.seconds:.1f}s)")
     for root in report.offline_roots:
-        print(f"offline: {root} is missing; its files are kept until it returns", file=sys.stderr)
+        print(f"offline: {printable(root)} is missing; its files are kept until it returns", file=sys.stderr)
     for root in report.held_back:
-        print(f"held back: most of {root} vanished at once; nothing was deleted. "
+        print(f"held back: most of {printable(root)} vanished at once; nothing was deleted. "
               f"If that is intended, run `glimpse roots remove` and add it again.", file=sys.stderr)
     if report.errors:
-        print("see `glimpse status --errors` for the reasons", file=sys.stderr)
+        print(f"{report.errors} files could not be indexed (the others were); "
+              "see `glimpse status --errors` for the reasons", file=sys.stderr)
 
 
 def cmd_watch(lib: Library, args: argparse.Namespace) -> int:
     import threading
 
     line = ProgressLine()
-    w = lib.watcher(poll_interval=args.poll, use_events=not args.no_events, settle=args.settle, on_progress=line,
+    from indexer.watch import Watcher
+
+    w = Watcher(lib, poll_interval=args.poll, use_events=not args.no_events, settle=args.settle, on_progress=line,
                     on_report=lambda r: (print_report(r), print("watching for changes… (Ctrl-C stops)",
                                                                 file=sys.stderr)),
                     on_error=lambda e: print(f"glimpse: {e}", file=sys.stderr))
@@ -247,10 +268,10 @@ def cmd_search(lib: Library, args: argparse.Namespace) -> int:
 def cmd_duplicates(lib: Library, args: argparse.Namespace) -> int:
     groups = lib.duplicates(args.threshold)
     if args.json:
-        print(json.dumps({"groups": groups}, indent=2))
+        print(json.dumps({"groups": [[_json_path(p) for p in g] for g in groups]}, indent=2))
         return 0
     for g in groups:
-        print("\n".join(g) + "\n")
+        print("\n".join(printable(p) for p in g) + "\n")
     print(f"{len(groups)} groups of near-duplicates", file=sys.stderr)
     return 0
 
@@ -262,11 +283,16 @@ def cmd_similar(lib: Library, args: argparse.Namespace) -> int:
 
 def print_hits(hits: list[Any], as_json: bool) -> None:
     if as_json:
-        print(json.dumps({"results": [h.to_json() for h in hits]}, indent=2))
+        print(json.dumps({"results": [{**h.to_json(), **_json_path(h.path)} for h in hits]}, indent=2))
         return
     for h in hits:
         at = f"  @ {format_seconds(h.timestamp)} ({format_seconds(h.start)}-{format_seconds(h.end)})" if h.kind == "video" else ""
-        print(f"{h.score:6.3f}  {h.path}{at}")
+        print(f"{h.score:6.3f}  {printable(h.path)}{at}")
+
+
+def _json_path(path: str) -> dict[str, str]:
+    """``path`` readable (U+FFFD where a byte is not UTF-8), ``path_b64`` its exact bytes."""
+    return {"path": display(path), "path_b64": to_b64(path)}
 
 
 def cmd_roots(lib: Library, args: argparse.Namespace) -> int:
@@ -274,12 +300,12 @@ def cmd_roots(lib: Library, args: argparse.Namespace) -> int:
         print(f"glimpse roots {args.action}: give a folder", file=sys.stderr)
         return 2
     if args.action == "add":
-        print(f"added {lib.add_root(args.path).path}; run `glimpse index` to index it")
+        print(f"added {printable(lib.add_root(args.path).path)}; run `glimpse index` to index it")
     elif args.action == "remove":
         print(f"removed; {lib.remove_root(args.path)} vectors forgotten (your files are untouched)")
     for s in lib.status().roots:
         state = "" if s.online else "  [offline]"
-        print(f"{s.path}  {s.photos} photos, {s.videos} videos, {s.errors} errors{state}")
+        print(f"{printable(s.path)}  {s.photos} photos, {s.videos} videos, {s.errors} errors{state}")
     return 0
 
 
@@ -291,19 +317,21 @@ def cmd_status(lib: Library, args: argparse.Namespace) -> int:
     if args.errors:
         errs = lib.errors()
         if args.json:
-            print(json.dumps({"errors": [{"path": e.path, "reason": e.error} for e in errs]}, indent=2))
+            print(json.dumps({"errors": [{**_json_path(e.path), "reason": e.error} for e in errs]}, indent=2))
         for e in [] if args.json else errs:
-            print(f"{e.path}: {e.error}")
+            print(f"{printable(e.path)}: {e.error}")
         return 0
     if args.json:
         import dataclasses
 
-        print(json.dumps(dataclasses.asdict(st), indent=2))
+        out = dataclasses.asdict(st)
+        out["roots"] = [{**r, **_json_path(r["path"])} for r in out["roots"]]
+        print(json.dumps(out, indent=2))
         return 0
     print(f"library: {st.library}\nmodel:   {st.model or '(none yet)'}\n"
           f"photos:  {st.photos}\nvideos:  {st.videos}\nvectors: {st.vectors}\nerrors:  {st.errors}")
     for r in st.roots:
-        print(f"  {r.path}: {r.photos} photos, {r.videos} videos, {r.errors} errors{'' if r.online else ' [offline]'}")
+        print(f"  {printable(r.path)}: {r.photos} photos, {r.videos} videos, {r.errors} errors{'' if r.online else ' [offline]'}")
     return 0
 
 

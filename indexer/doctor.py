@@ -10,8 +10,6 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from indexer.store import SCHEMA
-
 if TYPE_CHECKING:
     from indexer.library import Library
 
@@ -28,16 +26,16 @@ class Finding:
 def check(lib: Library) -> list[Finding]:
     """Every consistency check; an empty list means the library is healthy."""
     out: list[Finding] = []
-    ok = lib.store._query("PRAGMA integrity_check")
-    if [r[0] for r in ok] != ["ok"]:
-        out.append(Finding("sqlite", "; ".join(r[0] for r in ok[:5]), repairable=False))
-    pending = [m.name for m in SCHEMA.pending(lib.store.db)]
+    ok = lib.store.integrity_problems()
+    if ok:
+        out.append(Finding("sqlite", "; ".join(ok[:5]), repairable=False))
+    pending = lib.store.pending_migrations()
     if pending:
         out.append(Finding("schema", f"migrations not applied: {', '.join(pending)}"))
-    orphans = lib.store._query("SELECT COUNT(*) FROM vectors WHERE file_id NOT IN (SELECT id FROM files)")[0][0]
+    orphans = lib.store.orphan_vector_count()
     if orphans:
         out.append(Finding("vectors", f"{orphans} vectors belong to no file"))
-    dup = lib.store._query("SELECT path, COUNT(*) FROM files GROUP BY path HAVING COUNT(*) > 1")
+    dup = lib.store.duplicate_paths()
     if dup:
         out.append(Finding("files", f"{len(dup)} paths recorded more than once", repairable=False))
     if lib.model_id is not None:
@@ -59,9 +57,8 @@ def repair(lib: Library) -> list[str]:
     """Fix what ``check`` found; returns what was done, in words."""
     done: list[str] = []
     with lib.writing():
-        SCHEMA.apply(lib.store.db)
-        with lib.store.transaction():
-            n = lib.store.db.execute("DELETE FROM vectors WHERE file_id NOT IN (SELECT id FROM files)").rowcount
+        lib.store.migrate()
+        n = lib.store.delete_orphan_vectors()
         if n:
             done.append(f"removed {n} orphan vectors")
         if lib.model_id is not None:

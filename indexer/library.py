@@ -18,6 +18,7 @@ import numpy as np
 
 from indexer.ann import AnnIndex
 from indexer.config import Settings, default_library_dir
+from indexer.paths import display
 from indexer.pipeline import IndexReport, Pipeline, ProgressFn
 from indexer.query import Query, encode_texts, query_vector, weighted
 from indexer.rank import GalleryStats, Hit, search_vector
@@ -35,7 +36,11 @@ class ModelMismatch(LibraryError):
 
 
 class LibraryBusy(LibraryError):
-    """Another process is writing to this library."""
+    """Another process (or thread) is writing to this library."""
+
+
+class WriteCancelled(LibraryBusy):
+    """The caller cancelled while waiting for the write lock."""
 
 
 def _try_lock(fd: int, offset: int) -> bool:
@@ -71,7 +76,13 @@ def _unlock(fd: int, offset: int) -> None:
 
 
 class WriteLock:
-    """One writer per library across processes (a lock on ``write.lock``).
+    """One writer per library: across processes (a lock on ``write.lock``) and across the
+    threads of one process (the GUI's watcher indexing while the user removes a folder).
+
+    Re-entrant for the thread that holds it, so a write may call another write. Other
+    threads of the same process wait their turn; another process holding the file lock
+    makes ``acquire`` fail at once, or wait with ``wait=True``. Every wait honours
+    ``cancel``, so a Stop button never hangs behind somebody else's work.
 
     ``flock`` on POSIX; on Windows ``msvcrt.locking`` on one byte past the pid, so other
     processes can still read who holds it. Readers never need it: SQLite's WAL lets them
@@ -79,49 +90,90 @@ class WriteLock:
     """
 
     PID_BYTES = 64  # the holder's pid is written here; Windows locks the byte after it
+    POLL = 0.1
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
+        self._owner: int | None = None  # thread ident
         self._depth = 0
-        self._lock = threading.RLock()
+        self._cond = threading.Condition(threading.Lock())
 
-    def acquire(self, wait: bool = False, timeout: float = 3600.0) -> None:
+    def acquire(self, wait: bool = False, timeout: float = 3600.0, cancel: threading.Event | None = None) -> None:
         import time
 
-        with self._lock:
-            if self._depth:
+        me = threading.get_ident()
+        end = time.monotonic() + timeout
+        with self._cond:
+            if self._owner == me:
                 self._depth += 1
                 return
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            end = time.monotonic() + timeout
+            while self._owner is not None:  # another thread of this process writes
+                if not wait:
+                    raise LibraryBusy("Glimpse is already updating this library (indexing or another change); "
+                                      "searching still works. Try again when it finishes.")
+                self._check_wait(end, cancel)
+                self._cond.wait(self.POLL)
+            self._owner, self._depth = me, 1  # claimed: other threads now wait on us, not on the file
+        try:
+            self._lock_file(wait, end, cancel)
+        except BaseException:
+            with self._cond:
+                self._owner, self._depth = None, 0
+                self._cond.notify_all()
+            raise
+
+    def _lock_file(self, wait: bool, end: float, cancel: threading.Event | None) -> None:
+        import time
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
             while not _try_lock(fd, self.PID_BYTES):
-                if not wait or time.monotonic() > end:
+                if not wait:
                     os.lseek(fd, 0, os.SEEK_SET)
                     holder = os.read(fd, self.PID_BYTES).decode(errors="replace").strip("\0 \n") or "?"
-                    os.close(fd)
                     raise LibraryBusy(f"another Glimpse process (pid {holder}) is updating this library; "
                                       "searching still works. Try again when it finishes, or use --wait.")
-                time.sleep(0.2)
+                self._check_wait(end, cancel)
+                time.sleep(self.POLL)
             os.lseek(fd, 0, os.SEEK_SET)
             os.write(fd, str(os.getpid()).encode().ljust(self.PID_BYTES, b" "))
-            self._fd, self._depth = fd, 1
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+
+    @staticmethod
+    def _check_wait(end: float, cancel: threading.Event | None) -> None:
+        import time
+
+        if cancel is not None and cancel.is_set():
+            raise WriteCancelled("cancelled while waiting for another update of this library to finish")
+        if time.monotonic() > end:
+            raise LibraryBusy("gave up waiting for another update of this library to finish")
 
     def release(self) -> None:
-        with self._lock:
+        with self._cond:
+            if self._owner != threading.get_ident():
+                raise RuntimeError("WriteLock released by a thread that does not hold it")
             self._depth -= 1
-            if self._depth == 0 and self._fd is not None:
+            if self._depth:
+                return
+            if self._fd is not None:
                 _unlock(self._fd, self.PID_BYTES)
                 os.close(self._fd)
                 self._fd = None
+            self._owner = None
+            self._cond.notify_all()
 
     @property
     def held(self) -> bool:
-        return self._depth > 0
+        """True when the calling thread holds the lock."""
+        return self._owner == threading.get_ident()
 
     @contextmanager
-    def __call__(self, wait: bool = False) -> Iterator[None]:
-        self.acquire(wait)
+    def __call__(self, wait: bool = False, cancel: threading.Event | None = None) -> Iterator[None]:
+        self.acquire(wait, cancel=cancel)
         try:
             yield
         finally:
@@ -162,12 +214,15 @@ class Library:
         self._stats = GalleryStats()
         self._bank_texts: tuple[str, ...] | None = None
         self._bank: np.ndarray | None = None
+        self._unsaved = False  # settings given to open() that wait for the model to prove them
 
     @classmethod
     def open(cls, folder: Path | str | None = None, **overrides: object) -> Library:
         """Open (creating if needed) the library in ``folder`` (default: the user's).
 
-        ``overrides`` change settings (e.g. ``model=...``) and are saved with the library.
+        ``overrides`` change settings (e.g. ``model=...``). They are saved with the library
+        only once the model they name has loaded and matches the library's vectors: a
+        refused or unloadable ``--model`` must not become the library's setting.
         """
         folder = Path(folder).expanduser() if folder else default_library_dir()
         try:
@@ -179,14 +234,18 @@ class Library:
                 (folder / sub).mkdir(exist_ok=True, mode=0o700)
                 (folder / sub).chmod(0o700)
         except OSError as e:
-            raise LibraryError(f"cannot create the library folder {folder}: {e.strerror or e}") from e
+            raise LibraryError(f"cannot create the library folder {display(str(folder))}: {e.strerror or e}") from e
         settings_file = folder / "settings.json"
-        settings = Settings.from_json(settings_file.read_text()) if settings_file.exists() else Settings()
-        clean = {k: v for k, v in overrides.items() if v is not None}
-        if clean or not settings_file.exists():
-            settings = settings.replace(**clean)
-            _atomic_write(settings_file, settings.to_json())
-        return cls(folder, settings)
+        try:
+            saved = Settings.from_json(settings_file.read_text()) if settings_file.exists() else Settings()
+        except (ValueError, TypeError) as e:
+            raise LibraryError(f"the library's settings file {settings_file} is damaged ({e}); "
+                               "fix or delete it (defaults are used without it)") from e
+        if not settings_file.exists():
+            _atomic_write(settings_file, saved.to_json())
+        lib = cls(folder, saved.replace(**{k: v for k, v in overrides.items() if v is not None}))
+        lib._unsaved = lib.settings != saved
+        return lib
 
     def close(self) -> None:
         with self._lock:
@@ -227,6 +286,8 @@ class Library:
                         f"this library was indexed with model '{recorded}', not '{emb.id}'. "
                         f"Search it with --model set to that model, or use another --library for the new model.")
                 self._embedder = emb
+                if self._unsaved:  # the model loaded and fits: now the settings that named it are valid
+                    self._save_settings()
             return self._embedder
 
     @property
@@ -244,19 +305,19 @@ class Library:
     def add_root(self, path: Path | str) -> RootRow:
         p = Path(path).expanduser().resolve()
         if not p.is_dir():
-            raise LibraryError(f"{p} is not a folder")
+            raise LibraryError(f"{display(str(p))} is not a folder")
         for r in self.store.roots():
             if p.is_relative_to(r.path):
                 return r  # already covered by a root
         return self.store.add_root(str(p))
 
-    def remove_root(self, path: Path | str) -> int:
+    def remove_root(self, path: Path | str, wait: bool = False, cancel: threading.Event | None = None) -> int:
         """Forget a folder and its vectors (the photos themselves are never touched)."""
         p = str(Path(path).expanduser().resolve())
         root = next((r for r in self.store.roots() if r.path == p), None)
         if root is None:
-            raise LibraryError(f"{p} is not one of this library's folders")
-        with self.writing():
+            raise LibraryError(f"{display(p)} is not one of this library's folders")
+        with self.writing(wait, cancel):
             dropped = self.store.remove_root(root.id)
             self.ann.catch_up(self.store)
             self.ann.save()
@@ -272,7 +333,7 @@ class Library:
         where most files vanished at once keeps them unless ``allow_mass_delete``.
         """
         wanted = [self.add_root(p) for p in paths or []]
-        with self.writing(wait):
+        with self.writing(wait, cancel):
             roots = wanted or self.store.roots()
             ann = self.ann
             ann.catch_up(self.store)  # another process may have written since we opened
@@ -297,13 +358,18 @@ class Library:
         if new.model != self.settings.model and self.model_id is not None and self.store.vector_count():
             raise LibraryError("this library's photos were indexed with another model; vectors of different "
                                "models cannot be mixed. Use a new library folder for the new model.")
-        if (new.model, new.precision, new.threads) != (self.settings.model, self.settings.precision,
-                                                       self.settings.threads):
-            with self._lock:
-                self._embedder = None  # reloaded on next use
-        self.settings = new
-        _atomic_write(self.folder / "settings.json", new.to_json())
+        with self.writing(wait=True):
+            if (new.model, new.precision, new.threads) != (self.settings.model, self.settings.precision,
+                                                           self.settings.threads):
+                with self._lock:
+                    self._embedder = None  # reloaded on next use
+            self.settings = new
+            self._save_settings()
         return new
+
+    def _save_settings(self) -> None:
+        _atomic_write(self.folder / "settings.json", self.settings.to_json())
+        self._unsaved = False
 
     def set_query_bank(self, texts: list[str] | tuple[str, ...]) -> None:
         """Reference queries for hubness correction and reference captions (default: everyday subjects)."""
@@ -350,7 +416,7 @@ class Library:
         """More like this: neighbours of an indexed file's own vector."""
         row = self.store.file(path)
         if row is None or row.status != "ok":
-            raise LibraryError(f"{path} is not indexed")
+            raise LibraryError(f"{display(path)} is not indexed")
         vecs = self.store.vectors_of(row.id)
         vec = sum(v for _, v, _ in vecs)
         vec = vec / max(float((vec ** 2).sum()) ** 0.5, 1e-12)
@@ -401,10 +467,10 @@ class Library:
     def errors(self) -> list[FileRow]:
         return self.store.files("status = 'error' ORDER BY path")
 
-    def retry_errors(self) -> int:
+    def retry_errors(self, wait: bool = False, cancel: threading.Event | None = None) -> int:
         """Mark failed files for another attempt on the next ``index()``."""
-        with self.writing(), self.store.transaction():
-            return self.store.db.execute("UPDATE files SET status = 'retry' WHERE status = 'error'").rowcount
+        with self.writing(wait, cancel):
+            return self.store.mark_errors_for_retry()
 
     def thumbnail(self, hit: Hit) -> Path:
         """A cached JPEG thumbnail of a photo, or the poster frame of a video moment."""
@@ -414,14 +480,18 @@ class Library:
         ts = hit.timestamp if hit.kind == "video" else None
         return make_thumbnail(hit.path, ts, thumb_path(self.folder / "thumbs", hit.path, row.mtime if row else None, ts))
 
-    def watcher(self, **kwargs: object):
-        """A ``Watcher`` keeping this library current (call ``start()`` on it)."""
-        from indexer.watch import Watcher
-
-        return Watcher(self, **kwargs)  # type: ignore[arg-type]
-
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    """Write-then-rename in the same folder, with a per-writer temp name (no two writers share one)."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -193,7 +193,13 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 
 def _create(spec: ModelSpec) -> tuple[Any, Any, Any]:
-    """open_clip's own loader for every source, with failures turned into plain words."""
+    """open_clip's own loader for every source, with failures turned into plain words.
+
+    Weights from the hub are looked up in the cache first with the hub in offline mode
+    (instant, no request); only when they are missing is the hub asked, and only after a
+    3-second connection probe, so a machine without network says so at once instead of
+    after the hub client's ~50 s of retries.
+    """
     import open_clip
 
     if spec.source == "local-dir":
@@ -207,16 +213,86 @@ def _create(spec: ModelSpec) -> tuple[Any, Any, Any]:
     kwargs: dict[str, Any] = {"cache_dir": str(model_cache_dir())}
     if spec.source == "pretrained":
         kwargs["pretrained"] = spec.pretrained or _first_tag(spec.name)
+    if spec.source == "local-dir" or (spec.pretrained and Path(spec.pretrained).expanduser().is_file()):
+        return _create_now(spec, kwargs)
+    try:
+        with _hub_offline():
+            return _create_now(spec, kwargs)
+    except ModelUnavailable as e:
+        if not _not_cached(e.__cause__):
+            raise
+    if not hub_reachable():
+        raise ModelUnavailable(offline_help(spec, ConnectionError("no connection to the model hub")))
+    return _create_now(spec, kwargs)
+
+
+def _create_now(spec: ModelSpec, kwargs: dict[str, Any]) -> tuple[Any, Any, Any]:
+    import open_clip
+
     try:
         model, _, preprocess = open_clip.create_model_and_transforms(spec.open_clip_name(), **kwargs)
         tokenizer = open_clip.get_tokenizer(spec.open_clip_name(), cache_dir=str(model_cache_dir()))
     except ModelUnavailable:
         raise
     except Exception as e:  # network, cache and format errors from hub/open_clip/torch
-        if _looks_offline(e):
+        if _not_cached(e):
             raise ModelUnavailable(offline_help(spec, e)) from e
         raise ModelUnavailable(f"Cannot load model '{spec}': {type(e).__name__}: {e}") from e
     return model, preprocess, tokenizer
+
+
+class _hub_offline:
+    """The hub client in offline mode (``HF_HUB_OFFLINE`` semantics) for one load: cache only."""
+
+    def __enter__(self) -> None:
+        from huggingface_hub import constants
+
+        self._was = constants.HF_HUB_OFFLINE
+        constants.HF_HUB_OFFLINE = True
+
+    def __exit__(self, *exc: object) -> None:
+        from huggingface_hub import constants
+
+        constants.HF_HUB_OFFLINE = self._was
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Can a TCP connection to the hub be made within ``timeout`` seconds (DNS included)?"""
+    import socket
+    import urllib.parse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    url = urllib.parse.urlsplit(constants.ENDPOINT)
+    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
+    result: list[bool] = []
+
+    def probe() -> None:  # getaddrinfo has no timeout of its own: run it where we can stop waiting
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            result.append(True)
+        except OSError:
+            result.append(False)
+
+    t = threading.Thread(target=probe, daemon=True)
+    t.start()
+    t.join(timeout)
+    return bool(result and result[0])
+
+
+def _not_cached(e: BaseException | None) -> bool:
+    """Did loading fail because the weights are neither cached nor downloadable (typed hub errors)?"""
+    from huggingface_hub import errors
+
+    typed = (errors.LocalEntryNotFoundError, errors.OfflineModeIsEnabled, ConnectionError, TimeoutError)
+    seen = 0
+    while e is not None and seen < 10:
+        if isinstance(e, typed):
+            return True
+        e, seen = e.__cause__ or e.__context__, seen + 1
+    return False
 
 
 def _first_tag(name: str) -> str | None:
@@ -224,12 +300,6 @@ def _first_tag(name: str) -> str | None:
 
     tags = [t for n, t in open_clip.list_pretrained() if n == name]
     return tags[0] if tags else None
-
-
-def _looks_offline(e: BaseException) -> bool:
-    text = f"{type(e).__name__} {e}".lower()
-    return any(w in text for w in ("connect", "offline", "resolve", "network", "localentrynotfound",
-                                   "max retries", "timed out", "cannot find the requested files"))
 
 
 def _reparameterize(model: Any) -> Any:

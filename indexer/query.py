@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -56,9 +57,11 @@ class Filters:
             where.append("COALESCE(taken_at, mtime) < ?")
             args.append(self.before)
         if self.folder:
-            where.append("(path = ? OR path LIKE ? ESCAPE '\\')")
-            folder = str(Path(self.folder).expanduser().resolve())
-            args += [folder, _like_prefix(folder.rstrip("/") + "/")]
+            # Compared as bytes: exact (case-sensitive) and right for names that are not UTF-8 (paths.py).
+            where.append("(CAST(path AS BLOB) = ? OR substr(CAST(path AS BLOB), 1, ?) = ?)")
+            folder = os.fsencode(str(Path(self.folder).expanduser().resolve()))
+            prefix = folder.rstrip(b"/") + b"/"
+            args += [folder, len(prefix), prefix]
         if self.camera:
             where.append("camera LIKE ?")
             args.append(f"%{self.camera}%")
@@ -73,10 +76,6 @@ class Filters:
             where.append(f"ext IN ({','.join('?' * len(exts))})")
             args += exts
         return " AND ".join(where), args
-
-
-def _like_prefix(prefix: str) -> str:
-    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 @dataclasses.dataclass(frozen=True)

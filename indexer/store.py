@@ -157,6 +157,30 @@ class Store:
     def schema_migrations(self) -> list[str]:
         return [m.name for m in SCHEMA.applied(self.db)]
 
+    def migrate(self) -> None:
+        with self._lock:
+            SCHEMA.apply(self.db)
+
+    def pending_migrations(self) -> list[str]:
+        with self._lock:
+            return [m.name for m in SCHEMA.pending(self.db)]
+
+    # health (doctor) ----------------------------------------------------------------
+    def integrity_problems(self) -> list[str]:
+        """SQLite's own check; empty when the database file is sound."""
+        rows = [r[0] for r in self._query("PRAGMA integrity_check")]
+        return [] if rows == ["ok"] else rows
+
+    def orphan_vector_count(self) -> int:
+        return int(self._query("SELECT COUNT(*) FROM vectors WHERE file_id NOT IN (SELECT id FROM files)")[0][0])
+
+    def delete_orphan_vectors(self) -> int:
+        with self.transaction():
+            return self.db.execute("DELETE FROM vectors WHERE file_id NOT IN (SELECT id FROM files)").rowcount
+
+    def duplicate_paths(self) -> list[str]:
+        return [from_db(r[0]) for r in self._query("SELECT path FROM files GROUP BY path HAVING COUNT(*) > 1")]
+
     # roots ------------------------------------------------------------------------
     def add_root(self, path: str) -> RootRow:
         with self._lock:

@@ -10,7 +10,8 @@ SIZE = 192
 
 def thumb_name(path: str, mtime: float | None, ts: float | None) -> str:
     """A changed file (new mtime) or another moment (ts) gets a new thumbnail."""
-    return hashlib.sha1(f"{path}|{mtime}|{ts}".encode()).hexdigest() + ".jpg"
+    key = f"{path}|{mtime}|{ts}".encode("utf-8", "surrogateescape")  # any file name, even not UTF-8
+    return hashlib.sha1(key).hexdigest() + ".jpg"
 
 
 def thumb_path(folder: Path, path: str, mtime: float | None, ts: float | None) -> Path:

@@ -14,12 +14,9 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from indexer.library import Library, WriteCancelled
 from indexer.pipeline import IndexReport, Progress
-
-if TYPE_CHECKING:
-    from indexer.library import Library
 
 
 class Watcher:
@@ -136,6 +133,8 @@ class Watcher:
         try:
             report = self.library.index(on_progress=self.on_progress, cancel=self.cancel, pause=self.paused,
                                         settle=self.settle, wait=True)
+        except WriteCancelled:
+            return None  # stopped while another update of the library was running: nothing to say
         except Exception as e:  # reported, and the watcher keeps going
             self.on_error(str(e))
             return None

@@ -159,7 +159,7 @@ def test_library_dialog_lists_folders_and_errors(qtbot, window, media) -> None:
     folder, _, _ = media
     (folder / "photos" / "broken.jpg").write_bytes(b"")
     try:
-        window.library.index()
+        window.library.index(wait=True)  # the window's watcher may be indexing: wait our turn
         dlg = window.show_library_dialog()
         qtbot.addWidget(dlg)
         assert dlg.folders.item(0, 0).text() == str(folder)

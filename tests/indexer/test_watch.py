@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer import Library, Query
+from indexer import Library, Query, Watcher
 from indexer.doctor import check
 from tests import world
 from tests.conftest import MODEL_SPEC
@@ -49,7 +49,7 @@ def test_changes_are_picked_up_and_moves_keep_their_vectors(tmp_path: Path, even
     lib = Library.open(tmp_path / "lib", model=MODEL_SPEC)
     lib.add_root(a)
     lib.add_root(b)
-    w = lib.watcher(poll_interval=0.5 if not events else 300, use_events=events, settle=0.3).start()
+    w = Watcher(lib, poll_interval=0.5 if not events else 300, use_events=events, settle=0.3).start()
     try:
         assert wait_until(lambda: lib.status().photos == 8)
         # new file
@@ -170,7 +170,8 @@ def test_sigkill_at_random_points_never_corrupts_or_re_embeds(tmp_path: Path) ->
     world.write_corpus(photos, world.distinct_scenes(random.Random(5), n), seed=5, size=160)
     start_s = _startup_seconds(tmp_path, photos)
     libdir = tmp_path / "lib"
-    Library.open(libdir, model=MODEL_SPEC, batch_size=8).close()
+    with Library.open(libdir, model=MODEL_SPEC, batch_size=8) as lib:
+        lib.embedder  # noqa: B018 - the model loads, so these settings are valid and saved
     cmd = [sys.executable, "-m", "indexer.cli", "--library", str(libdir), "index", str(photos), "-q"]
     rng = random.Random(1234)
     kills = 0

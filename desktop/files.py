@@ -1,0 +1,50 @@
+"""Handing file names to Qt: any name the file system holds, even one that is not UTF-8.
+
+Qt keeps file names as text; a name with bytes that are not UTF-8 (an old Latin-1
+drive, a Samba share) has no exact text form. URLs carry bytes, percent-encoded, so
+files are opened, shown in the file manager and played through ``file_url``; images
+are read by Python (which keeps the bytes) and handed to Qt as data.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+from pathlib import Path
+
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QPixmap
+
+from indexer import display_path as display
+from indexer import path_is_text as is_text
+
+
+def file_url(path: str) -> QUrl:
+    """A ``file://`` URL with the exact bytes of ``path``."""
+    if is_text(path):
+        return QUrl.fromLocalFile(path)
+    return QUrl.fromEncoded(b"file://" + urllib.parse.quote_from_bytes(os.fsencode(path)).encode("ascii"))
+
+
+def folder_url(path: str) -> QUrl:
+    return file_url(str(Path(path).parent))
+
+
+def load_pixmap(path: str) -> QPixmap:
+    """The picture at ``path`` (a null pixmap if it cannot be read)."""
+    if is_text(path):
+        return QPixmap(path)
+    pix = QPixmap()
+    try:
+        pix.loadFromData(Path(path).read_bytes())
+    except OSError:
+        pass
+    return pix
+
+
+def name_of(path: str) -> str:
+    """The file's name as a person reads it."""
+    return display(Path(path).name)
+
+
+__all__ = ["display", "file_url", "folder_url", "load_pixmap", "name_of"]
