@@ -131,7 +131,11 @@ def _open(path: Path, target: int) -> Decoded:
         img = to_rgb(_upright(im))
     rotated = _orientation(meta_src) in (5, 6, 7, 8)
     w, h = (orig_h, orig_w) if rotated else (orig_w, orig_h)
-    return Decoded(img, PhotoMeta(w, h, *_exif_fields(meta_src)))
+    try:
+        fields = _exif_fields(meta_src)
+    except Exception:  # noqa: BLE001 - damaged metadata must not cost the picture
+        fields = (None, None, None, None)
+    return Decoded(img, PhotoMeta(w, h, *fields))
 
 
 def _exif(im: Image.Image) -> Any:

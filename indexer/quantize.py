@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -54,17 +55,27 @@ def ensure(folder: Path, model: Any, tokenizer: Any, image_size: int, threads: i
     export's reason is kept in ``choice.json`` so it is not retried at every start (the
     caller then keeps torch fp32).
     """
+    from filelock import FileLock
+
     choice_file = folder / "choice.json"
-    if choice_file.exists() and not runtime.choice_is_current(json.loads(choice_file.read_text())):
-        _clear(folder)
-    if not choice_file.exists():
-        try:
-            build(folder, model, tokenizer, image_size, threads)
-        except Exception as e:  # an architecture the exporter cannot handle
-            folder.mkdir(parents=True, exist_ok=True)
-            choice_file.write_text(json.dumps({"error": f"{type(e).__name__}: {str(e)[:300]}"}))
-            log.warning("int8 export failed for this model, using fp32: %s", str(e)[:300])
-    if "error" in json.loads(choice_file.read_text()):
+    folder.mkdir(parents=True, exist_ok=True)
+    # Two processes starting with a new model export it once: the second waits, then uses it.
+    with FileLock(str(folder / "export.lock")):
+        choice = _read_choice(choice_file)
+        if choice is not None and not runtime.choice_is_current(choice):
+            _clear(folder)
+            choice = None
+        if choice is None:
+            try:
+                build(folder, model, tokenizer, image_size, threads)
+            except (OSError, MemoryError) as e:  # disk full, no memory: this time only, try again next start
+                log.warning("int8 export could not be written, using fp32 this time: %s", e)
+                return False
+            except Exception as e:  # an architecture the exporter cannot handle: remembered
+                _write_atomic(choice_file, json.dumps({"error": f"{type(e).__name__}: {str(e)[:300]}"}))
+                log.warning("int8 export failed for this model, using fp32: %s", str(e)[:300])
+            choice = _read_choice(choice_file)
+    if choice is None or "error" in choice:
         return False
     if not (folder / runtime.RUNTIME_FILE).exists():
         runtime.write(folder, preprocess, preprocess_cfg, tokenizer, dim)
@@ -77,12 +88,14 @@ def build(folder: Path, model: Any, tokenizer: Any, image_size: int, threads: in
 
     ``keep_all`` keeps the graphs not chosen too (for benchmarks).
     """
+    import tempfile
+
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / "tmp"
-    tmp.mkdir(exist_ok=True)
+    _remove_stale_tmp(folder)
+    tmp = Path(tempfile.mkdtemp(dir=folder, prefix="tmp-"))  # this export's own: never shared
 
     class Tower(torch.nn.Module):
         """One encoder of the CLIP model as its own graph (its weights stay shared)."""
@@ -141,8 +154,31 @@ def build(folder: Path, model: Any, tokenizer: Any, image_size: int, threads: in
             f.unlink()
     tmp.rmdir()
     choice["candidates"] = [name for name, _, _ in candidates]
-    (folder / "choice.json").write_text(json.dumps(choice, indent=2))
+    _write_atomic(folder / "choice.json", json.dumps(choice, indent=2))  # last: its presence means "complete"
     return choice
+
+
+def _read_choice(path: Path) -> dict[str, Any] | None:
+    """The recorded choice, or None if there is none (or only a torn write from a killed export)."""
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _remove_stale_tmp(folder: Path) -> None:
+    """Temp folders of exports that were killed (we hold the export lock, so none is running)."""
+    import shutil
+
+    for d in folder.glob("tmp*"):
+        if d.is_dir():
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def _clear(folder: Path) -> None:

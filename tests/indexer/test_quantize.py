@@ -111,3 +111,44 @@ def test_an_engine_that_cannot_run_here_is_skipped(pair, tmp_path: Path, monkeyp
         assert "openvino" not in choice[f"{tower}_stats"]
     towers = runtime.OnnxTowers(tmp_path, 2)
     assert towers.encode_tokens(fp32.tokenize(["a red star"])).shape == (1, fp32.dim)
+
+
+def test_a_killed_export_is_retried_at_the_next_start(tmp_path: Path) -> None:
+    """kill -9 in the middle of an export leaves no verdict: the next start exports again."""
+    import os
+    import subprocess
+    import sys
+
+    cache = tmp_path / "onnx"
+    killer = ("import os, signal, sys\nfrom indexer import quantize, runtime\nfrom indexer.model import Embedder\n"
+              "real = runtime.candidates\n"
+              "def die():\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+              "runtime.candidates = die  # after both towers are exported and quantized, before the choice\n"
+              f"from pathlib import Path\nEmbedder({MODEL_SPEC!r}, precision='int8', cache=Path({str(cache)!r}))\n")
+    res = subprocess.run([sys.executable, "-c", killer], cwd=Path(__file__).resolve().parents[2], capture_output=True)
+    assert res.returncode == -9
+    (folder,) = cache.iterdir()
+    assert not (folder / "choice.json").exists() and list(folder.glob("tmp*"))  # killed mid-way
+    emb = Embedder(MODEL_SPEC, precision="int8", cache=cache)
+    assert emb.onnx is not None  # exported this time, and used
+    choice = json.loads((folder / "choice.json").read_text())
+    assert "error" not in choice and not list(folder.glob("tmp*"))
+    assert os.path.exists(folder / choice["image"])
+
+
+def test_a_full_disk_during_export_is_not_remembered_as_unexportable(tmp_path: Path, monkeypatch) -> None:
+    from indexer import quantize
+
+    cache = tmp_path / "onnx"
+    real = quantize.build
+
+    def full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(quantize, "build", full)
+    emb = Embedder(MODEL_SPEC, precision="int8", cache=cache)
+    assert emb.onnx is None and emb.model is not None  # torch fp32 this time
+    (folder,) = cache.iterdir()
+    assert not (folder / "choice.json").exists()
+    monkeypatch.setattr(quantize, "build", real)
+    assert Embedder(MODEL_SPEC, precision="int8", cache=cache).onnx is not None  # space again: exported
