@@ -24,6 +24,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 # be decoded downscaled, so this also bounds memory: 150 MP x 3 bytes = 450 MB at most.
 MAX_PIXELS = 150_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+MAX_ASPECT = 8.0  # longer pictures are cropped to their centre before the model sees them
+STRETCH_MAX_SIDE = 1024  # 16-bit/float data is subsampled to about this before scaling to 8 bits
 RAW_EXTENSIONS = frozenset({".cr2", ".cr3", ".nef", ".arw", ".dng", ".orf", ".rw2", ".raf", ".pef", ".srw"})
 _heif_lock = threading.Lock()
 _heif_ready = False
@@ -84,11 +86,17 @@ def load_image(path: Path, target: int = 256) -> Decoded:
             _ensure_heif()
         if os.path.getsize(path) == 0:
             raise DecodeError("empty file (0 bytes)")
-        if path.suffix.lower() in RAW_EXTENSIONS:
-            return _load_raw(path, target)
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return _open(path, target)
+            if path.suffix.lower() not in RAW_EXTENSIONS:
+                return _open(path, target)
+            try:
+                return _load_raw(path, target)
+            except DecodeError as raw_error:
+                try:  # a RAW that Pillow reads (TIFF-based), or an ordinary picture with a RAW name
+                    return _open(path, target)
+                except Exception:  # noqa: BLE001 - the RAW reason is the useful one
+                    raise raw_error from None
     except DecodeError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
@@ -98,6 +106,24 @@ def load_image(path: Path, target: int = 256) -> Decoded:
         raise DecodeError("not a recognisable image (wrong extension or damaged file)") from e
     except Exception as e:  # noqa: BLE001 - decoders raise anything on damaged data
         raise DecodeError(reason_for(e)) from e
+
+
+def limit_aspect(img: Image.Image, max_aspect: float = MAX_ASPECT) -> Image.Image:
+    """The central part of a very elongated picture, at most ``max_aspect``:1.
+
+    CLIP preprocessing scales the *short* side to the model's size, so a 1 x 100,000
+    strip (real: scanner calibration strips, damaged headers) would become a
+    256 x 25,600,000 float image, gigabytes, only for the centre square to be kept.
+    Cropping the centre first keeps exactly that square for any ratio up to ``max_aspect``.
+    """
+    w, h = img.size
+    if w > max_aspect * h:
+        keep = max(1, int(max_aspect * h))
+        return img.crop(((w - keep) // 2, 0, (w - keep) // 2 + keep, h))
+    if h > max_aspect * w:
+        keep = max(1, int(max_aspect * w))
+        return img.crop((0, (h - keep) // 2, w, (h - keep) // 2 + keep))
+    return img
 
 
 def reason_for(e: BaseException) -> str:
@@ -113,7 +139,7 @@ def reason_for(e: BaseException) -> str:
         return "not enough memory to decode this file"
     if isinstance(e, OSError) and e.errno is not None:
         return f"cannot read: {e.strerror or msg}"
-    if "truncated" in msg or "broken data stream" in msg:
+    if "truncated" in msg.lower() or "broken data stream" in msg:
         return "truncated or damaged image data"
     if isinstance(e, (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError, TypeError,
                       ZeroDivisionError, OverflowError)):
@@ -128,7 +154,7 @@ def _open(path: Path, target: int) -> Decoded:
         if im.format == "JPEG":
             im.draft("RGB", (target, target))  # libjpeg scales by 1/2..1/8 while decoding
         im.load()  # multi-frame files (GIF, TIFF pages, MPO): the first frame
-        img = to_rgb(_upright(im))
+        img = to_rgb(_upright(_shrink(im, target)))
     rotated = _orientation(meta_src) in (5, 6, 7, 8)
     w, h = (orig_h, orig_w) if rotated else (orig_w, orig_h)
     try:
@@ -136,6 +162,19 @@ def _open(path: Path, target: int) -> Decoded:
     except Exception:  # noqa: BLE001 - damaged metadata must not cost the picture
         fields = (None, None, None, None)
     return Decoded(img, PhotoMeta(w, h, *fields))
+
+
+def _shrink(im: Image.Image, target: int) -> Image.Image:
+    """Box-reduce a large decoded picture to about 2x the model's size before any conversion,
+    so a 100 MP PNG or TIFF costs one full-size buffer, not several (JPEGs are already small
+    thanks to ``draft``). Modes Pillow cannot reduce are left to ``to_rgb``."""
+    factor = min(im.size) // (2 * target)
+    if factor < 2:
+        return im
+    try:
+        return im.reduce(factor)
+    except ValueError:  # "1", "P", "I;16*": 1-2 bytes a pixel; to_rgb subsamples 16-bit data itself
+        return im
 
 
 def _exif(im: Image.Image) -> Any:
@@ -163,7 +202,7 @@ def _load_raw(path: Path, target: int) -> Decoded:
     import io
 
     try:
-        with rawpy.imread(str(path)) as raw:
+        with open(path, "rb") as f, rawpy.imread(f) as raw:  # a file object: any file name
             thumb = raw.extract_thumb()
     except Exception as e:  # rawpy raises its own LibRaw error types
         raise DecodeError(f"camera RAW file without a readable preview: {e}") from e
@@ -190,7 +229,9 @@ def to_rgb(img: Image.Image) -> Image.Image:
         bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(bg, rgba).convert("RGB")
     if img.mode in ("I", "F") or img.mode.startswith("I;16"):
-        return _stretch(np.asarray(img)).convert("RGB")
+        data = np.asarray(img)
+        step = max(1, min(data.shape[:2]) // STRETCH_MAX_SIDE)
+        return _stretch(data[::step, ::step]).convert("RGB")  # a strided view: no full-size float copy
     if img.mode == "LAB":
         return _lab_to_rgb(img)
     if img.mode == "RGB":

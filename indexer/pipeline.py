@@ -26,7 +26,7 @@ import numpy as np
 from indexer.ann import AnnIndex
 from indexer.config import Settings
 from indexer.crawl import CrawlProblem, FileRef, walk
-from indexer.decode import DecodeError, load_image, quick_hash, reason_for
+from indexer.decode import DecodeError, limit_aspect, load_image, quick_hash, reason_for
 from indexer.paths import display
 from indexer.store import FileRow, RootRow, Store, VectorIn
 from indexer.video import moments, sample_frames
@@ -240,7 +240,7 @@ class Pipeline:
         else:
             dec = load_image(ref.path, self.embedder.image_size)
             record.update(dataclasses.asdict(dec.meta))
-            prep.pixels.append(self.embedder.preprocess(dec.image))
+            prep.pixels.append(self.embedder.preprocess(limit_aspect(dec.image)))
             prep.frames.append((None, None, None))
         record["status"] = "ok"
 

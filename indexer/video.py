@@ -10,6 +10,7 @@ moment's bounds, so a search hit names the best frame and the moment around it.
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from indexer.decode import DecodeError
+from indexer.paths import is_text
 
 CUT_THRESHOLD = 0.35  # histogram intersection distance that counts as a scene change
 MOMENT_SIMILARITY = 0.9  # frames this close (cosine) to the running moment stay in it
@@ -38,13 +40,43 @@ class VideoInfo:
     height: int
 
 
-def open_video(path: Path) -> tuple[Any, VideoInfo]:
-    import cv2
+class _Capture:
+    """``cv2.VideoCapture`` for any file name.
 
+    OpenCV's Python binding crashes the whole process (SIGSEGV, measured) when handed a
+    ``str`` holding undecodable bytes, i.e. a name that is not UTF-8. Such a file is
+    opened by Python (which keeps the bytes) and FFmpeg reads it through the process's
+    own descriptor path (``/proc/self/fd/N`` on Linux, ``/dev/fd/N`` elsewhere).
+    """
+
+    def __init__(self, path: Path) -> None:
+        import cv2
+
+        self._fd: int | None = None
+        name = str(path)
+        if not is_text(name):
+            self._fd = os.open(path, os.O_RDONLY)
+            name = f"/proc/self/fd/{self._fd}" if os.path.isdir("/proc/self/fd") else f"/dev/fd/{self._fd}"
+        self.cap = cv2.VideoCapture(name)
+
+    def release(self) -> None:
+        self.cap.release()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.cap, attr)
+
+
+def open_video(path: Path) -> tuple[Any, VideoInfo]:
     if path.stat().st_size == 0:
         raise DecodeError("empty file (0 bytes)")
-    cap = cv2.VideoCapture(str(path))
+    import cv2
+
+    cap = _Capture(path)
     if not cap.isOpened():
+        cap.release()
         raise DecodeError("cannot open video (damaged file or unsupported codec)")
     fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
     n = cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0
@@ -103,7 +135,7 @@ def _seek_many(path: Path, times: list[float], target: int, workers: int) -> lis
 def _seek_slice(path: Path, times: list[float], target: int) -> list[tuple[Frame, np.ndarray]]:
     import cv2
 
-    cap = cv2.VideoCapture(str(path))
+    cap = _Capture(path)
     out = []
     try:
         for t in times:
