@@ -235,7 +235,7 @@ class Pipeline:
             info, frames = sample_frames(ref.path, self.settings.video_interval, self.settings.video_max_frames,
                                          workers=max(1, self.settings.decode_workers))
             record.update(width=info.width, height=info.height, duration=info.duration)
-            prep.pixels.extend(self.embedder.preprocess(f.image) for f in frames)
+            prep.pixels.extend(self.embedder.preprocess(limit_aspect(f.image)) for f in frames)
             prep.frames.extend((f.ts, None, None) for f in frames)
         else:
             dec = load_image(ref.path, self.embedder.image_size)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -173,10 +174,15 @@ ENGINES = ("onnxruntime", "openvino")
 
 
 def available_engines() -> list[str]:
-    """ONNX Runtime always; OpenVINO where installed (it runs bf16 on CPUs with AMX/AVX512-BF16)."""
+    """ONNX Runtime always; OpenVINO where installed (it runs bf16 on CPUs with AMX/AVX512-BF16).
+
+    ``GLIMPSE_ENGINES=onnxruntime`` (comma-separated) limits the choice, e.g. to rule out an
+    engine that misbehaves on some machine; ONNX Runtime always stays available.
+    """
     import importlib.util
 
-    return [e for e in ENGINES if importlib.util.find_spec(e) is not None]
+    wanted = {e.strip() for e in os.environ.get("GLIMPSE_ENGINES", ",".join(ENGINES)).split(",")} | {"onnxruntime"}
+    return [e for e in ENGINES if e in wanted and importlib.util.find_spec(e) is not None]
 
 
 def candidates() -> list[tuple[str, str, str]]:

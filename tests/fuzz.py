@@ -67,7 +67,7 @@ def valid_image(rng: random.Random) -> tuple[bytes, str]:
         kwargs.update(save_all=True, append_images=[_in_mode(_image(rng).resize(img.size), mode)])
     try:
         img.save(buf, IMAGE_FORMATS[ext], **kwargs)
-    except (OSError, ValueError):  # beyond the format's limits (WebP: 16,383 px, GIF: 65,535 px)
+    except (OSError, ValueError, RuntimeError):  # beyond the format's limits (WebP: 16,383 px, GIF: 65,535 px)
         buf, ext = io.BytesIO(), "tif"
         img.save(buf, "TIFF")
     return buf.getvalue(), ext
