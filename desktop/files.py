@@ -17,6 +17,7 @@ from PySide6.QtGui import QPixmap
 
 from indexer import display_path as display
 from indexer import path_is_text as is_text
+from indexer import printable_path
 
 
 def file_url(path: str) -> QUrl:
@@ -43,8 +44,8 @@ def load_pixmap(path: str) -> QPixmap:
 
 
 def name_of(path: str) -> str:
-    """The file's name as a person reads it."""
-    return display(Path(path).name)
+    """The file's name as a person reads it, on one line (a newline shows as its symbol)."""
+    return printable_path(Path(path).name)
 
 
 __all__ = ["display", "file_url", "folder_url", "load_pixmap", "name_of"]

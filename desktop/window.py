@@ -43,7 +43,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.dialogs import LibraryDialog, SettingsDialog
-from desktop.files import display, file_url, folder_url, name_of
+from desktop.files import display, file_url, folder_url, load_pixmap, name_of
 from desktop.preview import Preview
 from desktop.thumbs import ThumbnailLoader
 from desktop.workers import Worker, start
@@ -415,11 +415,11 @@ class MainWindow(QMainWindow):
             self.chips.takeAt(0).widget().deleteLater()
         for p in paths:
             chip = QToolButton()
-            chip.setIcon(QIcon(str(p)))
+            chip.setIcon(QIcon(load_pixmap(str(p))))
             chip.setIconSize(QSize(28, 28))
             chip.setText(" ×")
             chip.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-            chip.setToolTip(f"{p}\nClick to remove")
+            chip.setToolTip(f"{display(str(p))}\nClick to remove")
             chip.clicked.connect(lambda _=False, p=p: self._remove_chip(p))
             self.chips.addWidget(chip)
         self._update_strength_visibility()

@@ -9,6 +9,7 @@ from indexer.config import PHOTO_EXTENSIONS, VIDEO_EXTENSIONS, Settings, format_
 from indexer.library import Library, LibraryBusy, LibraryError, ModelMismatch, Status, WriteCancelled
 from indexer.paths import display as display_path
 from indexer.paths import is_text as path_is_text
+from indexer.paths import printable as printable_path
 from indexer.pipeline import IndexReport, Progress
 from indexer.query import Filters, Query
 from indexer.rank import Hit
@@ -17,4 +18,4 @@ from indexer.watch import Watcher
 
 __all__ = ["PHOTO_EXTENSIONS", "VIDEO_EXTENSIONS", "FileRow", "Filters", "Hit", "IndexReport", "Library", "LibraryBusy",
            "LibraryError", "ModelMismatch", "Progress", "Query", "Settings", "Status", "download_model", "format_seconds",
-           "display_path", "import_model", "list_models", "path_is_text", "Watcher", "WriteCancelled"]
+           "display_path", "import_model", "list_models", "path_is_text", "printable_path", "Watcher", "WriteCancelled"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import errno
 import hashlib
 import os
 import struct
@@ -126,6 +127,10 @@ def limit_aspect(img: Image.Image, max_aspect: float = MAX_ASPECT) -> Image.Imag
     return img
 
 
+_IO_ERRNOS = {errno.EIO, errno.ENXIO, errno.ENAMETOOLONG, errno.ELOOP, errno.ESTALE, errno.ETIMEDOUT, errno.EBUSY,
+              errno.EACCES, errno.EPERM, errno.ENOENT, errno.ENOTDIR, errno.ENODEV, errno.EAGAIN}  # the disk's fault
+
+
 def reason_for(e: BaseException) -> str:
     """A sentence a person can act on, for anything that went wrong with one file."""
     msg = str(e)
@@ -137,7 +142,7 @@ def reason_for(e: BaseException) -> str:
         return "not a file (a folder with a photo's name)"
     if isinstance(e, MemoryError):
         return "not enough memory to decode this file"
-    if isinstance(e, OSError) and e.errno is not None:
+    if isinstance(e, OSError) and e.errno in _IO_ERRNOS:
         return f"cannot read: {e.strerror or msg}"
     if "truncated" in msg.lower() or "broken data stream" in msg:
         return "truncated or damaged image data"

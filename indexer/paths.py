@@ -41,12 +41,12 @@ def display(path: str) -> str:
     return os.fsencode(path).decode("utf-8", "replace")
 
 
-_CONTROL = {c: 0x2400 + c for c in range(0x20)} | {0x7F: 0x2421}
+_CONTROL = {c: f"\\x{c:02x}" for c in range(0x20)} | {0x7F: "\\x7f", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
 
 
 def printable(path: str) -> str:
-    """``display`` plus control characters as their visible symbols (a newline as ␤),
-    so a listing keeps one file per line."""
+    """``display`` with control characters written as escapes (a newline as ``\\n``), so a
+    listing keeps one file per line and every character is visible in any font."""
     return display(path).translate(_CONTROL)
 
 

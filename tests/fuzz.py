@@ -13,6 +13,7 @@ import io
 import os
 import random
 import struct
+import warnings
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -215,3 +216,27 @@ def snapshot(folder: Path) -> dict[bytes, tuple[int, int, bytes]]:
             with open(p, "rb") as fh:
                 snap[p] = (st.st_size, st.st_mtime_ns, hashlib.blake2b(fh.read(), digest_size=16).digest())
     return snap
+
+
+def pillow_opens(path: Path) -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                im.load()
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def opencv_reads(path: Path) -> bool:
+    from indexer.video import open_video
+
+    try:
+        cap, _ = open_video(path)
+    except Exception:  # noqa: BLE001
+        return False
+    try:
+        return bool(cap.read()[0])
+    finally:
+        cap.release()

@@ -167,3 +167,39 @@ def test_library_dialog_lists_folders_and_errors(qtbot, window, media) -> None:
         assert dlg.errors.rowCount() == 1 and "empty file" in dlg.errors.item(0, 1).text()
     finally:
         (folder / "photos" / "broken.jpg").unlink()
+
+
+def test_a_file_name_that_is_not_utf8_is_shown_previewed_and_opened(qtbot, tmp_path: Path) -> None:
+    import os
+    import urllib.parse
+
+    from desktop.files import file_url
+    from desktop.window import MainWindow
+
+    folder = tmp_path / os.fsdecode(b"Fotos \xe9t\xe9")  # the folder too, from an old Latin-1 drive
+    scene = world.Scene("star", "purple", "large", "center", "dotted", "white")
+    photo = folder / os.fsdecode(b"plage \xe0 Nice \xff.jpg")
+    folder.mkdir()
+    world.render(scene, 192).save(photo, format="JPEG")
+    world.write_corpus(folder, world.distinct_scenes(random.Random(77), 6), seed=77)
+    lib = Library.open(tmp_path / "lib", model=MODEL_SPEC)
+    lib.index([folder])
+    win = MainWindow(lib)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.model_ready, timeout=120000)
+    try:
+        hits = type_query(qtbot, win, world.caption(scene))
+        assert hits[0].path == str(photo)
+        assert "plage \ufffd Nice \ufffd.jpg" in win.model.item(0).text()  # readable tile label
+        win.select_row(0)
+        qtbot.waitUntil(lambda: win.preview._pixmap is not None and not win.preview._pixmap.isNull(), timeout=20000)
+        assert "plage \ufffd Nice \ufffd.jpg" in win.preview.details.text()
+        url = file_url(str(photo))
+        assert urllib.parse.unquote_to_bytes(bytes(url.toEncoded()).decode()[len("file://"):]) == os.fsencode(str(photo))
+        dlg = win.show_library_dialog()
+        qtbot.addWidget(dlg)
+        assert dlg.folders.item(0, 0).text().endswith("Fotos \ufffdt\ufffd")
+    finally:
+        win.close()
+        lib.close()

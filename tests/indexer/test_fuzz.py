@@ -5,15 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import warnings
 from pathlib import Path
-
-from PIL import Image
 
 from indexer import Library
 from indexer.config import VIDEO_EXTENSIONS
 from tests.conftest import MODEL_SPEC
-from tests.fuzz import snapshot, write_fuzz_corpus
+from tests.fuzz import opencv_reads, pillow_opens, snapshot, write_fuzz_corpus
 
 REPO = Path(__file__).resolve().parents[2]
 FILES = 1000
@@ -25,30 +22,6 @@ RUNNER = ("import resource, sys\nfrom indexer.model import Embedder\n"
           "print(f'LOADED_KB {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}')\n"
           "from indexer.cli import main\ncode = main(sys.argv[1:])\n"
           "print(f'MAXRSS_KB {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}')\nsys.exit(code)\n")
-
-
-def pillow_opens(path: Path) -> bool:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(path) as im:
-                im.load()
-        return True
-    except Exception:  # noqa: BLE001
-        return False
-
-
-def opencv_reads(path: Path) -> bool:
-    from indexer.video import open_video
-
-    try:
-        cap, _ = open_video(path)
-    except Exception:  # noqa: BLE001
-        return False
-    try:
-        return bool(cap.read()[0])
-    finally:
-        cap.release()
 
 
 def test_a_thousand_hostile_files_never_stop_indexing(tmp_path: Path) -> None:
