@@ -508,10 +508,11 @@ class MainWindow(QMainWindow):
             self.watcher.resume()
             self.pause_button.setText("Pause")
 
-    def stop_indexing(self) -> None:
+    def stop_indexing(self, wait: bool = False) -> None:
+        """Stop button: returns at once; the watcher finishes its current file by itself."""
         if self.watcher is not None:
             self.status_text.setText("Stopping… (everything indexed so far is kept)")
-            self.watcher.stop()
+            self.watcher.stop(wait=wait)
             self.watcher = None
 
     def _on_progress(self, p: Progress) -> None:
@@ -633,7 +634,7 @@ class MainWindow(QMainWindow):
         self.thumbs.pool.clear()
         self.qsettings.setValue("geometry", self.saveGeometry())
         self.qsettings.setValue("splitter", self.splitter.saveState())
-        self.stop_indexing()
+        self.stop_indexing(wait=True)  # closing: let the current file's write finish before the library closes
         event.accept()
 
 

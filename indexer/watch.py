@@ -53,16 +53,21 @@ class Watcher:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
-        """Stop after the current file; what was committed stays."""
+    def stop(self, wait: bool = True) -> None:
+        """Stop after the current file; what was committed stays.
+
+        ``wait=False`` returns at once (a window's Stop button must never freeze while a
+        long video finishes decoding); the thread ends by itself moments later.
+        """
         self._stop.set()
         self.cancel.set()
         self.paused.clear()
         self._wake.set()
         if self._observer is not None:
             self._observer.stop()
-            self._observer.join(timeout=5)
-        if self._thread is not None:
+            if wait:
+                self._observer.join(timeout=5)
+        if self._thread is not None and wait:
             self._thread.join(timeout=60)
 
     def pause(self) -> None:

@@ -152,3 +152,23 @@ def test_a_full_disk_during_export_is_not_remembered_as_unexportable(tmp_path: P
     assert not (folder / "choice.json").exists()
     monkeypatch.setattr(quantize, "build", real)
     assert Embedder(MODEL_SPEC, precision="int8", cache=cache).onnx is not None  # space again: exported
+
+
+def test_two_processes_starting_with_a_new_model_export_it_once(tmp_path: Path) -> None:
+    """Both get a working export; they never share a temp folder or leave a broken verdict."""
+    import subprocess
+    import sys
+
+    cache = tmp_path / "onnx"
+    code = ("import sys\nfrom pathlib import Path\nfrom indexer.model import Embedder\n"
+            f"e = Embedder({MODEL_SPEC!r}, precision='int8', cache=Path({str(cache)!r}))\n"
+            "print('onnx' if e.onnx is not None else 'torch')\n")
+    repo = Path(__file__).resolve().parents[2]
+    procs = [subprocess.Popen([sys.executable, "-c", code], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert [o.strip() for o, _ in outs] == ["onnx", "onnx"], outs
+    (folder,) = cache.iterdir()
+    assert "error" not in json.loads((folder / "choice.json").read_text())
+    assert not list(folder.glob("tmp*"))
