@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -13,7 +14,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", metavar="SPEC", help="open_clip model spec (see `glimpse --help`)")
     ap.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the window after start-up and quit "
                     "(used to check installed bundles)")
+    ap.add_argument("--verbose", "-v", action="store_true", help="also print library messages (normally in glimpse.log)")
     args = ap.parse_args(argv)
+    from indexer import log_session
+    from indexer.config import default_library_dir
+
+    folder = Path(args.library).expanduser() if args.library else default_library_dir()
+    with log_session(folder, args.verbose):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
 
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication, QMessageBox
@@ -51,9 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
-def _icon():
-    from pathlib import Path
-
+def _icon() -> Path:
     return Path(__file__).resolve().parent.parent / "resources" / "glimpse.svg"
 
 

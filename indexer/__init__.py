@@ -7,6 +7,7 @@ shells over ``Library``.
 from indexer.catalog import download_model, import_model, list_models
 from indexer.config import PHOTO_EXTENSIONS, VIDEO_EXTENSIONS, Settings, format_seconds
 from indexer.library import Library, LibraryBusy, LibraryError, ModelMismatch, Status, WriteCancelled
+from indexer.logs import session as log_session
 from indexer.paths import display as display_path
 from indexer.paths import is_text as path_is_text
 from indexer.paths import printable as printable_path
@@ -17,5 +18,6 @@ from indexer.store import FileRow
 from indexer.watch import Watcher
 
 __all__ = ["PHOTO_EXTENSIONS", "VIDEO_EXTENSIONS", "FileRow", "Filters", "Hit", "IndexReport", "Library", "LibraryBusy",
-           "LibraryError", "ModelMismatch", "Progress", "Query", "Settings", "Status", "download_model", "format_seconds",
-           "display_path", "import_model", "list_models", "path_is_text", "printable_path", "Watcher", "WriteCancelled"]
+           "LibraryError", "ModelMismatch", "Progress", "Query", "Settings", "Status", "Watcher", "WriteCancelled",
+           "display_path", "download_model", "format_seconds", "import_model", "list_models", "log_session",
+           "path_is_text", "printable_path"]
