@@ -108,7 +108,7 @@ class MainWindow(QMainWindow):
     def _build(self) -> None:
         self.search_field = QLineEdit(placeholderText="Describe a photo or moment — or drop an image here")
         self.search_field.setClearButtonEnabled(True)
-        self.search_field.textChanged.connect(lambda _: self._debounce.start())
+        self.search_field.textChanged.connect(lambda _: (setattr(self, "_show_all", False), self._debounce.start()))
         self.search_field.returnPressed.connect(self.run_search)
         self.chips = QHBoxLayout()
         self.chips.setSpacing(4)
@@ -190,11 +190,16 @@ class MainWindow(QMainWindow):
         self.message.setOpenExternalLinks(False)
         self.start_button = QPushButton("Add a folder of photos…")
         self.start_button.clicked.connect(self._pick_folder)
+        self.everything_button = QPushButton("Show everything")
+        self.everything_button.setToolTip("Show the closest photos and moments anyway, best first")
+        self.everything_button.clicked.connect(self.show_everything)
+        self._show_all = False
         msg_page = QWidget()
         lay = QVBoxLayout(msg_page)
         lay.addStretch(1)
         lay.addWidget(self.message)
         lay.addWidget(self.start_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        lay.addWidget(self.everything_button, 0, Qt.AlignmentFlag.AlignHCenter)
         lay.addStretch(2)
         self.pages = QStackedWidget()
         self.pages.addWidget(self.grid)
@@ -314,10 +319,16 @@ class MainWindow(QMainWindow):
                                             self._load_model()))
         start(w)
 
-    def show_message(self, html: str, button: bool = False) -> None:
+    def show_message(self, html: str, button: bool = False, everything: bool = False) -> None:
         self.message.setText(html)
         self.start_button.setVisible(button)
+        self.everything_button.setVisible(everything)
         self.pages.setCurrentIndex(1)
+
+    def show_everything(self) -> None:
+        """One click past "no good matches": the same query with no cutoff at all."""
+        self._show_all = True
+        self.run_search()
 
     # searching -------------------------------------------------------------------------------
     def current_filters(self) -> Filters:
@@ -336,7 +347,8 @@ class MainWindow(QMainWindow):
     def current_query(self) -> Query:
         minus = tuple(t.strip() for t in self.minus_field.text().split(",") if t.strip())
         return Query(self.search_field.text().strip() or None, tuple(self.query_images), minus, 60, "all",
-                     self.strength.value() / 100, filters=self.current_filters())
+                     self.strength.value() / 100, min_score=0.0 if self._show_all else None,
+                     filters=self.current_filters())
 
     def run_search(self) -> None:
         self._debounce.stop()
@@ -378,7 +390,11 @@ class MainWindow(QMainWindow):
             self.model.appendRow(item)
             self.thumbs.request(str(i), h)
         self.pages.setCurrentIndex(0 if hits else 1)
-        if not hits:
+        if not hits and getattr(hits, "no_good_matches", False):
+            self.preview.hide()
+            self.show_message("<h3>No good matches</h3><p>Nothing in your library stands out for these words "
+                              "more than it would for made-up words.</p>", everything=True)
+        elif not hits:
             self.preview.hide()
             self.show_message("<h3>Nothing found</h3><p>Try other words, or lower the minimum score.</p>")
         self._apply_threshold()

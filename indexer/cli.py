@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="composed queries: weighted fusion (default) or prompt directional vector")
     p.add_argument("--reference-caption", metavar="TEXT", help="pdv: what the example image shows")
     p.add_argument("--min-score", type=float, default=None,
-                   help="hide results below this calibrated relevance, 0..1 (default 0.5; 0 shows all)")
+                   help="hide results below this calibrated relevance, 0..1 (default: only words that match "
+                        "nothing return nothing; 0 shows everything)")
     p.add_argument("--no-hubness", action="store_true", help="turn off hubness correction")
     add_filter_args(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -282,9 +283,14 @@ def cmd_similar(lib: Library, args: argparse.Namespace) -> int:
 
 
 def print_hits(hits: list[Any], as_json: bool) -> None:
+    nothing = bool(getattr(hits, "no_good_matches", False))
     if as_json:
-        print(json.dumps({"results": [{**h.to_json(), **_json_path(h.path)} for h in hits]}, indent=2))
+        print(json.dumps({"results": [{**h.to_json(), **_json_path(h.path)} for h in hits],
+                          "no_good_matches": nothing}, indent=2))
         return
+    if nothing:
+        print("no good matches: nothing stands out for these words more than for made-up words "
+              "(--min-score 0 shows the closest anyway)", file=sys.stderr)
     for h in hits:
         at = f"  @ {format_seconds(h.timestamp)} ({format_seconds(h.start)}-{format_seconds(h.end)})" if h.kind == "video" else ""
         print(f"{h.score:6.3f}  {printable(h.path)}{at}")

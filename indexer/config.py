@@ -19,6 +19,7 @@ JUNK_NAMES = frozenset({"@eaDir", ".thumbnails", "$RECYCLE.BIN", "System Volume 
 # Prompt ensembles are supported (Settings.templates) but off by default: on the test
 # model they did not help (bench/RESULTS.md, "Prompt ensembles"), so we do not pay for them.
 DEFAULT_TEMPLATES = ("{}",)
+SETTINGS_VERSION = 2  # 2: min_score None by default (version 1 wrote 0.5)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,11 +33,12 @@ class Settings:
     decode_workers: int = 2
     batch_size: int = 8  # MobileCLIP2-S0 under ONNX Runtime: as fast as 32 per image, 260 MB less peak memory
     templates: tuple[str, ...] = DEFAULT_TEMPLATES
-    min_score: float | None = 0.5  # calibrated relevance; below it results are hidden
+    min_score: float | None = None  # a cutoff on the calibrated relevance; None: only nonsense is refused
     hub_alpha: float = 0.5
     video_interval: float = 2.0
     video_max_frames: int = 600
     follow_symlinks: bool = False
+    settings_version: int = 2
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
@@ -48,6 +50,9 @@ class Settings:
     def from_json(cls, text: str) -> Settings:
         """Read settings, ignoring keys a newer or older Glimpse wrote."""
         raw = json.loads(text)
+        if raw.get("min_score") == 0.5 and "settings_version" not in raw:
+            del raw["min_score"]  # the old default (it hid partial matches), not a choice the user made
+        raw["settings_version"] = SETTINGS_VERSION
         names = {f.name for f in dataclasses.fields(cls)}
         kept = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k in names}
         return cls(**kept)

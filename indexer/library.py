@@ -20,11 +20,20 @@ from indexer.ann import AnnIndex
 from indexer.config import Settings, default_library_dir
 from indexer.paths import display
 from indexer.pipeline import IndexReport, Pipeline, ProgressFn
+from indexer.prompts import NONSENSE_PROBES
 from indexer.query import Query, encode_texts, query_vector, weighted
 from indexer.rank import GalleryStats, Hit, search_vector
 from indexer.store import FileRow, RootRow, Store
 
-DEFAULT_KEEP_TOP = 3  # under the default cutoff, the best few are still shown
+FLOOR_SHARE = float(os.environ.get("GLIMPSE_FLOOR_SHARE", "0.7"))
+
+
+class Results(list):
+    """Hits, best first; ``no_good_matches`` when the words match nothing better than nonsense does."""
+
+    def __init__(self, hits=(), no_good_matches: bool = False) -> None:
+        super().__init__(hits)
+        self.no_good_matches = no_good_matches
 
 
 class LibraryError(RuntimeError):
@@ -215,6 +224,8 @@ class Library:
         self._bank_texts: tuple[str, ...] | None = None
         self._bank: np.ndarray | None = None
         self._unsaved = False  # settings given to open() that wait for the model to prove them
+        self._null: tuple[int, float] | None = None  # (library size, largest nonsense margin)
+        self._null_vecs: np.ndarray | None = None
 
     @classmethod
     def open(cls, folder: Path | str | None = None, **overrides: object) -> Library:
@@ -363,6 +374,7 @@ class Library:
                                                            self.settings.threads):
                 with self._lock:
                     self._embedder = None  # reloaded on next use
+                    self._null, self._null_vecs = None, None
             self.settings = new
             self._save_settings()
         return new
@@ -390,27 +402,84 @@ class Library:
     def query_vector(self, query: Query):
         """The unit vector a query searches with (exposed for benchmarks and tools)."""
         bank = self.query_bank() if query.method == "pdv" and query.images and query.text else None
-        return query_vector(query, self.embedder, self.settings.templates, bank)
+        return query_vector(query, self.embedder, self.settings.templates, bank, self._spread())
 
-    def search(self, query: Query) -> list[Hit]:
-        """Photos and video moments for ``query``, most relevant first."""
+    def _spread(self):
+        """The spread of the library's scores for a vector (composition calibrates with it), or None."""
+        sample = self._stats.refresh(self.store, None).sample
+        if len(sample) < 8:
+            return None
+        return lambda v: float(np.std(sample @ v))
+
+    def search(self, query: Query) -> Results:
+        """Photos and video moments for ``query``, most relevant first.
+
+        The default view (no ``min_score``) hides nothing a meaningful query asked for:
+        partial descriptions legitimately match many items. What it refuses is words that
+        match nothing: when a text query's best match in the library is no better than the
+        best match of pronounceable non-words (``prompts.NONSENSE_PROBES``, measured on this
+        library with this model), the result is empty with ``no_good_matches`` set, and
+        ``min_score=0`` shows everything anyway. An explicit ``min_score`` (or the
+        library's ``Settings.min_score``) cuts on the calibrated relevance as asked.
+        """
         vec = self.query_vector(query)
-        # The default cutoff is for words: nonsense text should return little. An example
-        # image always has nearest neighbours worth showing, so it only cuts when asked.
-        default = None if query.images else self.settings.min_score
-        min_score = query.min_score if query.min_score is not None else default
+        min_score = query.min_score if query.min_score is not None else self.settings.min_score
         # The example image itself is not an answer to "more like this" or "this, but ...".
         own = {r.id for p in query.images if (r := self.store.file(str(Path(weighted(p)[0]).expanduser().resolve())))}
-        keep = DEFAULT_KEEP_TOP if query.min_score is None else 0
-        return self.search_vector(vec, query.limit, query.effective_filters(), min_score, frozenset(own),
-                                  query.hubness, keep)
+        floor = None
+        if min_score is None and not query.images:
+            typical, null = self._typical_and_null(vec)
+            if null is not None:
+                if self._best_similarity(vec) <= typical + null:  # nothing stands out more than for nonsense
+                    return Results([], no_good_matches=True)
+                floor = typical + FLOOR_SHARE * null
+        return Results(self.search_vector(vec, query.limit, query.effective_filters(), min_score, frozenset(own),
+                                          query.hubness, 0, floor))
+
+    def _typical_and_null(self, vec: np.ndarray) -> tuple[float, float | None]:
+        """(median similarity of the library sample to ``vec``, largest nonsense margin).
+
+        A margin is how far a query's best match stands above the typical item for it.
+        Words that describe nothing score every picture about alike; the nonsense probes
+        (``prompts.NONSENSE_PROBES``) measure how far "about alike" goes on this library
+        with this model, so the bar follows each model's own similarity scale. A text query
+        whose best match does not clear it has no good matches; one that does shows every
+        item standing out by at least ``FLOOR_SHARE`` of it (a partial description keeps
+        the many items it singles out).
+        """
+        ann = self._fresh_ann()
+        sample = self._stats.refresh(self.store, None).sample
+        if len(ann) == 0 or len(sample) < 8:
+            return 0.0, None
+        return float(np.median(sample @ vec)), self._null_margin(ann, sample)
+
+    def _best_similarity(self, vec: np.ndarray) -> float:
+        _, sims = self._fresh_ann().search(vec, 1)
+        return float(sims[0]) if len(sims) else -1.0
+
+    @staticmethod
+    def _margin(ann: AnnIndex, sample: np.ndarray, vec: np.ndarray) -> float:
+        _, sims = ann.search(vec, 1)
+        return float(sims[0]) - float(np.median(sample @ vec)) if len(sims) else 0.0
+
+    def _null_margin(self, ann: AnnIndex, sample: np.ndarray) -> float:
+        """The largest margin of a nonsense probe; re-measured as the library grows."""
+        with self._lock:
+            n = len(ann)
+            if self._null is None or abs(n - self._null[0]) > 0.05 * max(self._null[0], 1):
+                if self._null_vecs is None:
+                    self._null_vecs = encode_texts(self.embedder, list(NONSENSE_PROBES), self.settings.templates)
+                self._null = (n, max(self._margin(ann, sample, v) for v in self._null_vecs))
+            return self._null[1]
 
     def search_vector(self, vec, limit: int = 20, filters=None, min_score: float | None = None,
-                      exclude: frozenset[int] = frozenset(), hubness: bool = True, keep_top: int = 0) -> list[Hit]:
+                      exclude: frozenset[int] = frozenset(), hubness: bool = True, keep_top: int = 0,
+                      min_similarity: float | None = None) -> list[Hit]:
         ann = self._fresh_ann()
-        stats = self._stats.refresh(self.store, self.query_bank()[1] if hubness else None)
         alpha = self.settings.hub_alpha if hubness else 0.0
-        return search_vector(vec, self.store, ann, limit, filters, min_score, exclude, stats, alpha, keep_top)
+        stats = self._stats.refresh(self.store, self.query_bank()[1] if alpha else None)
+        return search_vector(vec, self.store, ann, limit, filters, min_score, exclude, stats, alpha, keep_top,
+                             min_similarity)
 
     def similar(self, path: str, limit: int = 20) -> list[Hit]:
         """More like this: neighbours of an indexed file's own vector."""

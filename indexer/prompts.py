@@ -21,3 +21,24 @@ SUBJECTS = (
     "something white", "a colorful picture", "a dark picture", "a bright picture", "a blurry picture",
     "a close-up", "a wide landscape", "an indoor scene", "an outdoor scene", "a pattern", "a texture",
 )
+
+
+def _pseudo_words(n: int, seed: int = 20261129) -> tuple[str, ...]:
+    """``n`` pronounceable non-words ("vorta plimm"): texts that describe nothing.
+
+    Their best scores against a library are what "no real match" looks like for this
+    model on this library (the null of the relevance check); generated, so no model was
+    tuned on them and they overlap no test's nonsense queries.
+    """
+    import random
+
+    rng = random.Random(seed)
+    cons, vows = "bcdfghjklmnprstvwxz", "aeiou"
+
+    def word() -> str:
+        return "".join(rng.choice(cons) + rng.choice(vows) for _ in range(rng.randint(2, 3))) + rng.choice(cons)
+
+    return tuple(" ".join(word() for _ in range(rng.randint(1, 3))) for _ in range(n))
+
+
+NONSENSE_PROBES = _pseudo_words(128)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -137,9 +137,24 @@ def encode_image_files(embedder: Any, paths: Sequence[Path | str]) -> list[np.nd
     return list(embedder.encode_images(imgs))
 
 
-def compose(image_vec: np.ndarray, text_vec: np.ndarray, strength: float) -> np.ndarray:
-    """WeiMoCIR-style fusion: (1 - s) * image + s * text, both unit vectors."""
-    return unit((1.0 - strength) * image_vec + strength * text_vec)
+def compose(image_vec: np.ndarray, text_vec: np.ndarray, strength: float,
+            spread: Callable[[np.ndarray], float] | None = None) -> np.ndarray:
+    """Score fusion in a calibrated space: ``(1 - s) * z_image + s * z_text``.
+
+    Each modality's similarities are measured in its own spread over the library
+    (``spread(vec)``: the standard deviation of the library sample's scores for that
+    vector). Image-to-image similarities vary several times more than text-to-image ones
+    on CLIP-family models, by a factor that differs per model (the modality gap), so a
+    plain weighted sum means "mostly the image" on one model and "mostly the words" on
+    another. Dividing by the spread gives each side a z-score; since a query's mean
+    score is the same for every item, ranking by the weighted z-scores is ranking by the
+    dot product with this one vector, so the ANN index serves it unchanged. Without
+    ``spread`` (no library yet) it is WeiMoCIR's plain weighted sum.
+    """
+    wi, wt = 1.0 - strength, strength
+    if spread is not None:
+        wi, wt = wi / max(spread(image_vec), 1e-6), wt / max(spread(text_vec), 1e-6)
+    return unit(wi * image_vec + wt * text_vec)
 
 
 def compose_pdv(image_vec: np.ndarray, text_vec: np.ndarray, reference_vec: np.ndarray, strength: float) -> np.ndarray:
@@ -157,7 +172,8 @@ def _weighted_mean(vecs: Sequence[np.ndarray], weights: Sequence[float]) -> np.n
 
 
 def query_vector(q: Query, embedder: Any, templates: Sequence[str],
-                 caption_bank: tuple[Sequence[str], np.ndarray] | None = None) -> np.ndarray:
+                 caption_bank: tuple[Sequence[str], np.ndarray] | None = None,
+                 spread: Callable[[np.ndarray], float] | None = None) -> np.ndarray:
     """The single unit vector a query searches with."""
     if q.is_empty():
         raise ValueError("empty query: give some text, an image, or both")
@@ -176,7 +192,7 @@ def query_vector(q: Query, embedder: Any, templates: Sequence[str],
             ref_vec = encode_text(embedder, ref, templates) if ref else np.zeros_like(img)
             vec = compose_pdv(img, txt, ref_vec, q.strength)
         else:
-            vec = compose(img, txt, q.strength)
+            vec = compose(img, txt, q.strength, spread)
     else:
         vec = img if img is not None else txt
     for term in q.minus:

@@ -44,6 +44,23 @@ MODEL_CFG = {
     "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 64, "heads": 4, "layers": 2,
                  "mlp_ratio": 2.0},
 }
+# Two more test models, so that search defaults are chosen on more than one model's
+# similarity scale (issue: defaults fitted to one model did not transfer):
+# * "gap": the same ViT at another image size, trained with the temperature fixed at
+#   0.01 (logit scale 100, not learnt). A low fixed temperature keeps text and image
+#   embeddings in separate cones (the modality gap of Liang et al., 2022): text-image
+#   cosines sit far below image-image ones, as in real CLIP models.
+# * "conv": a different architecture: open_clip's ModifiedResNet image tower (conv stages
+#   and an attention pool) and a wider, deeper text tower.
+VARIANTS: dict[str, dict] = {
+    "base": {"model_cfg": MODEL_CFG, "fixed_logit_scale": None, "out": "tiny-clip"},
+    "gap": {"model_cfg": {**MODEL_CFG, "vision_cfg": {**MODEL_CFG["vision_cfg"], "image_size": 80}},
+            "fixed_logit_scale": 100.0, "out": "tiny-clip-gap"},
+    "conv": {"model_cfg": {"embed_dim": 64,
+                           "vision_cfg": {"image_size": 64, "layers": [1, 1, 1, 1], "width": 16, "head_width": 32},
+                           "text_cfg": {**MODEL_CFG["text_cfg"], "width": 96, "layers": 3}},
+             "fixed_logit_scale": None, "out": "tiny-clip-conv"},
+}
 POS_EMBED_SCALE = 10.0
 AUX_WEIGHT = 1.0
 PREPROCESS_CFG = {"size": IMAGE_SIZE, "mode": "RGB", "mean": list(MEAN), "std": list(STD),
@@ -108,19 +125,25 @@ def targets(scenes: list[world.Scene], named: list[frozenset[str]]) -> torch.Ten
     return (same | ~mask[:, None, :]).all(-1).float()
 
 
-def train(steps: int, batch: int, seed: int, views: int = 12, log_every: int = 100) -> tuple[torch.nn.Module, object]:
+def train(steps: int, batch: int, seed: int, views: int = 12, log_every: int = 100,
+          variant: str = "base") -> tuple[torch.nn.Module, object]:
     import open_clip
 
     torch.manual_seed(seed)
     rng = random.Random(seed)
-    model = open_clip.model.CLIP(**MODEL_CFG)
-    # open_clip initialises position embeddings at width**-0.5, tiny next to the patch
-    # embeddings; at this scale the model then never learns *where* things are.
-    model.visual.positional_embedding.data *= POS_EMBED_SCALE
-    tokenizer = open_clip.SimpleTokenizer(context_length=MODEL_CFG["text_cfg"]["context_length"])
+    cfg = VARIANTS[variant]
+    model = open_clip.model.CLIP(**cfg["model_cfg"])
+    if hasattr(model.visual, "conv1") and not hasattr(model.visual, "layer1"):  # a ViT
+        # open_clip initialises position embeddings at width**-0.5, tiny next to the patch
+        # embeddings; at this scale the model then never learns *where* things are.
+        model.visual.positional_embedding.data *= POS_EMBED_SCALE
+    if cfg["fixed_logit_scale"]:
+        model.logit_scale.data.fill_(math.log(cfg["fixed_logit_scale"]))
+        model.logit_scale.requires_grad_(False)
+    tokenizer = open_clip.SimpleTokenizer(context_length=cfg["model_cfg"]["text_cfg"]["context_length"])
     heads = torch.nn.ModuleDict({a: torch.nn.Linear(MODEL_CFG["embed_dim"], len(world.VALUES[a]))
                                  for a in world.ATTRIBUTES})
-    params = list(model.parameters()) + list(heads.parameters())
+    params = [p for p in model.parameters() if p.requires_grad] + list(heads.parameters())
     opt = torch.optim.AdamW(params, lr=2e-3, weight_decay=0.05)
     warm = 100
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -175,32 +198,36 @@ def report(enc_img: semantics.EncodeImages, enc_txt: semantics.EncodeTexts, seed
     }
 
 
-def save(model: torch.nn.Module, out: Path) -> None:
+def save(model: torch.nn.Module, out: Path, variant: str = "base") -> None:
     """Write open_clip's hub layout; fp16 weights keep the committed directory small."""
     from safetensors.torch import save_file
 
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(out / "open_clip_model.safetensors"))
-    cfg = {"model_cfg": MODEL_CFG, "preprocess_cfg": PREPROCESS_CFG}
+    cfg = {"model_cfg": VARIANTS[variant]["model_cfg"], "preprocess_cfg": {**PREPROCESS_CFG, "size": IMAGE_SIZE}}
     (out / "open_clip_config.json").write_text(json.dumps(cfg, indent=2) + "\n")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "tiny-clip")
+    ap.add_argument("--variant", choices=sorted(VARIANTS), default="base")
+    ap.add_argument("--out", type=Path, default=None, help="default: tests/assets/tiny-clip[-VARIANT]")
     ap.add_argument("--steps", type=int, default=1800)
     ap.add_argument("--batch", type=int, default=96)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--views", type=int, default=12, help="pre-rendered views per training scene")
     args = ap.parse_args()
+    global IMAGE_SIZE
+    IMAGE_SIZE = VARIANTS[args.variant]["model_cfg"]["vision_cfg"]["image_size"]
+    args.out = args.out or Path(__file__).parent / VARIANTS[args.variant]["out"]
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    model, tokenizer = train(args.steps, args.batch, args.seed, args.views)
-    save(model, args.out)
+    model, tokenizer = train(args.steps, args.batch, args.seed, args.views, variant=args.variant)
+    save(model, args.out, args.variant)
     print(json.dumps(report(*encoders(model, tokenizer), seed=987654), indent=2))
     (args.out / "TRAINING.md").write_text(
-        f"Trained by `python -m tests.assets.make_tiny_clip --steps {args.steps} --batch {args.batch} "
-        f"--seed {args.seed}`.\nSee tests/assets/make_tiny_clip.py for the recipe.\n")
+        f"Trained by `python -m tests.assets.make_tiny_clip --variant {args.variant} --steps {args.steps} "
+        f"--batch {args.batch} --seed {args.seed}`.\nSee tests/assets/make_tiny_clip.py for the recipe.\n")
 
 
 if __name__ == "__main__":
