@@ -37,9 +37,9 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check indexer desktop tests bench
 
-# Regenerates tests/assets/tiny-clip (about 15 minutes on two cores).
+# Regenerates tests/assets/tiny-clip (about 15 minutes on two cores); VARIANT=gap or conv the other test models.
 model: $(STAMP)
-	$(BIN)/python -m tests.assets.make_tiny_clip
+	$(BIN)/python -m tests.assets.make_tiny_clip $(if $(VARIANT),--variant $(VARIANT))
 
 sysdeps:
 	@sh packaging/ensure-debs.sh $(QT_DEBS)
