@@ -398,7 +398,7 @@ class MainWindow(QMainWindow):
             self.preview.hide()
             self.show_message("<h3>Nothing found</h3><p>Try other words, or lower the minimum score.</p>")
         self._apply_threshold()
-        self.status_text.setText(f"{len(hits)} results")
+        self.status_text.setText("No good matches" if getattr(hits, "no_good_matches", False) else f"{len(hits)} results")
         if hits:
             self.grid.setCurrentIndex(self.model.index(0, 0))
         self.searched.emit(hits)

@@ -203,3 +203,15 @@ def test_a_file_name_that_is_not_utf8_is_shown_previewed_and_opened(qtbot, tmp_p
     finally:
         win.close()
         lib.close()
+
+
+def test_words_that_match_nothing_say_so_and_one_click_shows_everything(qtbot, window) -> None:
+    hits = type_query(qtbot, window, "zqx vlorp quantum tax invoice")
+    assert hits == [] and window.hits.no_good_matches
+    assert window.pages.currentIndex() == 1 and "No good matches" in window.message.text()
+    assert window.everything_button.isVisible()
+    with qtbot.waitSignal(window.searched, timeout=60000) as sig:
+        qtbot.mouseClick(window.everything_button, Qt.MouseButton.LeftButton)
+    assert len(sig.args[0]) > 3 and window.pages.currentIndex() == 0
+    type_query(qtbot, window, "a red star")  # new words: the default view again
+    assert not window._show_all
