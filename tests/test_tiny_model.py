@@ -54,3 +54,26 @@ def test_partial_captions_match_every_scene_with_those_attributes(embedder) -> N
     match = [i for i, s in enumerate(scenes) if (s.colour, s.shape) == (probe.colour, probe.shape)]
     top = set(scores.argsort()[::-1][: len(match)].tolist())
     assert len(top & set(match)) >= max(1, int(0.8 * len(match))), (text, match, top)
+
+
+@pytest.mark.parametrize("variant", ["gap", "conv"])
+def test_the_other_test_models_understand_their_world_too(variant: str) -> None:
+    """The models the search defaults are also chosen on are real retrieval models, not noise."""
+    import random
+    from pathlib import Path
+
+    import numpy as np
+
+    from indexer.model import Embedder
+    from tests import world
+
+    emb = Embedder(f"local-dir:{Path(__file__).parent / 'assets' / f'tiny-clip-{variant}'}")
+    assert semantics.text_to_image_r1(emb.encode_images, emb.encode_texts, seed=20261129, n=100, held_out=True) >= 0.95
+    assert semantics.near_duplicate_r1(emb.encode_images, seed=778, n=100) >= 0.97
+    if variant == "gap":  # what it is for: captions sit far from their pictures, pictures close to each other
+        scenes = world.distinct_scenes(random.Random(5), 40)
+        imgs = emb.encode_images([world.render(s, 128, seed=i) for i, s in enumerate(scenes)])
+        caps = emb.encode_texts([world.caption(s) for s in scenes])
+        matched = float(np.mean(np.sum(imgs * caps, axis=1)))
+        image_image = float(np.mean(imgs @ imgs.T))
+        assert matched < 0.5 * image_image, (matched, image_image)

@@ -21,18 +21,10 @@ from indexer.cli import main
 from indexer.doctor import check
 from tests import world
 from tests.conftest import MODEL_SPEC
+from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 LATIN1 = os.fsdecode(b"\xe9t\xe9 \xe0 la plage.jpg")  # "été à la plage" from an old Latin-1 drive
-
-
-def wait_until(cond, timeout: float = 30.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.1)
-    return cond()
 
 
 def cli(capsys, lib: Path, *args: str) -> tuple[int, str, str]:

@@ -17,17 +17,9 @@ from indexer import Library, Query, Watcher
 from indexer.doctor import check
 from tests import world
 from tests.conftest import MODEL_SPEC
+from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def wait_until(cond, timeout: float = 20.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.1)
-    return cond()
 
 
 def vector_id(lib: Library, path: Path) -> int | None:
