@@ -215,8 +215,7 @@ class Store:
     def files_by_id(self, ids: Iterable[int]) -> dict[int, FileRow]:
         ids = list(ids)
         out: dict[int, FileRow] = {}
-        for i in range(0, len(ids), 900):
-            chunk = ids[i:i + 900]
+        for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))
             out.update((r.id, r) for r in self.files(f"id IN ({marks})", chunk))
         return out
@@ -287,16 +286,14 @@ class Store:
 
     def _delete_files(self, ids: Sequence[int]) -> list[int]:
         dropped = self._drop_vectors_of(ids)
-        for i in range(0, len(ids), 900):
-            chunk = list(ids[i:i + 900])
+        for chunk in _chunks(ids):
             self.db.execute(f"DELETE FROM files WHERE id IN ({','.join('?' * len(chunk))})", chunk)
         return dropped
 
     def _drop_vectors_of(self, file_ids: Sequence[int]) -> list[int]:
         dropped: list[int] = []
         version = self.version() + 1
-        for i in range(0, len(file_ids), 900):
-            chunk = list(file_ids[i:i + 900])
+        for chunk in _chunks(file_ids):
             marks = ",".join("?" * len(chunk))
             vids = [r[0] for r in self.db.execute(f"SELECT id FROM vectors WHERE file_id IN ({marks})", chunk)]
             self.db.execute(f"DELETE FROM vectors WHERE file_id IN ({marks})", chunk)
@@ -330,8 +327,7 @@ class Store:
 
     def vectors_by_id(self, ids: Sequence[int]) -> list[np.ndarray]:
         out: list[np.ndarray] = []
-        for i in range(0, len(ids), 900):
-            chunk = [int(x) for x in ids[i:i + 900]]
+        for chunk in _chunks(ids):
             q = f"SELECT vec FROM vectors WHERE id IN ({','.join('?' * len(chunk))})"
             out += [decode_vec(r[0]) for r in self._query(q, chunk)]
         return out
@@ -339,8 +335,7 @@ class Store:
     def vector_count_of(self, file_ids: Iterable[int]) -> int:
         ids = list(file_ids)
         n = 0
-        for i in range(0, len(ids), 900):
-            chunk = ids[i:i + 900]
+        for chunk in _chunks(ids):
             n += self._query(f"SELECT COUNT(*) FROM vectors WHERE file_id IN ({','.join('?' * len(chunk))})", chunk)[0][0]
         return n
 
@@ -348,8 +343,7 @@ class Store:
         """(vector ids, matrix) of every vector of these files, for exact search."""
         ids, vecs = [], []
         fids = list(file_ids)
-        for i in range(0, len(fids), 900):
-            chunk = fids[i:i + 900]
+        for chunk in _chunks(fids):
             rows = self._query(f"SELECT id, vec FROM vectors WHERE file_id IN ({','.join('?' * len(chunk))})", chunk)
             ids += [r[0] for r in rows]
             vecs += [decode_vec(r[1]) for r in rows]
@@ -366,8 +360,7 @@ class Store:
     def vector_rows(self, ids: Sequence[int]) -> dict[int, tuple[int, float | None, float | None, float | None]]:
         """vector id -> (file_id, ts, start, end)."""
         out = {}
-        for i in range(0, len(ids), 900):
-            chunk = [int(x) for x in ids[i:i + 900]]
+        for chunk in _chunks(ids):
             q = f"SELECT id, file_id, ts, start, end FROM vectors WHERE id IN ({','.join('?' * len(chunk))})"
             out.update((r[0], r[1:]) for r in self._query(q, chunk))
         return out
@@ -375,6 +368,16 @@ class Store:
     def vectors_of(self, file_id: int) -> list[tuple[int, np.ndarray, float | None]]:
         rows = self._query("SELECT id, vec, ts FROM vectors WHERE file_id = ? ORDER BY ts", [file_id])
         return [(r[0], decode_vec(r[1]), r[2]) for r in rows]
+
+
+SQL_VARIABLES = 900  # below SQLite's default limit of 999 bound parameters per statement
+
+
+def _chunks(ids: Iterable[Any]) -> Iterator[list[int]]:
+    """``ids`` as int lists small enough for one ``IN (?, ?, ...)``: the one place this is done."""
+    ids = [int(i) for i in ids]
+    for i in range(0, len(ids), SQL_VARIABLES):
+        yield ids[i:i + SQL_VARIABLES]
 
 
 def _file_row(r: Sequence[Any]) -> FileRow:
