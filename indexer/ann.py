@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from indexer import atomic
 from indexer.store import Store
 
 M = 16
@@ -97,10 +98,8 @@ class AnnIndex:
         with self._lock:
             self.folder.mkdir(parents=True, exist_ok=True)
             name = f"ann-{self.version}.hnsw"
-            tmp = self.folder / (name + ".tmp")
-            self._index.save_index(str(tmp))
-            _fsync_file(tmp)
-            os.replace(tmp, self.folder / name)
+            with atomic.replacing(self.folder / name) as tmp:
+                self._index.save_index(str(tmp))
             dname = f"ann-{self.version}.deleted.npy"
             with open(self.folder / dname, "wb") as f:
                 np.save(f, np.fromiter(self.deleted, np.int64, len(self.deleted)))
@@ -108,10 +107,7 @@ class AnnIndex:
                 os.fsync(f.fileno())
             info = {"file": name, "deleted": dname, "dim": self.dim, "version": self.version, "max_id": self.max_id,
                     "capacity": self._index.get_max_elements()}
-            ptmp = self.folder / "ann.json.tmp"
-            ptmp.write_text(json.dumps(info))
-            _fsync_file(ptmp)
-            os.replace(ptmp, self.folder / "ann.json")
+            atomic.write_text(self.folder / "ann.json", json.dumps(info))
             for old in self.folder.glob("ann-*"):
                 if old.name not in (name, dname):
                     old.unlink(missing_ok=True)
@@ -190,11 +186,3 @@ class AnnIndex:
 
     def __len__(self) -> int:
         return self.live
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from indexer import atomic
 from indexer.ann import AnnIndex
 from indexer.config import Settings, default_library_dir
 from indexer.paths import display
@@ -262,7 +263,7 @@ class Library:
             raise LibraryError(f"the library's settings file {settings_file} is damaged ({e}); "
                                "fix or delete it (defaults are used without it)") from e
         if not settings_file.exists():
-            _atomic_write(settings_file, saved.to_json())
+            atomic.write_text(settings_file, saved.to_json())
         lib = cls(folder, saved.replace(**{k: v for k, v in overrides.items() if v is not None}))
         lib._unsaved = lib.settings != saved
         return lib
@@ -389,7 +390,7 @@ class Library:
         return new
 
     def _save_settings(self) -> None:
-        _atomic_write(self.folder / "settings.json", self.settings.to_json())
+        atomic.write_text(self.folder / "settings.json", self.settings.to_json())
         self._unsaved = False
 
     def set_query_bank(self, texts: list[str] | tuple[str, ...]) -> None:
@@ -554,19 +555,3 @@ class Library:
         row = self.store.file(hit.path)
         ts = hit.timestamp if hit.kind == "video" else None
         return make_thumbnail(hit.path, ts, thumb_path(self.folder / "thumbs", hit.path, row.mtime if row else None, ts))
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write-then-rename in the same folder, with a per-writer temp name (no two writers share one)."""
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from indexer import runtime
+from indexer import atomic, runtime
 
 log = logging.getLogger(__name__)
 FIDELITY_MIN = 0.99
@@ -72,13 +71,13 @@ def ensure(folder: Path, model: Any, tokenizer: Any, image_size: int, threads: i
                 log.warning("int8 export could not be written, using fp32 this time: %s", e)
                 return False
             except Exception as e:  # an architecture the exporter cannot handle: remembered
-                _write_atomic(choice_file, json.dumps({"error": f"{type(e).__name__}: {str(e)[:300]}"}))
+                atomic.write_text(choice_file, json.dumps({"error": f"{type(e).__name__}: {str(e)[:300]}"}))
                 log.warning("int8 export failed for this model, using fp32: %s", str(e)[:300])
             choice = _read_choice(choice_file)
-    if choice is None or "error" in choice:
-        return False
-    if not (folder / runtime.RUNTIME_FILE).exists():
-        runtime.write(folder, preprocess, preprocess_cfg, tokenizer, dim)
+        if choice is None or "error" in choice:
+            return False
+        if not (folder / runtime.RUNTIME_FILE).exists():  # under the lock: another process may be writing it
+            runtime.write(folder, preprocess, preprocess_cfg, tokenizer, dim)
     return True
 
 
@@ -154,7 +153,7 @@ def build(folder: Path, model: Any, tokenizer: Any, image_size: int, threads: in
             f.unlink()
     tmp.rmdir()
     choice["candidates"] = [name for name, _, _ in candidates]
-    _write_atomic(folder / "choice.json", json.dumps(choice, indent=2))  # last: its presence means "complete"
+    atomic.write_text(folder / "choice.json", json.dumps(choice, indent=2))  # last: its presence means "complete"
     return choice
 
 
@@ -164,12 +163,6 @@ def _read_choice(path: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text())
     except (FileNotFoundError, ValueError):
         return None
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _remove_stale_tmp(folder: Path) -> None:

@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from indexer import atomic
+
 log = logging.getLogger(__name__)
 RUNTIME_FILE = "runtime.json"
 TOKENIZER_FILE = "tokenizer.json"
@@ -325,15 +327,13 @@ def write(folder: Path, preprocess: Callable[[Image.Image], Any], preprocess_cfg
     exported = tokenizer_from_open_clip(tokenizer)
     if exported is not None:
         text, tmeta = exported
-        (folder / TOKENIZER_FILE).write_text(text)
+        atomic.write_text(folder / TOKENIZER_FILE, text)
         ours = Tokenizer(folder / TOKENIZER_FILE, tmeta)(list(PROBE_STRINGS))
         if np.array_equal(ours, np.asarray(tokenizer(list(PROBE_STRINGS)))):
             meta["tokenizer"] = tmeta
         else:
             log.info("exported tokenizer differs from open_clip's; keeping open_clip's")
-    tmp = folder / (RUNTIME_FILE + ".tmp")
-    tmp.write_text(json.dumps(meta, indent=2))
-    tmp.replace(folder / RUNTIME_FILE)
+    atomic.write_text(folder / RUNTIME_FILE, json.dumps(meta, indent=2))
     return meta
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from indexer import atomic
+
 SIZE = 192
 
 
@@ -33,7 +35,6 @@ def make_thumbnail(path: str, ts: float | None, dest: Path, size: int = SIZE) ->
         img = load_image(Path(path), size).image
     img.thumbnail((size, size))
     dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = dest.with_suffix(".tmp")
-    img.save(tmp, "JPEG", quality=85)
-    tmp.replace(dest)
+    with atomic.replacing(dest, fsync=False) as tmp:  # a cache: a lost thumbnail is made again
+        img.save(tmp, "JPEG", quality=85)
     return dest
