@@ -215,3 +215,30 @@ def test_words_that_match_nothing_say_so_and_one_click_shows_everything(qtbot, w
     assert len(sig.args[0]) > 3 and window.pages.currentIndex() == 0
     type_query(qtbot, window, "a red star")  # new words: the default view again
     assert not window._show_all
+
+
+def test_removing_a_folder_from_the_dialog_waits_for_indexing_and_never_fails(qtbot, tmp_path: Path) -> None:
+    from desktop.window import MainWindow
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    world.write_corpus(a, world.distinct_scenes(random.Random(81), 40), seed=81)
+    world.write_corpus(b, world.distinct_scenes(random.Random(82), 8), seed=82)
+    lib = Library.open(tmp_path / "lib", model=MODEL_SPEC)
+    lib.index([b])
+    lib.add_root(a)
+    win = MainWindow(lib)
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        qtbot.waitUntil(lambda: win.model_ready, timeout=120000)
+        win.start_indexing()  # the watcher indexes a while the user removes b
+        dlg = win.show_library_dialog()
+        qtbot.addWidget(dlg)
+        row = dlg._roots.index(str(b))
+        dlg.folders.selectRow(row)
+        dlg._remove()
+        qtbot.waitUntil(lambda: [r.path for r in lib.roots()] == [str(a)] and dlg.isEnabled(), timeout=120000)
+        qtbot.waitUntil(lambda: lib.status().photos == 40, timeout=120000)
+    finally:
+        win.close()
+        lib.close()
