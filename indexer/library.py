@@ -234,7 +234,7 @@ class Library:
         self._bank_texts: tuple[str, ...] | None = None
         self._bank: np.ndarray | None = None
         self._unsaved = False  # settings given to open() that wait for the model to prove them
-        self._null: tuple[int, float] | None = None  # (library size, largest nonsense margin)
+        self._null: tuple[int, float] | None = None  # (library size, nonsense margin at NULL_QUANTILE)
         self._null_vecs: np.ndarray | None = None
 
     @classmethod

@@ -69,10 +69,18 @@ class GalleryStats:
         self.sample = np.zeros((0, 1), np.float32)
         self.bank = np.zeros((0, 1), np.float32)
         self.sample_hub = np.zeros(0, np.float32)
+        self._banked = False
 
     def refresh(self, store: Store, query_bank: np.ndarray | None) -> GalleryStats:
-        """Resample when the library has grown or shrunk by a fifth since the last sample."""
+        """Resample when the library has grown or shrunk by a fifth since the last sample.
+
+        ``query_bank`` is only needed for hubness scores; a caller that passes none (the
+        composition's spread, the relevance check) gets the sample alone, and the bank is
+        added when a caller first passes one.
+        """
         with self._lock:
+            if query_bank is not None and len(query_bank) and not self._banked and len(self.sample):
+                self._set_bank(query_bank)
             version = store.version()  # one-row lookup: keeps COUNT(*) off the search path
             if version == self._version:
                 return self
@@ -84,11 +92,15 @@ class GalleryStats:
             pick = random.Random(0).sample(ids, min(SAMPLE_SIZE, len(ids)))
             vecs = store.vectors_by_id(pick)
             self.sample = np.stack(vecs) if vecs else np.zeros((0, 1), np.float32)
-            parts = [b for b in (query_bank, self.sample) if b is not None and len(b)]
-            self.bank = np.concatenate(parts) if parts else self.sample
-            self.sample_hub = hub_scores(self.sample, self.bank) if len(self.sample) else np.zeros(0, np.float32)
+            self._set_bank(query_bank)
             self._version, self._count = store.version(), n
             return self
+
+    def _set_bank(self, query_bank: np.ndarray | None) -> None:
+        parts = [b for b in (query_bank, self.sample) if b is not None and len(b)]
+        self.bank = np.concatenate(parts) if parts else self.sample
+        self.sample_hub = hub_scores(self.sample, self.bank) if len(self.sample) else np.zeros(0, np.float32)
+        self._banked = query_bank is not None and len(query_bank) > 0
 
 
 def hub_scores(vecs: np.ndarray, bank: np.ndarray, k: int = HUB_K) -> np.ndarray:
