@@ -8,6 +8,7 @@ so opening a library and listing its roots is instant.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import threading
 from collections.abc import Iterator
@@ -469,15 +470,43 @@ class Library:
         return float(sims[0]) if len(sims) else -1.0
 
     def _null_margin(self, ann: AnnIndex, sample: np.ndarray) -> float:
-        """The ``NULL_QUANTILE`` percentile of the nonsense probes' margins; re-measured as the library grows."""
+        """The ``NULL_QUANTILE`` percentile of the nonsense probes' margins; re-measured as the library grows.
+
+        Encoding the probes costs the text encoder ~100 calls, so the value is kept in the
+        library (``meta``) for the next process: a CLI search pays it once per library change.
+        """
         with self._lock:
             n = len(ann)
+            if self._null is None:
+                self._null = self._stored_null()
             if self._null is None or abs(n - self._null[0]) > 0.05 * max(self._null[0], 1):
                 if self._null_vecs is None:
                     self._null_vecs = encode_texts(self.embedder, list(NONSENSE_PROBES), self.settings.templates)
                 margins = [float(ann.search(v, 1)[1][0]) - _base(sample, v) for v in self._null_vecs]
                 self._null = (n, float(np.percentile(margins, NULL_QUANTILE)))
+                self._store_null(*self._null)
             return self._null[1]
+
+    def _null_key(self) -> str:
+        return json.dumps([self.model_id, list(self.settings.templates), len(NONSENSE_PROBES), NULL_QUANTILE,
+                           BASE_PERCENTILE])
+
+    def _stored_null(self) -> tuple[int, float] | None:
+        try:
+            rec = json.loads(self.store.get_meta("null_margin") or "null")
+        except ValueError:
+            return None
+        if not rec or rec.get("key") != self._null_key():
+            return None
+        return int(rec["n"]), float(rec["margin"])
+
+    def _store_null(self, n: int, margin: float) -> None:
+        """Keep the measurement for later processes, unless another process is writing (it is only a cache)."""
+        try:
+            with self.writing(wait=False):
+                self.store.set_meta("null_margin", json.dumps({"key": self._null_key(), "n": n, "margin": margin}))
+        except LibraryBusy:
+            pass
 
     def search_vector(self, vec, limit: int = 20, filters=None, min_score: float | None = None,
                       exclude: frozenset[int] = frozenset(), hubness: bool = True, keep_top: int = 0,

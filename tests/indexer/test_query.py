@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -168,3 +169,17 @@ def test_relevance_is_monotonic_and_bounded() -> None:
     sample = np.random.default_rng(1).normal(0.1, 0.05, 500)
     r = relevance(np.array([0.0, 0.1, 0.2, 0.3]), sample)
     assert np.all(np.diff(r) > 0) and r.min() >= 0 and r.max() <= 1 and r[1] < 0.5 < r[3]
+
+
+def test_the_nonsense_bar_is_measured_once_and_kept_for_the_next_process(rich) -> None:
+    from indexer import Library
+
+    lib = rich[0]
+    lib.search(Query("a red star", limit=5))
+    stored = json.loads(lib.store.get_meta("null_margin"))
+    assert stored["n"] == len(lib.ann) and stored["margin"] > 0
+    other = Library.open(lib.folder)
+    try:
+        assert other._stored_null() == (stored["n"], stored["margin"])  # no probe encoding needed there
+    finally:
+        other.close()
