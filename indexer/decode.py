@@ -78,7 +78,8 @@ def _ensure_heif() -> None:
 
 
 def load_image(path: Path, target: int = 256) -> Decoded:
-    """Decode ``path`` upright, at least ``target`` px on its short side where possible.
+    """Decode ``path`` upright, at least ``target`` px on its short side where possible,
+    and no longer than ``MAX_ASPECT``:1 (``limit_aspect``).
 
     Every failure becomes a ``DecodeError`` whose message a person can act on.
     """
@@ -215,7 +216,7 @@ def _load_raw(path: Path, target: int) -> Decoded:
         raise DecodeError("camera RAW file whose preview is not a JPEG")
     with Image.open(io.BytesIO(thumb.data)) as im:
         im.draft("RGB", (target, target))
-        img = to_rgb(_upright(im))
+        img = to_rgb(_upright(limit_aspect(im)))
     return Decoded(img, PhotoMeta(img.width, img.height, None, None, None, None))
 
 

@@ -26,7 +26,7 @@ import numpy as np
 from indexer.ann import AnnIndex
 from indexer.config import Settings
 from indexer.crawl import CrawlProblem, FileRef, walk
-from indexer.decode import DecodeError, limit_aspect, load_image, quick_hash, reason_for
+from indexer.decode import DecodeError, load_image, quick_hash, reason_for
 from indexer.paths import display
 from indexer.store import FileRow, RootRow, Store, VectorIn
 from indexer.video import moments, sample_frames
@@ -235,12 +235,12 @@ class Pipeline:
             info, frames = sample_frames(ref.path, self.settings.video_interval, self.settings.video_max_frames,
                                          workers=max(1, self.settings.decode_workers))
             record.update(width=info.width, height=info.height, duration=info.duration)
-            prep.pixels.extend(self.embedder.preprocess(limit_aspect(f.image)) for f in frames)
+            prep.pixels.extend(self.embedder.preprocess(f.image) for f in frames)
             prep.frames.extend((f.ts, None, None) for f in frames)
         else:
             dec = load_image(ref.path, self.embedder.image_size)
             record.update(dataclasses.asdict(dec.meta))
-            prep.pixels.append(self.embedder.preprocess(limit_aspect(dec.image)))
+            prep.pixels.append(self.embedder.preprocess(dec.image))
             prep.frames.append((None, None, None))
         record["status"] = "ok"
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.decode import limit_aspect, load_image
+from indexer.decode import load_image
 
 DEFAULT_NEGATIVE_WEIGHT = 0.5
 METHODS = ("fusion", "pdv")
@@ -133,7 +133,7 @@ def encode_texts(embedder: Any, texts: Sequence[str], templates: Sequence[str]) 
 
 
 def encode_image_files(embedder: Any, paths: Sequence[Path | str]) -> list[np.ndarray]:
-    imgs = [limit_aspect(load_image(Path(p), embedder.image_size).image) for p in paths]
+    imgs = [load_image(Path(p), embedder.image_size).image for p in paths]
     return list(embedder.encode_images(imgs))
 
 

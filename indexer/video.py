@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from indexer.decode import DecodeError
+from indexer.decode import DecodeError, limit_aspect
 from indexer.paths import is_text
 
 CUT_THRESHOLD = 0.35  # histogram intersection distance that counts as a scene change
@@ -196,7 +196,7 @@ def _to_pil(bgr: np.ndarray, target: int) -> Image.Image:
     scale = target / min(h, w)
     if scale < 1:
         bgr = cv2.resize(bgr, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA)
-    return Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    return limit_aspect(Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))  # a damaged stream's odd frame size
 
 
 def moments(ts: list[float], vecs: np.ndarray, duration: float) -> list[tuple[float, float]]:
