@@ -425,30 +425,25 @@ class Library:
     def search(self, query: Query) -> Results:
         """Photos and video moments for ``query``, most relevant first.
 
-        The default view (no ``min_score``) hides nothing a meaningful query asked for:
-        partial descriptions legitimately match many items. What it refuses is words that
-        match nothing: when a text query's best match in the library is no better than the
-        best match of pronounceable non-words (``prompts.NONSENSE_PROBES``, measured on this
-        library with this model), the result is empty with ``no_good_matches`` set, and
-        ``min_score=0`` shows everything anyway. An explicit ``min_score`` (or the
-        library's ``Settings.min_score``) cuts on the calibrated relevance as asked.
+        The default view (no ``min_score``) of a text query shows what stands out for these
+        words more than anything stands out for nonsense (``_nonsense_floor``): a partial
+        description keeps the many items it singles out; words that single out nothing get
+        an empty result with ``no_good_matches`` set, and ``min_score=0`` shows everything
+        anyway. An explicit ``min_score`` (or the library's ``Settings.min_score``) cuts on
+        the calibrated relevance as asked; an example image is never cut by default.
         """
         vec = self.query_vector(query)
         min_score = query.min_score if query.min_score is not None else self.settings.min_score
         # The example image itself is not an answer to "more like this" or "this, but ...".
         own = {r.id for p in query.images if (r := self.store.file(str(Path(weighted(p)[0]).expanduser().resolve())))}
-        floor = None
-        if min_score is None and not query.images:
-            base, null = self._base_and_null(vec)
-            if null is not None:
-                floor = base + null
-                if self._best_similarity(vec) <= floor:  # nothing stands out more than it does for nonsense
-                    return Results([], no_good_matches=True)
+        floor = self._nonsense_floor(vec) if min_score is None and not query.images else None
+        if floor is not None and self._fresh_ann().search(vec, 1)[1][0] <= floor:
+            return Results([], no_good_matches=True)  # nothing stands out more than it does for nonsense
         return Results(self.search_vector(vec, query.limit, query.effective_filters(), min_score, frozenset(own),
-                                          query.hubness, 0, floor))
+                                          query.hubness, floor))
 
-    def _base_and_null(self, vec: np.ndarray) -> tuple[float, float | None]:
-        """(this query's base level, the nonsense margin): a result must beat base + margin.
+    def _nonsense_floor(self, vec: np.ndarray) -> float | None:
+        """The least similarity a result of this text query needs: its base plus the nonsense margin.
 
         The base is the query's 10th-percentile similarity over the library sample: what
         clearly unrelated items score for it (a low percentile, so that a broad description
@@ -462,12 +457,8 @@ class Library:
         ann = self._fresh_ann()
         sample = self._stats.refresh(self.store, None).sample
         if len(ann) == 0 or len(sample) < 8:
-            return 0.0, None
-        return _base(sample, vec), self._null_margin(ann, sample)
-
-    def _best_similarity(self, vec: np.ndarray) -> float:
-        _, sims = self._fresh_ann().search(vec, 1)
-        return float(sims[0]) if len(sims) else -1.0
+            return None
+        return _base(sample, vec) + self._null_margin(ann, sample)
 
     def _null_margin(self, ann: AnnIndex, sample: np.ndarray) -> float:
         """The ``NULL_QUANTILE`` percentile of the nonsense probes' margins; re-measured as the library grows.
@@ -509,13 +500,12 @@ class Library:
             pass
 
     def search_vector(self, vec, limit: int = 20, filters=None, min_score: float | None = None,
-                      exclude: frozenset[int] = frozenset(), hubness: bool = True, keep_top: int = 0,
+                      exclude: frozenset[int] = frozenset(), hubness: bool = True,
                       min_similarity: float | None = None) -> list[Hit]:
         ann = self._fresh_ann()
         alpha = self.settings.hub_alpha if hubness else 0.0
         stats = self._stats.refresh(self.store, self.query_bank()[1] if alpha else None)
-        return search_vector(vec, self.store, ann, limit, filters, min_score, exclude, stats, alpha, keep_top,
-                             min_similarity)
+        return search_vector(vec, self.store, ann, limit, filters, min_score, exclude, stats, alpha, min_similarity)
 
     def similar(self, path: str, limit: int = 20) -> list[Hit]:
         """More like this: neighbours of an indexed file's own vector."""

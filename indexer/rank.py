@@ -130,12 +130,12 @@ def relevance(scores: np.ndarray, sample_scores: np.ndarray) -> np.ndarray:
 
 def search_vector(vec: np.ndarray, store: Store, ann: AnnIndex, limit: int = 20, filters: Filters | None = None,
                   min_score: float | None = None, exclude: frozenset[int] = frozenset(),
-                  stats: GalleryStats | None = None, hub_alpha: float = HUB_ALPHA, keep_top: int = 0,
+                  stats: GalleryStats | None = None, hub_alpha: float = HUB_ALPHA,
                   min_similarity: float | None = None) -> list[Hit]:
     """Best photos and video moments for ``vec``, most relevant first.
 
-    The ``keep_top`` best results are returned even below ``min_score`` (a default
-    cutoff trims the tail; it should not leave a small library looking empty).
+    ``min_score`` cuts on the calibrated relevance, ``min_similarity`` on the raw cosine
+    (the default view's nonsense floor, ``Library._nonsense_floor``).
     """
     filters = filters or Filters()
     allowed: set[int] | None = None
@@ -147,14 +147,12 @@ def search_vector(vec: np.ndarray, store: Store, ann: AnnIndex, limit: int = 20,
         n_vec = store.vector_count_of(allowed)
         if n_vec <= EXACT_MAX_VECTORS or n_vec <= 0.05 * max(len(ann), 1):
             ids, vecs = store.vectors_of_files(allowed)
-            return _rank(vec, ids, vecs, store, limit, min_score, exclude, stats, hub_alpha, None, keep_top,
-                         min_similarity)
+            return _rank(vec, ids, vecs, store, limit, min_score, exclude, stats, hub_alpha, None, min_similarity)
     k = max(limit * 4, 32)
     while True:
         ids, _ = ann.search(vec, k)
         vecs = ann.vectors(ids)
-        hits = _rank(vec, ids, vecs, store, limit, min_score, exclude, stats, hub_alpha, allowed, keep_top,
-                     min_similarity)
+        hits = _rank(vec, ids, vecs, store, limit, min_score, exclude, stats, hub_alpha, allowed, min_similarity)
         if len(hits) >= limit or len(ids) < k or (min_similarity is not None and float((vecs @ vec).min()) < min_similarity):
             return hits
         k *= 4
@@ -162,7 +160,7 @@ def search_vector(vec: np.ndarray, store: Store, ann: AnnIndex, limit: int = 20,
 
 def _rank(vec: np.ndarray, ids: np.ndarray, vecs: np.ndarray, store: Store, limit: int, min_score: float | None,
           exclude: frozenset[int], stats: GalleryStats | None, alpha: float, allowed: set[int] | None,
-          keep_top: int = 0, min_similarity: float | None = None) -> list[Hit]:
+          min_similarity: float | None = None) -> list[Hit]:
     if len(ids) == 0:
         return []
     sims = vecs @ vec
@@ -180,7 +178,7 @@ def _rank(vec: np.ndarray, ids: np.ndarray, vecs: np.ndarray, store: Store, limi
     best: dict[tuple[int, float | None], Hit] = {}
     for i in order:
         row = rows.get(int(ids[i]))
-        if row is None or (min_score is not None and rel[i] < min_score and len(best) >= keep_top):
+        if row is None or (min_score is not None and rel[i] < min_score):
             continue
         if min_similarity is not None and sims[i] < min_similarity:
             continue
