@@ -108,7 +108,7 @@ class MainWindow(QMainWindow):
     def _build(self) -> None:
         self.search_field = QLineEdit(placeholderText="Describe a photo or moment — or drop an image here")
         self.search_field.setClearButtonEnabled(True)
-        self.search_field.textChanged.connect(lambda _: (setattr(self, "_show_all", False), self._debounce.start()))
+        self.search_field.textChanged.connect(self._on_text_changed)
         self.search_field.returnPressed.connect(self.run_search)
         self.chips = QHBoxLayout()
         self.chips.setSpacing(4)
@@ -418,6 +418,11 @@ class MainWindow(QMainWindow):
         row = int(key)
         if row < self.model.rowCount() and not image.isNull():
             self.model.item(row).setIcon(QIcon(QPixmap.fromImage(image)))
+
+    def _on_text_changed(self, _text: str) -> None:
+        self._show_all = False
+        self._update_strength_visibility()  # the slider appears as the words are typed, not after the search
+        self._debounce.start()
 
     def _update_strength_visibility(self) -> None:
         composed = bool(self.query_images) and bool(self.search_field.text().strip())
