@@ -29,6 +29,10 @@ EPILOG = """examples:
   glimpse search --image holiday.jpg            search by example
   glimpse search "in winter" --image cabin.jpg  composed: this photo, but in winter
   glimpse search "beach" --minus "people" --kind photo --json
+  glimpse search '"SALE"'                       words in quotes: pictures showing exactly them
+  glimpse search 'receipt 42.50'                 picture search, raised where the words are in the picture
+  glimpse text receipt.jpg                      what was read in a picture
+  glimpse settings read_text off                do not read text in pictures for this library
 
 exit status: 0 done, 2 the command failed (message on stderr), 3 indexing finished but some
 files could not be indexed (`glimpse status --errors` lists them). Messages from libraries
@@ -52,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", action="store_true", help="if another Glimpse is updating the library, wait for it")
     p.add_argument("--allow-deletions", action="store_true",
                    help="forget files even when most of a folder vanished at once (normally held back)")
+    p.add_argument("--no-text", action="store_true",
+                   help="skip reading text in pictures this time (it runs after indexing; resumes next time)")
 
     p = sub.add_parser("watch", help="keep the library current: index changes as they happen (Ctrl-C stops)")
     p.add_argument("--poll", type=float, default=300.0, metavar="SECONDS",
@@ -91,8 +97,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hide results below this calibrated relevance, 0..1 (default: only words that match "
                         "nothing return nothing; 0 shows everything)")
     p.add_argument("--no-hubness", action="store_true", help="turn off hubness correction")
+    p.add_argument("--text-only", action="store_true",
+                   help="search only the words read in pictures (no picture search)")
     add_filter_args(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("text", help="the text read in a picture (or a video's moments)")
+    p.add_argument("path")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("settings", help="show this library's settings, or change one")
+    p.add_argument("key", nargs="?", help="a setting, e.g. read_text")
+    p.add_argument("value", nargs="?", help="its new value (on/off for yes-or-no settings)")
 
     p = sub.add_parser("duplicates", help="groups of near-duplicate photos")
     p.add_argument("--threshold", type=float, default=0.95, help="cosine similarity, 0..1 (default 0.95)")
@@ -125,6 +141,10 @@ def add_filter_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-gps", dest="gps", action="store_const", const=False, help="only photos without one")
     g.add_argument("--min-size", type=int, metavar="PX", help="at least PX pixels on the short side")
     g.add_argument("--ext", action="append", default=[], metavar="EXT", help="file extension, e.g. jpg (repeatable)")
+    g.add_argument("--with-text", dest="has_text", action="store_const", const=True,
+                   help="only pictures where text was read")
+    g.add_argument("--without-text", dest="has_text", action="store_const", const=False,
+                   help="only pictures without text")
 
 
 def filters_from(args: argparse.Namespace) -> Any:
@@ -136,7 +156,7 @@ def filters_from(args: argparse.Namespace) -> Any:
         return dt.datetime.strptime(s, "%Y-%m-%d").timestamp() if s else None
 
     return Filters(args.kind, day(args.after), day(args.before), args.folder, args.camera, args.gps, args.min_size,
-                   tuple(args.ext))
+                   tuple(args.ext), args.has_text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,6 +195,10 @@ def cmd_index(lib: Library, args: argparse.Namespace) -> int:
     report = lib.index(args.paths, on_progress=None if args.quiet else ProgressLine(), wait=args.wait,
                        allow_mass_delete=args.allow_deletions)
     print_report(report)
+    if not args.no_text and lib.settings.read_text and not report.cancelled:
+        text = lib.read_text(on_progress=None if args.quiet else ProgressLine(), wait=args.wait)
+        print(f"text: read {text.read} pictures, words found in {text.with_text} ({text.seconds:.1f}s)"
+              + (f"; {text.remaining} left for the next run" if text.remaining else ""))
     return PARTIAL if report.errors else 0
 
 
@@ -261,7 +285,7 @@ def cmd_search(lib: Library, args: argparse.Namespace) -> int:
 
     q = Query(args.text, tuple(args.image), tuple(args.minus), args.limit, "all", args.strength, args.min_score,
               tuple(args.also), tuple(args.minus_image), filters_from(args), args.method or DEFAULT_METHOD,
-              args.reference_caption, not args.no_hubness)
+              args.reference_caption, not args.no_hubness, args.text_only)
     print_hits(lib.search(q), args.json)
     return 0
 
@@ -293,7 +317,64 @@ def print_hits(hits: list[Any], as_json: bool) -> None:
               "(--min-score 0 shows the closest anyway)", file=sys.stderr)
     for h in hits:
         at = f"  @ {format_seconds(h.timestamp)} ({format_seconds(h.start)}-{format_seconds(h.end)})" if h.kind == "video" else ""
-        print(f"{h.score:6.3f}  {printable(h.path)}{at}")
+        said = f'  "{printable(h.text)}"' if h.text else ""
+        print(f"{h.score:6.3f}  {printable(h.path)}{at}{said}")
+
+
+def cmd_text(lib: Library, args: argparse.Namespace) -> int:
+    path = str(Path(args.path).expanduser().resolve())
+    lines = lib.text_of(path)
+    if args.json:
+        print(json.dumps({**_json_path(path), "read": lines is not None,
+                          "lines": [{"text": t.text, "confidence": t.confidence, "box": t.box, "time": t.ts}
+                                    for t in lines or []]}, indent=2, ensure_ascii=False))
+        return 0
+    if lines is None:
+        why = "reading text is off for this library" if not lib.settings.read_text else "run `glimpse index`"
+        print(f"the text in {printable(path)} has not been read yet ({why})", file=sys.stderr)
+        return 0
+    if not lines:
+        print(f"no text found in {printable(path)}", file=sys.stderr)
+    for t in lines:
+        at = f"@ {format_seconds(t.ts)}  " if t.ts is not None else ""
+        print(f"{at}{printable(t.text)}    ({t.confidence:.2f})")
+    return 0
+
+
+def cmd_settings(lib: Library, args: argparse.Namespace) -> int:
+    import dataclasses
+
+    current = dataclasses.asdict(lib.settings)
+    if args.key is None:
+        for k, v in current.items():
+            print(f"{k} = {json.dumps(v)}")
+        return 0
+    if args.key not in current or args.key in ("model", "settings_version"):
+        hint = " (use `glimpse model`)" if args.key == "model" else ""
+        raise ValueError(f"no setting called {args.key!r}{hint}; `glimpse settings` lists them")
+    if args.value is None:
+        print(json.dumps(current[args.key]))
+        return 0
+    lib.update_settings(**{args.key: _setting_value(current[args.key], args.value)})
+    print(f"{args.key} = {json.dumps(getattr(lib.settings, args.key))}")
+    return 0
+
+
+def _setting_value(old: object, text: str) -> object:
+    """``text`` as the type the setting has: on/off for yes-or-no, numbers, lists comma-separated."""
+    if isinstance(old, bool):
+        if text.lower() not in ("on", "off", "true", "false", "yes", "no", "1", "0"):
+            raise ValueError(f"say on or off, not {text!r}")
+        return text.lower() in ("on", "true", "yes", "1")
+    if isinstance(old, (tuple, list)):
+        return tuple(t.strip() for t in text.split(",") if t.strip())
+    if text.lower() in ("none", "default", ""):
+        return None
+    if isinstance(old, int):
+        return int(text)
+    if isinstance(old, float) or old is None:
+        return float(text)
+    return text
 
 
 def _json_path(path: str) -> dict[str, str]:
@@ -336,13 +417,19 @@ def cmd_status(lib: Library, args: argparse.Namespace) -> int:
         return 0
     print(f"library: {st.library}\nmodel:   {st.model or '(none yet)'}\n"
           f"photos:  {st.photos}\nvideos:  {st.videos}\nvectors: {st.vectors}\nerrors:  {st.errors}")
+    if lib.settings.read_text:
+        left = f", {st.text_pending} not read yet" if st.text_pending else ""
+        print(f"text:    read in {st.text_read} pictures, words in {st.text_found}{left}")
+    else:
+        print("text:    not read (settings read_text off)")
     for r in st.roots:
         print(f"  {printable(r.path)}: {r.photos} photos, {r.videos} videos, {r.errors} errors{'' if r.online else ' [offline]'}")
     return 0
 
 
 COMMANDS = {"index": cmd_index, "watch": cmd_watch, "doctor": cmd_doctor, "model": cmd_model, "search": cmd_search,
-            "similar": cmd_similar, "roots": cmd_roots, "status": cmd_status, "duplicates": cmd_duplicates}
+            "similar": cmd_similar, "roots": cmd_roots, "status": cmd_status, "duplicates": cmd_duplicates,
+            "text": cmd_text, "settings": cmd_settings}
 
 
 class ProgressLine:
@@ -364,6 +451,10 @@ class ProgressLine:
             bar = "#" * int(pct / 5)
             eta = format_seconds(p.eta) if p.eta is not None else "?"
             line = f"[{bar:<20}] {p.done}/{p.total} {pct:3.0f}%  {p.rate:.1f} files/s  ETA {eta}  errors {p.errors}"
+        elif p.phase == "reading text":
+            pct = 100 * p.done / max(p.total, 1)
+            eta = format_seconds(p.eta) if p.eta is not None else "?"
+            line = f"reading text [{'#' * int(pct / 5):<20}] {p.done}/{p.total} {pct:3.0f}%  {p.rate:.1f}/s  ETA {eta}"
         elif p.phase == "saving":
             line = "saving index…"
         else:

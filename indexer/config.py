@@ -40,6 +40,8 @@ class Settings:
     video_interval: float = 2.0
     video_max_frames: int = 600
     follow_symlinks: bool = False
+    read_text: bool = True  # the text pass (OCR) after indexing; off: no text search, nothing read
+    read_text_video: bool = False  # also one frame per video moment (slower; docs/benchmarks.md)
     settings_version: int = 2
 
     def replace(self, **changes: object) -> Settings:

@@ -8,6 +8,7 @@ so opening a library and listing its roots is instant.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import threading
@@ -25,7 +26,9 @@ from indexer.pipeline import IndexReport, Pipeline, ProgressFn
 from indexer.prompts import NONSENSE_PROBES
 from indexer.query import Query, encode_texts, query_vector, weighted
 from indexer.rank import GalleryStats, Hit, search_vector
-from indexer.store import FileRow, RootRow, Store
+from indexer.store import FileRow, RootRow, Store, TextRow
+from indexer.textpass import TextPass, TextReport
+from indexer.textsearch import line_in_moment, parse, phrase_matches, text_hits, with_text, word_matches
 
 # Chosen on tuning seeds of the three test models (bench/bench_retrieval.py, docs/benchmarks.md):
 # at the 90th percentile one nonsense query in 16 still showed 5-11 results; at the 95th at
@@ -218,6 +221,9 @@ class Status:
     vectors: int
     errors: int
     roots: tuple[RootStatus, ...]
+    text_read: int = 0  # pictures whose text was read
+    text_found: int = 0  # of them, pictures with some text
+    text_pending: int = 0  # indexed pictures not read yet
 
 
 class Library:
@@ -237,6 +243,7 @@ class Library:
         self._unsaved = False  # settings given to open() that wait for the model to prove them
         self._null: tuple[int, float] | None = None  # (library size, nonsense margin at NULL_QUANTILE)
         self._null_vecs: np.ndarray | None = None
+        self._reader = None  # the OCR models, loaded by the first text pass
 
     @classmethod
     def open(cls, folder: Path | str | None = None, **overrides: object) -> Library:
@@ -366,6 +373,42 @@ class Library:
                 self.store.put_problem(str(prob.path), prob.reason)
         return report
 
+    def text_kinds(self) -> tuple[str, ...]:
+        return ("photo", "video") if self.settings.read_text_video else ("photo",)
+
+    def read_text(self, on_progress: ProgressFn | None = None, cancel: threading.Event | None = None,
+                  pause: threading.Event | None = None, wait: bool = False,
+                  should_yield=lambda: False) -> TextReport:
+        """The text pass: read the words in every indexed picture not read yet (``textpass.py``).
+
+        Run it after ``index()``; it resumes where a previous pass stopped and does nothing
+        when ``Settings.read_text`` is off.
+        """
+        if not self.settings.read_text:
+            return TextReport()
+        from indexer.ocr import TextReader, reader_version
+
+        with self.writing(wait, cancel):
+            with self._lock:
+                if self._reader is None:
+                    self._reader = TextReader(self.settings.threads)
+            return TextPass(self.store, self._reader, reader_version(), self.text_kinds(), on_progress,
+                            cancel or threading.Event(), pause or threading.Event(), should_yield).run()
+
+    def text_pending(self) -> int:
+        """Indexed pictures whose words have not been read yet (0 when reading text is off)."""
+        from indexer.ocr import reader_version
+
+        return self.store.text_pending_count(reader_version(), self.text_kinds()) if self.settings.read_text else 0
+
+    def text_of(self, path: str) -> list[TextRow] | None:
+        """The lines read in one file, or None when it has not been read (yet)."""
+        row = self.store.file(path)
+        if row is None:
+            raise LibraryError(f"{display(path)} is not in this library")
+        lines = self.store.text_of(row.id)
+        return lines if lines or self.store.was_text_read(row.id) else None
+
     # searching --------------------------------------------------------------------------
     def _fresh_ann(self) -> AnnIndex:
         """The ANN index, caught up with writes made since (by us or another process)."""
@@ -432,15 +475,36 @@ class Library:
         anyway. An explicit ``min_score`` (or the library's ``Settings.min_score``) cuts on
         the calibrated relevance as asked; an example image is never cut by default.
         """
+        tq = parse(query.text)
+        within = phrase_matches(self.store, tq.phrases)  # None: no quoted phrase to hold
+        if query.text_only or (within is not None and not tq.words and not query.images):
+            return Results(text_hits(self.store, tq, query.effective_filters(), query.limit,
+                                     self.store.text_read_count()[1]))
+        if within is not None and not within:
+            return Results([])
+        query = dataclasses.replace(query, text=tq.semantic_text or None)
         vec = self.query_vector(query)
         min_score = query.min_score if query.min_score is not None else self.settings.min_score
         # The example image itself is not an answer to "more like this" or "this, but ...".
         own = {r.id for p in query.images if (r := self.store.file(str(Path(weighted(p)[0]).expanduser().resolve())))}
-        floor = self._nonsense_floor(vec) if min_score is None and not query.images else None
-        if floor is not None and self._fresh_ann().search(vec, 1)[1][0] <= floor:
+        floor = self._nonsense_floor(vec) if min_score is None and not query.images and within is None else None
+        words = {} if query.images or within is not None else word_matches(self.store, tq.words,
+                                                                           self.store.text_read_count()[1])
+        if floor is not None and self._fresh_ann().search(vec, 1)[1][0] <= floor and not words:
             return Results([], no_good_matches=True)  # nothing stands out more than it does for nonsense
-        return Results(self.search_vector(vec, query.limit, query.effective_filters(), min_score, frozenset(own),
-                                          query.hubness, floor))
+        find = functools.partial(self.search_vector, vec, filters=query.effective_filters(),
+                                 exclude=frozenset(own), hubness=query.hubness)
+        hits = find(query.limit, min_score=min_score, min_similarity=floor,
+                    within=frozenset(within) if within is not None else None)
+        if within:
+            return Results([with_text(h, within.get(h.file_id)) for h in hits])
+        if words:  # pictures showing the words: their picture score, raised by the words found
+            seen = {(h.file_id, h.start) for h in hits}
+            hits += [h for h in find(4 * len(words) + query.limit, min_score=0.0, within=frozenset(words))
+                     if (h.file_id, h.start) not in seen]
+            hits = [with_text(h, line_in_moment(h, words)) for h in hits]
+            hits = sorted((h for h in hits if min_score is None or h.score >= min_score), key=lambda h: -h.score)
+        return Results(hits[: query.limit])
 
     def _nonsense_floor(self, vec: np.ndarray) -> float | None:
         """The least similarity a result of this text query needs: its base plus the nonsense margin.
@@ -501,11 +565,12 @@ class Library:
 
     def search_vector(self, vec, limit: int = 20, filters=None, min_score: float | None = None,
                       exclude: frozenset[int] = frozenset(), hubness: bool = True,
-                      min_similarity: float | None = None) -> list[Hit]:
+                      min_similarity: float | None = None, within: frozenset[int] | None = None) -> list[Hit]:
         ann = self._fresh_ann()
         alpha = self.settings.hub_alpha if hubness else 0.0
         stats = self._stats.refresh(self.store, self.query_bank()[1] if alpha else None)
-        return search_vector(vec, self.store, ann, limit, filters, min_score, exclude, stats, alpha, min_similarity)
+        return search_vector(vec, self.store, ann, limit, filters, min_score, exclude, stats, alpha, min_similarity,
+                             within)
 
     def similar(self, path: str, limit: int = 20) -> list[Hit]:
         """More like this: neighbours of an indexed file's own vector."""
@@ -553,7 +618,7 @@ class Library:
         counts = self.store.counts()
         return Status(str(self.folder), self.model_id, counts.get("photo:ok", 0), counts.get("video:ok", 0),
                       counts.get("vectors", 0), sum(n for k, n in counts.items() if k.endswith(":error")),
-                      tuple(roots))
+                      tuple(roots), *self.store.text_read_count(), self.text_pending())
 
     def file_info(self, path: str) -> FileRow | None:
         """What the library knows about one file (metadata for a preview)."""

@@ -40,6 +40,7 @@ class Filters:
     has_gps: bool | None = None
     min_size: int | None = None  # pixels on the short side
     extensions: tuple[str, ...] = ()  # e.g. ("jpg", "heic")
+    has_text: bool | None = None  # words were read in it (the text pass, textpass.py)
 
     def is_set(self) -> bool:
         return self != Filters(kind=self.kind) or self.kind != "all"
@@ -67,6 +68,8 @@ class Filters:
             args.append(f"%{self.camera}%")
         if self.has_gps is not None:
             where.append("lat IS NOT NULL" if self.has_gps else "lat IS NULL")
+        if self.has_text is not None:
+            where.append(("" if self.has_text else "NOT ") + "EXISTS (SELECT 1 FROM text_lines t WHERE t.file_id = files.id)")
         if self.min_size:
             where.append("MIN(width, height) >= ?")
             args.append(self.min_size)
@@ -95,6 +98,7 @@ class Query:
     method: str = DEFAULT_METHOD  # composed queries: "fusion" | "pdv"
     reference_caption: str | None = None  # pdv: what the example image shows
     hubness: bool = True
+    text_only: bool = False  # only the words read in pictures, no picture search (textsearch.py)
 
     def is_empty(self) -> bool:
         return not (self.text and self.text.strip()) and not self.images and not self.also

@@ -54,6 +54,9 @@ class Hit:
     taken_at: float | None = None
     camera: str | None = None
     similarity: float = 0.0
+    text: str | None = None  # the line of text in the picture that matched the words (textsearch.py)
+    text_box: tuple[float, float, float, float] | None = None  # where it is: fractions of width and height
+    text_score: float = 0.0  # share of the query's words found in the picture's text
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -131,17 +134,20 @@ def relevance(scores: np.ndarray, sample_scores: np.ndarray) -> np.ndarray:
 def search_vector(vec: np.ndarray, store: Store, ann: AnnIndex, limit: int = 20, filters: Filters | None = None,
                   min_score: float | None = None, exclude: frozenset[int] = frozenset(),
                   stats: GalleryStats | None = None, hub_alpha: float = HUB_ALPHA,
-                  min_similarity: float | None = None) -> list[Hit]:
+                  min_similarity: float | None = None, within: frozenset[int] | None = None) -> list[Hit]:
     """Best photos and video moments for ``vec``, most relevant first.
 
     ``min_score`` cuts on the calibrated relevance, ``min_similarity`` on the raw cosine
-    (the default view's nonsense floor, ``Library._nonsense_floor``).
+    (the default view's nonsense floor, ``Library._nonsense_floor``); ``within`` limits the
+    search to these files (the ones whose text holds a quoted phrase).
     """
     filters = filters or Filters()
     allowed: set[int] | None = None
-    if filters.is_set():
+    if filters.is_set() or within is not None:
         where, args = filters.sql()
         allowed = {r.id for r in store.files(where, args)}
+        if within is not None:
+            allowed &= within
         if not allowed:
             return []
         n_vec = store.vector_count_of(allowed)

@@ -57,6 +57,28 @@ def m002_filter_indexes(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX files_kind_status ON files(kind, status)")
 
 
+@SCHEMA()
+def m003_text(db: sqlite_utils.Database) -> None:
+    """Words read in pictures (ocr.py): lines with boxes, an FTS5 index over them, and per file
+    which reader read it (NULL: not yet), so the text pass resumes and a new reader re-reads.
+
+    ``remove_diacritics 2`` makes "zurich" find "Zürich"; the FTS table holds no copy of the
+    text (``content=``), triggers keep it level with ``text_lines``.
+    """
+    db.execute("""CREATE TABLE text_lines (
+        id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL REFERENCES files(id), ts REAL,
+        text TEXT NOT NULL, confidence REAL NOT NULL, x0 REAL, y0 REAL, x1 REAL, y1 REAL)""")
+    db.execute("CREATE INDEX text_lines_file ON text_lines(file_id)")
+    db.execute("""CREATE VIRTUAL TABLE text_fts USING fts5(text, content='text_lines', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2')""")
+    db.execute("""CREATE TRIGGER text_lines_ai AFTER INSERT ON text_lines BEGIN
+        INSERT INTO text_fts(rowid, text) VALUES (new.id, new.text); END""")
+    db.execute("""CREATE TRIGGER text_lines_ad AFTER DELETE ON text_lines BEGIN
+        INSERT INTO text_fts(text_fts, rowid, text) VALUES ('delete', old.id, old.text); END""")
+    db.execute("ALTER TABLE files ADD COLUMN text_read TEXT")
+    db.execute("CREATE INDEX files_text_read ON files(kind, status, text_read)")
+
+
 @dataclasses.dataclass(frozen=True)
 class FileRow:
     """One file as the library knows it."""
@@ -99,7 +121,20 @@ class VectorIn:
     end: float | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class TextRow:
+    """A line of text read in a file; ``box`` is (x0, y0, x1, y1) as fractions of the picture."""
+
+    id: int
+    file_id: int
+    text: str
+    confidence: float
+    box: tuple[float, float, float, float]
+    ts: float | None = None
+
+
 FILE_FIELDS = [f.name for f in dataclasses.fields(FileRow)]
+TEXT_FIELDS = "id, file_id, text, confidence, x0, y0, x1, y1, ts"
 
 
 class StoreError(RuntimeError):
@@ -233,6 +268,7 @@ class Store:
             [values[c] for c in cols])
         file_id = self.db.execute("SELECT id FROM files WHERE path = ?", [values["path"]]).fetchone()[0]
         self._drop_vectors_of([file_id])
+        self._drop_text_of([file_id])  # new content: its words are read again by the text pass
         new = []
         for v in vectors:
             cur = self.db.execute("INSERT INTO vectors (file_id, ts, start, end, vec) VALUES (?, ?, ?, ?, ?)",
@@ -286,6 +322,7 @@ class Store:
 
     def _delete_files(self, ids: Sequence[int]) -> list[int]:
         dropped = self._drop_vectors_of(ids)
+        self._drop_text_of(ids)
         for chunk in _chunks(ids):
             self.db.execute(f"DELETE FROM files WHERE id IN ({','.join('?' * len(chunk))})", chunk)
         return dropped
@@ -301,11 +338,84 @@ class Store:
             dropped += vids
         return dropped
 
+    def _drop_text_of(self, file_ids: Sequence[int]) -> None:
+        for chunk in _chunks(file_ids):
+            marks = ",".join("?" * len(chunk))
+            self.db.execute(f"DELETE FROM text_lines WHERE file_id IN ({marks})", chunk)
+            self.db.execute(f"UPDATE files SET text_read = NULL WHERE id IN ({marks})", chunk)
+
     def counts(self) -> dict[str, int]:
         q = "SELECT kind, status, COUNT(*) FROM files GROUP BY kind, status"
         out = {f"{k}:{s}": n for k, s, n in self._query(q)}
         out["vectors"] = self._query("SELECT COUNT(*) FROM vectors")[0][0]
         return out
+
+    # text read in pictures -----------------------------------------------------------
+    def files_without_text(self, reader: str, kinds: Sequence[str], limit: int = 10_000) -> list[FileRow]:
+        """Indexed files the text pass has not read with ``reader`` yet, oldest rows first."""
+        marks = ",".join("?" * len(kinds))
+        return self.files(f"status = 'ok' AND kind IN ({marks}) AND (text_read IS NULL OR text_read != ?) "
+                          f"ORDER BY id LIMIT ?", [*kinds, reader, limit])
+
+    def text_pending_count(self, reader: str, kinds: Sequence[str]) -> int:
+        marks = ",".join("?" * len(kinds))
+        q = (f"SELECT COUNT(*) FROM files WHERE status = 'ok' AND kind IN ({marks}) "
+             "AND (text_read IS NULL OR text_read != ?)")
+        return int(self._query(q, [*kinds, reader])[0][0])
+
+    def text_read_count(self) -> tuple[int, int]:
+        """(files whose text was read, of them files where some text was found)."""
+        read = self._query("SELECT COUNT(*) FROM files WHERE text_read IS NOT NULL")[0][0]
+        found = self._query("SELECT COUNT(DISTINCT file_id) FROM text_lines")[0][0]
+        return int(read), int(found)
+
+    def put_text(self, file_id: int, reader: str, lines: Sequence[tuple[str, float, Sequence[float], float | None]],
+                 expect_mtime: float | None) -> bool:
+        """Replace a file's text with ``lines`` (text, confidence, box, ts) read by ``reader``.
+
+        Committed on its own (a kill loses at most the file being read) and without
+        bumping the vector ``version``: text does not change what the ANN cache holds.
+        Returns False, writing nothing, when the file changed since it was read
+        (``expect_mtime``): the next indexing run puts the new content and it is read again.
+        """
+        with self._lock:
+            try:
+                with self.db.atomic():
+                    row = self.db.execute("SELECT mtime FROM files WHERE id = ?", [file_id]).fetchone()
+                    if row is None or row[0] != expect_mtime:
+                        return False
+                    self.db.execute("DELETE FROM text_lines WHERE file_id = ?", [file_id])
+                    self.db.conn.executemany(
+                        "INSERT INTO text_lines (file_id, ts, text, confidence, x0, y0, x1, y1) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        [(file_id, ts, text, conf, *box) for text, conf, box, ts in lines])
+                    self.db.execute("UPDATE files SET text_read = ? WHERE id = ?", [reader, file_id])
+                    return True
+            except sqlite3.OperationalError as e:
+                raise StoreError(_explain(e, self.path)) from e
+
+    def was_text_read(self, file_id: int) -> bool:
+        return bool(self._query("SELECT text_read IS NOT NULL FROM files WHERE id = ?", [file_id])[0][0])
+
+    def moment_times(self, file_id: int) -> list[float]:
+        """A video's moments, each by its first sampled frame's time (what the text pass reads)."""
+        q = "SELECT MIN(ts) FROM vectors WHERE file_id = ? AND ts IS NOT NULL GROUP BY COALESCE(start, ts) ORDER BY 1"
+        return [float(r[0]) for r in self._query(q, [file_id])]
+
+    def text_of(self, file_id: int) -> list[TextRow]:
+        rows = self._query(f"SELECT {TEXT_FIELDS} FROM text_lines WHERE file_id = ? ORDER BY ts, y0, x0", [file_id])
+        return [_text_row(r) for r in rows]
+
+    def match_text(self, fts_query: str, limit: int = 5000) -> list[tuple[TextRow, float]]:
+        """Lines matching an FTS5 query, best first, with FTS5's bm25 rank (lower is better)."""
+        q = (f"SELECT {', '.join('l.' + c.strip() for c in TEXT_FIELDS.split(','))}, text_fts.rank "
+             "FROM text_fts JOIN text_lines l ON l.id = text_fts.rowid WHERE text_fts MATCH ? "
+             "ORDER BY text_fts.rank LIMIT ?")
+        try:
+            rows = self._query(q, [fts_query, limit])
+        except sqlite3.OperationalError:  # a query FTS5 cannot parse matches nothing
+            return []
+        return [(_text_row(r[:-1]), float(r[-1])) for r in rows]
 
     # vectors ----------------------------------------------------------------------
     def vectors_since(self, after_id: int, batch: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -378,6 +488,10 @@ def _chunks(ids: Iterable[Any]) -> Iterator[list[int]]:
     ids = [int(i) for i in ids]
     for i in range(0, len(ids), SQL_VARIABLES):
         yield ids[i:i + SQL_VARIABLES]
+
+
+def _text_row(r: Sequence[Any]) -> TextRow:
+    return TextRow(r[0], r[1], r[2], r[3], (r[4], r[5], r[6], r[7]), r[8])
 
 
 def _file_row(r: Sequence[Any]) -> FileRow:

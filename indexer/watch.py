@@ -17,6 +17,7 @@ from pathlib import Path
 
 from indexer.library import Library, WriteCancelled
 from indexer.pipeline import IndexReport, Progress
+from indexer.textpass import TextReport
 
 
 class Watcher:
@@ -28,7 +29,8 @@ class Watcher:
     def __init__(self, library: Library, poll_interval: float = 300.0, use_events: bool = True,
                  settle: float = 2.0, on_progress: Callable[[Progress], None] | None = None,
                  on_report: Callable[[IndexReport], None] | None = None,
-                 on_error: Callable[[str], None] | None = None) -> None:
+                 on_error: Callable[[str], None] | None = None,
+                 on_text: Callable[[TextReport], None] | None = None) -> None:
         self.library = library
         self.poll_interval = poll_interval
         self.use_events = use_events
@@ -36,6 +38,7 @@ class Watcher:
         self.on_progress = on_progress
         self.on_report = on_report or (lambda r: None)
         self.on_error = on_error or (lambda e: None)
+        self.on_text = on_text or (lambda r: None)
         self.cancel = threading.Event()
         self.paused = threading.Event()
         self._wake = threading.Event()
@@ -143,10 +146,26 @@ class Watcher:
         except Exception as e:  # reported, and the watcher keeps going
             self.on_error(str(e))
             return None
-        self.runs += 1
         self.on_report(report)
+        if not report.cancelled:
+            self._read_text()
+        self.runs += 1
         return report
 
+    def _read_text(self) -> None:
+        """The text pass after each indexing pass; it stops between files when something changed
+        on disk (the embedding pass goes first) and resumes after it."""
+        if not self.library.settings.read_text:
+            return
+        try:
+            report = self.library.read_text(self.on_progress, self.cancel, self.paused, wait=True,
+                                            should_yield=lambda: bool(self._last_event) or self._stop.is_set())
+        except WriteCancelled:
+            return
+        except Exception as e:  # reported (OCR models missing...), and the watcher keeps going
+            self.on_error(f"reading text in pictures failed: {e}")
+            return
+        self.on_text(report)  # when it yielded, the pending event runs the next pass, which resumes it
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """For tests and scripts: wait until no pass is pending or running."""
         end = time.monotonic() + timeout

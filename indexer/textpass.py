@@ -1,0 +1,105 @@
+"""The text pass: read the words in indexed pictures, after (never before) the embedding pass.
+
+Search works as soon as the pictures are embedded; reading text is slower (a detector
+pass per picture, recognition where it finds text), so it runs as a second pass over
+files the store says are unread (``files.text_read``). Each file's text is committed on
+its own, so a kill loses at most the file being read and the next pass resumes where it
+stopped. The pass yields to the embedding pass: ``should_yield`` (the watcher: "new files
+arrived") ends it between files, and the next pass picks up the rest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from indexer.decode import load_image, reason_for
+from indexer.ocr import MAX_SIDE, TextLine, TextReader
+from indexer.pipeline import Progress, ProgressFn
+from indexer.store import FileRow, Store
+from indexer.video import frame_at
+
+log = logging.getLogger(__name__)
+PHASE = "reading text"
+
+
+@dataclasses.dataclass(frozen=True)
+class TextReport:
+    """The outcome of one text pass."""
+
+    read: int = 0  # files read (with or without text)
+    with_text: int = 0  # of them, files where text was found
+    lines: int = 0
+    failed: int = 0  # files that could not be opened now (kept unread: tried again next pass)
+    remaining: int = 0  # still unread when the pass ended (cancelled, yielded or failed)
+    cancelled: bool = False
+    seconds: float = 0.0
+
+
+@dataclasses.dataclass
+class TextPass:
+    """One pass over the unread files of a library. Build it, then call ``run()``."""
+
+    store: Store
+    reader: TextReader
+    reader_id: str
+    kinds: tuple[str, ...] = ("photo",)
+    on_progress: ProgressFn | None = None
+    cancel: threading.Event = dataclasses.field(default_factory=threading.Event)
+    pause: threading.Event = dataclasses.field(default_factory=threading.Event)
+    should_yield: Callable[[], bool] = lambda: False
+
+    def run(self) -> TextReport:
+        start = time.monotonic()
+        todo = self.store.files_without_text(self.reader_id, self.kinds, limit=10**9)
+        read = with_text = lines = failed = 0
+        for done, row in enumerate(todo):
+            if self._stopping():
+                break
+            self._progress(done, len(todo), start, row.path)
+            found = self._read(row)
+            if found is None:
+                failed += 1
+                continue
+            if self.store.put_text(row.id, self.reader_id, [(t.text, t.confidence, t.box, t.ts) for t in found],
+                                   row.mtime):
+                read += 1
+                with_text += bool(found)
+                lines += len(found)
+        remaining = self.store.text_pending_count(self.reader_id, self.kinds)
+        self._progress(len(todo), len(todo), start, None, phase="done")
+        return TextReport(read, with_text, lines, failed, remaining, self.cancel.is_set(), time.monotonic() - start)
+
+    def _stopping(self) -> bool:
+        while self.pause.is_set() and not self.cancel.is_set():
+            time.sleep(0.1)
+        return self.cancel.is_set() or self.should_yield()
+
+    def _read(self, row: FileRow) -> list[TextLine] | None:
+        """The file's lines, or None when it cannot be opened now (moved, being replaced...)."""
+        try:
+            if row.kind == "video":
+                return self._read_video(row)
+            return self.reader.read(load_image(Path(row.path), MAX_SIDE * 3 // 4).image)
+        except Exception as e:  # noqa: BLE001 - one file's problem never stops the pass
+            log.info("text pass: %s: %s", row.path, reason_for(e))
+            return None
+
+    def _read_video(self, row: FileRow) -> list[TextLine]:
+        """One frame per moment (the moment's first sampled frame), read like a photo."""
+        out: list[TextLine] = []
+        for ts in self.store.moment_times(row.id):
+            out += self.reader.read(frame_at(Path(row.path), ts, MAX_SIDE * 3 // 4), ts)
+        return out
+
+    def _progress(self, done: int, total: int, start: float, current: str | None, phase: str = PHASE) -> None:
+        if self.on_progress is None:
+            return
+        elapsed = time.monotonic() - start
+        rate = done / elapsed if elapsed > 0 and done else 0.0
+        eta = (total - done) / rate if rate else None
+        self.on_progress(Progress(phase, done, total, current, rate, eta))
