@@ -397,11 +397,6 @@ class Store:
     def was_text_read(self, file_id: int) -> bool:
         return bool(self._query("SELECT text_read IS NOT NULL FROM files WHERE id = ?", [file_id])[0][0])
 
-    def moment_times(self, file_id: int) -> list[float]:
-        """A video's moments, each by its first sampled frame's time (what the text pass reads)."""
-        q = "SELECT MIN(ts) FROM vectors WHERE file_id = ? AND ts IS NOT NULL GROUP BY COALESCE(start, ts) ORDER BY 1"
-        return [float(r[0]) for r in self._query(q, [file_id])]
-
     def text_of(self, file_id: int) -> list[TextRow]:
         rows = self._query(f"SELECT {TEXT_FIELDS} FROM text_lines WHERE file_id = ? ORDER BY ts, y0, x0", [file_id])
         return [_text_row(r) for r in rows]

@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from indexer.decode import load_image, reason_for
 from indexer.ocr import MAX_SIDE, TextLine, TextReader
 from indexer.pipeline import Progress, ProgressFn
@@ -25,6 +27,10 @@ from indexer.video import frame_at
 
 log = logging.getLogger(__name__)
 PHASE = "reading text"
+# A sampled frame this close (cosine) to the last frame read shows the same thing: not read again.
+# Near-identical, not "similar": any visible change (a new slide) reads again.
+KEYFRAME_SAME = 0.99
+MAX_VIDEO_READS = 60  # per video: ~6-15 s of reading on 2 cores (docs/benchmarks.md)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,11 +96,13 @@ class TextPass:
             return None
 
     def _read_video(self, row: FileRow) -> list[TextLine]:
-        """One frame per moment (the moment's first sampled frame), read like a photo."""
-        out: list[TextLine] = []
-        for ts in self.store.moment_times(row.id):
-            out += self.reader.read(frame_at(Path(row.path), ts, MAX_SIDE * 3 // 4), ts)
-        return out
+        """The video's sampled frames that look different from the last one read (``keyframes``),
+        read like photos; a line seen again in a later frame is kept once, at its first time."""
+        out: dict[str, TextLine] = {}
+        for ts in keyframes(self.store.vectors_of(row.id)):
+            for line in self.reader.read(frame_at(Path(row.path), ts, MAX_SIDE * 3 // 4), ts):
+                out.setdefault(line.text.casefold(), line)
+        return list(out.values())
 
     def _progress(self, done: int, total: int, start: float, current: str | None, phase: str = PHASE) -> None:
         if self.on_progress is None:
@@ -103,3 +111,17 @@ class TextPass:
         rate = done / elapsed if elapsed > 0 and done else 0.0
         eta = (total - done) / rate if rate else None
         self.on_progress(Progress(phase, done, total, current, rate, eta))
+
+
+def keyframes(frames: list[tuple[int, np.ndarray, float | None]], same: float = KEYFRAME_SAME,
+              limit: int = MAX_VIDEO_READS) -> list[float]:
+    """Times of the sampled frames worth reading: the first, then each whose embedding differs
+    from the last one kept (cosine below ``same``: a slide, a cut, the camera moved on); a
+    still shot is read once. At most ``limit``, spread evenly over the video."""
+    kept: list[tuple[np.ndarray, float]] = []
+    for _, vec, ts in frames:
+        if ts is not None and (not kept or float(vec @ kept[-1][0]) < same):
+            kept.append((vec, ts))
+    if len(kept) > limit:
+        kept = [kept[round(i * (len(kept) - 1) / (limit - 1))] for i in range(limit)]
+    return [ts for _, ts in kept]

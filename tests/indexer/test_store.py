@@ -21,7 +21,7 @@ def add(store: Store, name: str, vec: np.ndarray) -> int:
         return store.put_file({"path": name, "kind": "photo", "status": "ok"}, [VectorIn(vec)])[0]
 
 
-ALL = ["m001_initial", "m002_filter_indexes"]
+ALL = ["m001_initial", "m002_filter_indexes", "m003_text"]
 
 
 def test_schema_is_migrated_once_and_recorded(tmp_path: Path) -> None:
@@ -40,7 +40,11 @@ def test_every_older_schema_upgrades_keeping_data(tmp_path: Path, older: str) ->
     old = Store(tmp_path / "db", migrate=False)
     SCHEMA.apply(old.db, stop_before=ALL[ALL.index(older) + 1])
     assert old.schema_migrations() == ALL[: ALL.index(older) + 1]
-    vid = add(old, "/kept.jpg", unit(np.random.default_rng(4), 1)[0])
+    # written as that version did: its own columns only (today's put_file also clears text rows)
+    old.db.execute("INSERT INTO files (path, kind, status) VALUES ('/kept.jpg', 'photo', 'ok')")
+    cur = old.db.execute("INSERT INTO vectors (file_id, vec) VALUES (1, ?)",
+                         [unit(np.random.default_rng(4), 1)[0].astype(np.float16).tobytes()])
+    vid = cur.lastrowid
     old.close()
     new = Store(tmp_path / "db")
     assert new.schema_migrations() == ALL
