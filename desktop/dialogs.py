@@ -146,6 +146,11 @@ class SettingsDialog(QDialog):
         self.precision.setCurrentText(settings.precision)
         self.threads = QSpinBox(minimum=0, maximum=64, value=settings.threads, specialValueText="automatic")
         self.exclude = QLineEdit(", ".join(settings.exclude), placeholderText="e.g. */raw/*, *.tmp.jpg")
+        self.read_text = QCheckBox("Read text in pictures (signs, receipts, slides), after indexing",
+                                   checked=settings.read_text)
+        self.read_text_video = QCheckBox("Also in videos (slower)", checked=settings.read_text_video)
+        self.read_text_video.setEnabled(settings.read_text)
+        self.read_text.toggled.connect(self.read_text_video.setEnabled)
         self.watch = QCheckBox("Watch folders for changes", checked=watch)
         self.poll = QDoubleSpinBox(minimum=10, maximum=86400, value=poll, suffix=" s", decimals=0)
         form = QFormLayout(self)
@@ -153,6 +158,8 @@ class SettingsDialog(QDialog):
         form.addRow("Precision", self.precision)
         form.addRow("Threads", self.threads)
         form.addRow("Exclude", self.exclude)
+        form.addRow("Text", self.read_text)
+        form.addRow("", self.read_text_video)
         form.addRow("", self.watch)
         form.addRow("Also rescan every", self.poll)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -163,4 +170,6 @@ class SettingsDialog(QDialog):
     def values(self) -> dict[str, object]:
         return {"model": self.model.currentText().strip(), "precision": self.precision.currentText(),
                 "threads": self.threads.value(),
-                "exclude": tuple(p.strip() for p in self.exclude.text().split(",") if p.strip())}
+                "exclude": tuple(p.strip() for p in self.exclude.text().split(",") if p.strip()),
+                "read_text": self.read_text.isChecked(),
+                "read_text_video": self.read_text.isChecked() and self.read_text_video.isChecked()}

@@ -12,8 +12,8 @@ import os
 import urllib.parse
 from pathlib import Path
 
-from PySide6.QtCore import QUrl
-from PySide6.QtGui import QPixmap
+from PySide6.QtCore import QBuffer, QByteArray, QUrl
+from PySide6.QtGui import QImageReader, QPixmap
 
 from indexer import display_path as display
 from indexer import path_is_text as is_text
@@ -32,15 +32,19 @@ def folder_url(path: str) -> QUrl:
 
 
 def load_pixmap(path: str) -> QPixmap:
-    """The picture at ``path`` (a null pixmap if it cannot be read)."""
+    """The picture at ``path`` upright (EXIF orientation applied, as the indexer sees it, so
+    boxes found in it land in the right place); a null pixmap if it cannot be read."""
     if is_text(path):
-        return QPixmap(path)
-    pix = QPixmap()
-    try:
-        pix.loadFromData(Path(path).read_bytes())
-    except OSError:
-        pass
-    return pix
+        reader = QImageReader(path)
+    else:
+        try:
+            buffer = QBuffer()
+            buffer.setData(QByteArray(Path(path).read_bytes()))
+        except OSError:
+            return QPixmap()
+        reader = QImageReader(buffer)
+    reader.setAutoTransform(True)
+    return QPixmap.fromImage(reader.read())
 
 
 def name_of(path: str) -> str:

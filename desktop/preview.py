@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import html
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QDesktopServices, QPixmap
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QDesktopServices, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QPlainTextEdit,
     QPushButton,
     QSlider,
     QStackedWidget,
@@ -20,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.files import display, file_url, folder_url, load_pixmap, name_of
-from indexer import FileRow, Hit, format_seconds
+from indexer import FileRow, Hit, TextRow, format_seconds
 
 
 class Preview(QWidget):
@@ -32,6 +33,7 @@ class Preview(QWidget):
         super().__init__(parent)
         self.hit: Hit | None = None
         self.player = None
+        self._pixmap: QPixmap | None = None
         self.picture = QLabel(alignment=Qt.AlignmentFlag.AlignCenter, minimumHeight=240)
         self.picture.setSizePolicy(self.picture.sizePolicy().horizontalPolicy(),
                                    self.picture.sizePolicy().verticalPolicy())
@@ -42,6 +44,10 @@ class Preview(QWidget):
         self.stack.addWidget(self.picture)
         self.stack.addWidget(self.video_area)
         self.details = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.text_label = QLabel("Text in the picture", visible=False)
+        self.text = QPlainTextEdit(readOnly=True, maximumHeight=90, visible=False)  # select and copy
+        self.text.setToolTip("The words Glimpse read in this picture; select them to copy")
+        self.lines: list[TextRow] = []
         self.moments = QListWidget(maximumHeight=90, visible=False)
         self.moments.itemActivated.connect(lambda it: self.seek(it.data(Qt.ItemDataRole.UserRole)))
         self.moments.itemClicked.connect(lambda it: self.seek(it.data(Qt.ItemDataRole.UserRole)))
@@ -59,10 +65,14 @@ class Preview(QWidget):
         lay.addWidget(self.stack, 1)
         lay.addWidget(self.moments)
         lay.addWidget(self.details)
+        lay.addWidget(self.text_label)
+        lay.addWidget(self.text)
         lay.addLayout(buttons)
 
-    def show_hit(self, hit: Hit, row: FileRow | None, moments: list[Hit]) -> None:
+    def show_hit(self, hit: Hit, row: FileRow | None, moments: list[Hit], lines: list[TextRow] | None = None) -> None:
+        """``lines``: the text read in the file (None: not read, or reading text is off)."""
         self.hit = hit
+        self._show_text(hit, lines or [])
         lines = [f"<b>{html.escape(name_of(hit.path))}</b>", html.escape(display(hit.path)), f"score {hit.score:.3f}"]
         if row is not None:
             if row.taken_at or row.mtime:
@@ -76,6 +86,8 @@ class Preview(QWidget):
                 lines.append(f"GPS {row.lat:.4f}, {row.lon:.4f}")
         if hit.kind == "video":
             lines.append(f"moment {format_seconds(hit.start)}–{format_seconds(hit.end)}, best at {format_seconds(hit.timestamp)}")
+        if hit.text:
+            lines.append(f"matched the words: <b>“{html.escape(hit.text)}”</b>")
         self.details.setText("<br>".join(lines))
         self.similar_btn.setVisible(hit.kind == "photo")
         if hit.kind == "video":
@@ -93,8 +105,34 @@ class Preview(QWidget):
             self.picture.setText("(no preview)" if pix is not None else "")
             return
         box = self.picture.size().expandedTo(QSize(320, 240))  # before the first layout pass it is 0 x 0
-        self.picture.setPixmap(pix.scaled(box, Qt.AspectRatioMode.KeepAspectRatio,
-                                          Qt.TransformationMode.SmoothTransformation))
+        self.picture.setPixmap(self._with_boxes(pix.scaled(box, Qt.AspectRatioMode.KeepAspectRatio,
+                                                           Qt.TransformationMode.SmoothTransformation)))
+
+    def _show_text(self, hit: Hit, lines: list[TextRow]) -> None:
+        self.lines = lines
+        text = "\n".join((f"{format_seconds(t.ts)}  " if t.ts is not None else "") + t.text for t in lines)
+        self.text.setPlainText(text)
+        for w in (self.text, self.text_label):
+            w.setVisible(bool(lines))
+
+    def _with_boxes(self, pix: QPixmap) -> QPixmap:
+        """The picture with a thin frame around each line read and the matched words highlighted."""
+        if not self.lines or self.hit is None or self.hit.kind != "photo":
+            return pix
+        out = QPixmap(pix)
+        p = QPainter(out)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        w, h = out.width() / out.devicePixelRatio(), out.height() / out.devicePixelRatio()
+        for t in self.lines:
+            matched = self.hit.text_box is not None and tuple(t.box) == tuple(self.hit.text_box)
+            rect = QRectF(t.box[0] * w, t.box[1] * h, (t.box[2] - t.box[0]) * w, (t.box[3] - t.box[1]) * h)
+            rect = rect.adjusted(-2, -2, 2, 2)
+            if matched:
+                p.fillRect(rect, QColor(255, 214, 0, 90))
+            p.setPen(QPen(QColor(255, 200, 0) if matched else QColor(255, 255, 255, 150), 3 if matched else 1))
+            p.drawRect(rect)
+        p.end()
+        return out
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
         super().resizeEvent(event)

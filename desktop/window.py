@@ -54,6 +54,7 @@ from indexer import (
     Library,
     Progress,
     Query,
+    TextReport,
     Watcher,
     download_model,
     format_seconds,
@@ -69,6 +70,7 @@ class WatchBridge(QObject):
 
     progress = Signal(object)
     report = Signal(object)
+    text = Signal(object)
     error = Signal(str)
 
 
@@ -85,9 +87,12 @@ class MainWindow(QMainWindow):
         self.hits: list[Hit] = []
         self._generation = 0
         self.watcher = None
+        self._preview_gen = 0
+        self._index_summary = ""
         self.bridge = WatchBridge(self)
         self.bridge.progress.connect(self._on_progress)
         self.bridge.report.connect(self._on_indexed)
+        self.bridge.text.connect(self._on_text_read)
         self.bridge.error.connect(lambda e: self.status_text.setText(f"Indexing problem: {e}"))
         self.qsettings = QSettings("Glimpse", "Glimpse")
         self.model_ready = False
@@ -164,8 +169,11 @@ class MainWindow(QMainWindow):
         self.camera_filter.textChanged.connect(lambda _: self._debounce.start())
         self.gps_filter = QCheckBox("Has location")
         self.gps_filter.toggled.connect(lambda _: self._debounce.start())
+        self.text_filter = QCheckBox("Text in image")
+        self.text_filter.setToolTip("Only pictures where Glimpse read some text")
+        self.text_filter.toggled.connect(lambda _: self._debounce.start())
         for w in (self.use_dates, self.date_from, QLabel("and"), self.date_to, QLabel("Folder"), self.folder_filter,
-                  self.camera_filter, self.gps_filter):
+                  self.camera_filter, self.gps_filter, self.text_filter):
             fl.addWidget(w)
         fl.addStretch(1)
         bar2 = QHBoxLayout()
@@ -342,7 +350,8 @@ class MainWindow(QMainWindow):
         choice = self.folder_filter.currentData()
         folder = self._folder_choices[choice] if choice is not None else None
         return Filters(kind, after, before, folder, self.camera_filter.text().strip() or None,
-                       True if self.gps_filter.isChecked() else None)
+                       True if self.gps_filter.isChecked() else None,
+                       has_text=True if self.text_filter.isChecked() else None)
 
     def current_query(self) -> Query:
         minus = tuple(t.strip() for t in self.minus_field.text().split(",") if t.strip())
@@ -509,7 +518,8 @@ class MainWindow(QMainWindow):
             poll = self.qsettings.value("poll", 300.0, type=float)
             self.watcher = Watcher(self.library, poll_interval=poll, use_events=watch, settle=2.0,
                                                 on_progress=self.bridge.progress.emit,
-                                                on_report=self.bridge.report.emit, on_error=self.bridge.error.emit)
+                                                on_report=self.bridge.report.emit, on_error=self.bridge.error.emit,
+                                                on_text=self.bridge.text.emit)
             self.watcher.start()
         else:
             self.watcher.refresh_roots()
@@ -539,7 +549,7 @@ class MainWindow(QMainWindow):
     def _on_progress(self, p: Progress) -> None:
         if self._closing:
             return
-        busy = p.phase in ("scanning", "indexing")
+        busy = p.phase in ("scanning", "indexing", "reading text")
         self.progress.setVisible(busy)
         self.pause_button.setVisible(busy)
         self.cancel_button.setVisible(busy)
@@ -552,6 +562,23 @@ class MainWindow(QMainWindow):
             self.status_text.setText(f"Indexing {p.done}/{p.total} · {p.rate:.1f} files/s · ETA {format_seconds(p.eta)}"
                                      f" · {name_of(p.current or '')}"
                                      + (f" · {p.errors} errors" if p.errors else ""))
+        elif p.phase == "reading text":
+            self.progress.setRange(0, max(p.total, 1))
+            self.progress.setValue(p.done)
+            self.status_text.setText(f"Reading text in pictures {p.done}/{p.total} · {p.rate:.1f}/s · "
+                                     f"ETA {format_seconds(p.eta)} (search already works)")
+
+    def _on_text_read(self, report: TextReport) -> None:
+        if self._closing:
+            return
+        self._index_finished()
+        if report.with_text:
+            self.status_text.setText(f"{self._index_summary} · read the text in {report.read} pictures, "
+                                     f"words in {report.with_text}")
+        else:
+            self.status_text.setText(self._index_summary)
+        if report.with_text and (self.search_field.text() or self.query_images):
+            self.run_search()  # newly read words can change the results
 
     def _on_indexed(self, report: object) -> None:
         if self._closing:
@@ -567,6 +594,7 @@ class MainWindow(QMainWindow):
             self.status_text.setText(f"{display(root)} is offline; its photos are kept until it returns")
         for root in r.held_back:
             self.status_text.setText(f"Most of {display(root)} vanished at once; nothing was deleted")
+        self._index_summary = self.status_text.text()  # shown again when the text pass ends
         self.indexed.emit(report)
         if self.search_field.text() or self.query_images:
             self.run_search()
@@ -607,7 +635,7 @@ class MainWindow(QMainWindow):
             w = Worker(lambda: self.library.update_settings(**values))  # waits its turn behind indexing
             w.signals.error.connect(self.status_text.setText)
             w.signals.result.connect(lambda _: (setattr(self, "model_ready", False), self._load_model()))
-            start(w)
+            start(w)  # the model reloads; its start catches up with indexing and reads text if now asked
 
     def _restore_geometry(self) -> None:
         geo = self.qsettings.value("geometry")
@@ -619,11 +647,23 @@ class MainWindow(QMainWindow):
 
     # results ------------------------------------------------------------------------------------
     def _preview(self, index) -> None:
+        """The file's details and text are read off the UI thread; a newer selection wins."""
         hit = index.data(HIT_ROLE) if index.isValid() else None
-        if hit is not None:
-            others = [h for h in self.hits if h.path == hit.path and h.kind == "video"]
-            self.preview.show()
-            self.preview.show_hit(hit, self.library.file_info(hit.path), others)
+        if hit is None:
+            return
+        others = [h for h in self.hits if h.path == hit.path and h.kind == "video"]
+        self._preview_gen += 1
+        gen = self._preview_gen
+        w = Worker(lambda: (self.library.file_info(hit.path), self.library.text_of(hit.path)))
+        w.signals.result.connect(lambda got: self._show_preview(hit, others, *got) if gen == self._preview_gen else None)
+        w.signals.error.connect(lambda _e: self._show_preview(hit, others, None, None) if gen == self._preview_gen else None)
+        start(w)
+
+    def _show_preview(self, hit: Hit, others: list[Hit], row, lines) -> None:
+        if self._closing:
+            return
+        self.preview.show()
+        self.preview.show_hit(hit, row, others, lines)
 
     def _toggle_preview(self) -> None:
         self.preview.setVisible(not self.preview.isVisible())

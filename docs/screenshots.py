@@ -48,7 +48,7 @@ def shoot(win: MainWindow, name: str, settle_ms: int = 800) -> None:
 def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     os.environ["XDG_CONFIG_HOME"] = str(tmp / "config")  # default window size, not the user's
-    app = QApplication.instance() or QApplication(sys.argv)
+    _app = QApplication.instance() or QApplication(sys.argv)  # kept alive for the whole run
     media = tmp / "Pictures"
     world.write_corpus(media / "2024", world.distinct_scenes(random.Random(2), 36), seed=2, size=256)
     scenes = [world.Scene("circle", "green", "large", "center", "plain", "white"),

@@ -14,10 +14,12 @@ from indexer.paths import printable as printable_path
 from indexer.pipeline import IndexReport, Progress
 from indexer.query import Filters, Query
 from indexer.rank import Hit
-from indexer.store import FileRow
+from indexer.store import FileRow, TextRow
+from indexer.textpass import TextReport
 from indexer.watch import Watcher
 
 __all__ = ["PHOTO_EXTENSIONS", "VIDEO_EXTENSIONS", "FileRow", "Filters", "Hit", "IndexReport", "Library", "LibraryBusy",
-           "LibraryError", "ModelMismatch", "Progress", "Query", "Settings", "Status", "Watcher", "WriteCancelled",
+           "LibraryError", "ModelMismatch", "Progress", "Query", "Settings", "Status", "TextReport", "TextRow",
+           "Watcher", "WriteCancelled",
            "display_path", "download_model", "format_seconds", "import_model", "list_models", "log_session",
            "path_is_text", "printable_path"]

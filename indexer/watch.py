@@ -19,6 +19,8 @@ from indexer.library import Library, WriteCancelled
 from indexer.pipeline import IndexReport, Progress
 from indexer.textpass import TextReport
 
+READ_ONLY_EVENTS = frozenset({"opened", "closed_no_write"})  # watchdog's names for a file being read
+
 
 class Watcher:
     """Runs incremental index passes when folders change, and every ``poll_interval`` s.
@@ -103,8 +105,11 @@ class Watcher:
 
         class Handler(FileSystemEventHandler):
             def on_any_event(self, event) -> None:  # noqa: D401 (watchdog's name)
-                if not str(event.src_path).startswith(library_dir):
-                    watcher.poke()
+                # inotify also reports files being opened and read: by the indexer and the text
+                # pass themselves, which would wake the watcher again after every pass
+                if event.event_type in READ_ONLY_EVENTS or str(event.src_path).startswith(library_dir):
+                    return
+                watcher.poke()
 
         obs = Observer()
         for root in self.library.roots():

@@ -107,7 +107,8 @@ def _coefficients(dst: list[tuple[float, float]], src: list[tuple[float, float]]
 
 
 def render(rng: random.Random, photos: list[Path], size: tuple[int, int] = (1024, 768), max_angle: float = 30.0,
-           heights: tuple[int, int] = (16, 64), perspective: float = 0.15, n_lines: int | None = None) -> tuple[Image.Image, tuple[Line, ...]]:
+           heights: tuple[int, int] = (16, 64), perspective: float = 0.15,
+           n_lines: int | None = None) -> tuple[Image.Image, tuple[Line, ...]]:
     """One picture and the lines it shows (placed without overlapping, fully inside)."""
     img = background(rng, size, photos)
     faces = fonts() or [None]

@@ -37,7 +37,9 @@ def window(qtbot, tmp_path: Path, media):
     qtbot.addWidget(win)
     win.show()
     qtbot.waitUntil(lambda: win.model_ready, timeout=120000)
-    # the catch-up pass re-runs the current search when it ends; let it end before a test types
+    # the catch-up pass (indexing, then reading text) re-runs the current search when it ends;
+    # let it end before a test types
+    qtbot.waitUntil(lambda: win.watcher is not None and win.watcher.runs >= 1, timeout=120000)
     qtbot.waitUntil(lambda: not win.cancel_button.isVisible(), timeout=120000)
     yield win
     win.close()
@@ -126,13 +128,18 @@ def test_adding_a_folder_indexes_it_with_visible_progress(qtbot, tmp_path: Path)
     seen: list[str] = []
     reports: list = []
     win.progress.valueChanged.connect(lambda _: seen.append(win.status_text.text()))
-    win.indexed.connect(reports.append)
+    said: list[str] = []
+    win.indexed.connect(lambda r: (reports.append(r), said.append(win.status_text.text())))
     win.handle_drop([photos])
     assert win.progress.isVisible()
     # files written a moment ago are left to settle first, then indexed by the background watcher
     qtbot.waitUntil(lambda: sum(r.added for r in reports) == 12, timeout=60000)
     assert any("ETA" in s for s in seen)
     assert lib.status().photos == 12
+    assert "Indexed: 12 new" in said[-1]
+    # then the text pass, with its own progress, and the summary again when it is done
+    qtbot.waitUntil(lambda: lib.status().text_read == 12 and not win.progress.isVisible(), timeout=60000)
+    assert any("Reading text" in s for s in seen)
     assert "Indexed: 12 new" in win.status_text.text()
     win.close()
     lib.close()
