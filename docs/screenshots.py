@@ -1,7 +1,9 @@
 """Take the README screenshots of the real window (run under Xvfb: `make screenshots`).
 
 Builds a demo library from the synthetic test world with the committed tiny model,
-then captures: first run, text search results, and a video moment in the preview.
+then captures: first run, text search results, a video moment in the preview, and a
+search for words written in pictures (rendered signs on plain backgrounds, read by the
+real OCR model) with the matched words framed on the preview.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from desktop.window import MainWindow  # noqa: E402
 from indexer import Library  # noqa: E402
-from tests import world  # noqa: E402
+from tests import textworld, world  # noqa: E402
 from tests.conftest import MODEL_SPEC  # noqa: E402
 
 
@@ -84,6 +86,28 @@ def main() -> None:
     print("player", pl.position(), pl.playbackState(), pl.mediaStatus(), win.preview.video_widget.isVisible(),
           win.preview.video_widget.size())
     shoot(win, "screenshot-video.png", 300)
+    win.close()
+    lib.close()
+    shoot_text_search(tmp)
+
+
+def shoot_text_search(tmp: Path) -> None:
+    signs = textworld.write_text_corpus(tmp / "Signs", 31, 18, [], max_angle=0, perspective=0, heights=(30, 60))
+    lib = Library.open(tmp / "text-lib", model=MODEL_SPEC)
+    lib.index([tmp / "Signs"])
+    lib.read_text()
+    win = MainWindow(lib)
+    win.resize(1200, 780)
+    win.show()
+    wait_for(lambda: win.model_ready)
+    wait_for(lambda: win.watcher is not None and win.watcher.runs >= 1)
+    word = max((w for s in signs for line in s.lines for w in line.text.split()), key=lambda w: (w == "SALE", len(w)))
+    win.search_field.setText(f'"{word}"')
+    win.run_search()
+    wait_for(lambda: win.model.rowCount() > 0)
+    win.select_row(0)
+    wait_for(lambda: win.preview.text.isVisible())
+    shoot(win, "screenshot-text.png")
     win.close()
     lib.close()
 

@@ -227,3 +227,14 @@ def test_video_moments_are_read_when_asked(tmp_path: Path) -> None:
         word = words_of(frames[1][1][0].text)[0]
         hit = lib.search(Query(f'"{word}"', text_only=True))[0]
         assert hit.kind == "video" and hit.timestamp is not None and hit.timestamp >= 5.0
+
+
+def test_glimpse_search_sale_returns_exactly_the_pictures_showing_it(read) -> None:
+    """The issue's acceptance check, through the CLI: '"SALE"' on photos with rendered signs."""
+    lib, upright, turned, plain, _ = read
+    showing = {str(p.path) for p in upright + turned if "sale" in words_of(" ".join(line.text for line in p.lines))}
+    assert showing, "the corpus should show SALE somewhere"
+    out = subprocess.run([sys.executable, "-m", "indexer", "--library", str(lib.folder), "search", '"SALE"',
+                          "--limit", "100"], cwd=REPO, capture_output=True, text=True, check=True)
+    found = {line.split("  ", 2)[1].strip() for line in out.stdout.splitlines() if line.strip()}
+    assert found == showing
