@@ -67,6 +67,7 @@ def main() -> None:
 
     lib = Library.open(tmp / "lib", model=MODEL_SPEC)
     lib.index([media])
+    lib.read_text()  # so the window's catch-up pass has nothing left to do while it is photographed
     win = MainWindow(lib)
     win.resize(1200, 780)
     win.show()

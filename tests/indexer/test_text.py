@@ -238,3 +238,31 @@ def test_glimpse_search_sale_returns_exactly_the_pictures_showing_it(read) -> No
                           "--limit", "100"], cwd=REPO, capture_output=True, text=True, check=True)
     found = {line.split("  ", 2)[1].strip() for line in out.stdout.splitlines() if line.strip()}
     assert found == showing
+
+
+def test_the_text_pass_pauses_stops_and_yields_between_pictures(tmp_path: Path) -> None:
+    import threading
+
+    textworld.write_text_corpus(tmp_path / "pics", 4545, 4, [], max_angle=0, perspective=0)
+    with Library.open(tmp_path / "lib", model=MODEL_SPEC) as lib:
+        lib.index([tmp_path / "pics"])
+        pause, out = threading.Event(), []
+        pause.set()
+        t = threading.Thread(target=lambda: out.append(lib.read_text(pause=pause)))
+        t.start()
+        time.sleep(1.0)
+        assert lib.status().text_read == 0  # paused before the first picture
+        pause.clear()
+        t.join(60)
+        assert out[0].read == 4
+        more = textworld.write_text_corpus(tmp_path / "more", 4546, 2, [], max_angle=0, perspective=0)
+        for p in more:
+            shutil.copy(p.path, tmp_path / "pics" / p.path.name)
+        lib.index()
+        stop = threading.Event()
+        stop.set()
+        cancelled = lib.read_text(cancel=stop)
+        assert (cancelled.read, cancelled.remaining, cancelled.cancelled) == (0, 2, True)
+        yielded = lib.read_text(should_yield=lambda: lib.status().text_read >= 5)  # new files arrived: stop
+        assert (yielded.read, yielded.remaining) == (1, 1)
+        assert lib.read_text().read == 1  # and the next pass resumes with the rest
