@@ -37,9 +37,10 @@ def default_ef(n: int) -> int:
 class AnnIndex:
     """Cosine-space HNSW over every vector in the store, keyed by vector id."""
 
-    def __init__(self, folder: Path, dim: int) -> None:
+    def __init__(self, folder: Path, dim: int, model: str | None = None) -> None:
         self.folder = folder
         self.dim = dim
+        self.model = model  # whose vectors it holds (None: the store's active model)
         self._lock = threading.RLock()
         self._index = self._new(1024)
         self.version = 0
@@ -66,9 +67,9 @@ class AnnIndex:
 
     # persistence --------------------------------------------------------------------
     @classmethod
-    def open(cls, folder: Path, dim: int, store: Store) -> AnnIndex:
-        """Load the saved index and bring it level with ``store`` (rebuild if unusable)."""
-        ann = cls(folder, dim)
+    def open(cls, folder: Path, dim: int, store: Store, model: str | None = None) -> AnnIndex:
+        """Load the saved index of ``model``'s vectors and bring it level with ``store`` (rebuild if unusable)."""
+        ann = cls(folder, dim, model)
         if not ann._load():
             ann.rebuild(store)
             return ann
@@ -118,10 +119,10 @@ class AnnIndex:
         """Build from scratch from every vector in SQLite."""
         with self._lock:
             version = store.version()
-            n = len(store.vector_ids())
+            n = store.vector_count(self.model)
             self._index = self._new(max(1024, int(n * 1.2)))
             self.max_id, self.deleted = 0, set()
-            for ids, vecs in store.vectors_since(0):
+            for ids, vecs in store.vectors_since(0, model=self.model):
                 self.add(ids, vecs)
             self.version = version
             self.save()
@@ -133,7 +134,7 @@ class AnnIndex:
             if version == self.version:
                 return 0
             changes = 0
-            for ids, vecs in store.vectors_since(self.max_id):
+            for ids, vecs in store.vectors_since(self.max_id, model=self.model):
                 self.add(ids, vecs)
                 changes += len(ids)
             dead = store.tombstones_since(self.version)

@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--arch", help="for a checkpoint file: its open_clip architecture, e.g. MobileCLIP2-S0")
     m.add_argument("--name", help="name for the imported model")
     m.add_argument("--use", action="store_true", help="also make it this library's model")
+    m = msub.add_parser("use", help="switch this library to another model; search keeps working meanwhile")
+    m.add_argument("name", nargs="?", help="NAME:TAG, hf-hub:ORG/REPO or local-dir:PATH")
+    m.add_argument("--cancel", action="store_true", help="abandon a switch under way (the library stays as it was)")
+    m.add_argument("--start-only", action="store_true",
+                   help="only start it; `glimpse index` or `glimpse watch` re-embed in the background")
+    msub.add_parser("prune", help="delete the vectors of models the library switched away from")
 
     p = sub.add_parser("doctor", help="check the library for damage (and --repair it)")
     p.add_argument("--repair", action="store_true", help="fix what can be fixed: rebuild the index, drop orphans")
@@ -195,6 +201,11 @@ def cmd_index(lib: Library, args: argparse.Namespace) -> int:
     report = lib.index(args.paths, on_progress=None if args.quiet else ProgressLine(), wait=args.wait,
                        allow_mass_delete=args.allow_deletions)
     print_report(report)
+    if lib.switching and not report.cancelled:
+        rep = lib.reembed(on_progress=None if args.quiet else ProgressLine(), wait=args.wait)
+        if rep is not None:
+            left = f"; {rep.remaining} to go" if rep.remaining else "; the new model is now active"
+            print(f"re-embedded {rep.done} files for the new model ({rep.seconds:.1f}s){left}")
     if not args.no_text and lib.settings.read_text and not report.cancelled:
         text = lib.read_text(on_progress=None if args.quiet else ProgressLine(), wait=args.wait)
         print(f"text: read {text.read} pictures, words found in {text.with_text} ({text.seconds:.1f}s)"
@@ -253,12 +264,52 @@ def cmd_model(lib: Library, args: argparse.Namespace) -> int:
     elif args.model_command == "download":
         spec = catalog.download_model(args.name or DEFAULT_MODEL)
         print(f"{spec} is ready")
-    else:
+    elif args.model_command == "import":
         spec = catalog.import_model(Path(args.path), args.arch, args.name)
-        print(f"imported; use it with --model {spec}")
+        print(f"imported as {spec}")
         if args.use:
-            lib.update_settings(model=spec)
-            print("this library now uses it")
+            return _switch(lib, spec, start_only=False)
+    elif args.model_command == "use":
+        if args.cancel:
+            print("switch abandoned; the library is as it was" if lib.cancel_switch() else "no switch under way")
+            return 0
+        if not args.name:
+            raise ValueError("give the model to switch to (or --cancel)")
+        return _switch(lib, args.name, args.start_only)
+    else:
+        dropped, freed = lib.prune_models()
+        print(f"deleted {dropped} vectors of earlier models; the library is {_size(freed)} smaller" if dropped
+              else "nothing to prune: no earlier model's vectors are kept")
+    return 0
+
+
+def _size(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
+
+
+def _switch(lib: Library, spec: str, start_only: bool) -> int:
+    """Start a switch (or just use the model on an empty library) and, unless asked not to, run it."""
+    if not lib.store.vector_count():
+        lib.update_settings(model=spec)
+        print(f"this library now uses {spec}")
+        return 0
+    st = lib.start_switch(spec)
+    if st.target is None:
+        print(f"{st.active_spec} is already this library's model")
+        return 0
+    print(f"switching to {spec}: {st.covered}/{st.total} files embedded so far; search keeps using "
+          f"{st.active_spec} until the new model covers the library", file=sys.stderr)
+    if start_only:
+        return 0
+    rep = lib.reembed(on_progress=ProgressLine())
+    if rep is not None and rep.remaining:
+        print(f"{rep.remaining} files still to re-embed; `glimpse index` (or the app) continues", file=sys.stderr)
+        return PARTIAL
+    print(f"done: this library now uses {spec}; `glimpse model prune` frees the old model's space")
     return 0
 
 
@@ -415,8 +466,15 @@ def cmd_status(lib: Library, args: argparse.Namespace) -> int:
         out["roots"] = [{**r, **_json_path(r["path"])} for r in out["roots"]]
         print(json.dumps(out, indent=2))
         return 0
-    print(f"library: {st.library}\nmodel:   {st.model or '(none yet)'}\n"
+    ms = st.models
+    print(f"library: {st.library}\nmodel:   {ms.active_spec if ms and ms.active else '(none yet)'}\n"
           f"photos:  {st.photos}\nvideos:  {st.videos}\nvectors: {st.vectors}\nerrors:  {st.errors}")
+    if ms and ms.target:
+        pct = 100 * ms.covered / max(ms.total, 1)
+        print(f"switching to {ms.target_spec}: {ms.covered}/{ms.total} files ({pct:.0f} %) re-embedded")
+    if ms and len(ms.space) > 1:
+        print("space:   " + ", ".join(f"{m}: {_size(b)}" for m, b in ms.space)
+              + ("  (`glimpse model prune` frees the old ones)" if ms.kept else ""))
     if lib.settings.read_text:
         left = f", {st.text_pending} not read yet" if st.text_pending else ""
         print(f"text:    read in {st.text_read} pictures, words in {st.text_found}{left}")
@@ -451,6 +509,10 @@ class ProgressLine:
             bar = "#" * int(pct / 5)
             eta = format_seconds(p.eta) if p.eta is not None else "?"
             line = f"[{bar:<20}] {p.done}/{p.total} {pct:3.0f}%  {p.rate:.1f} files/s  ETA {eta}  errors {p.errors}"
+        elif p.phase == "re-embedding":
+            pct = 100 * p.done / max(p.total, 1)
+            eta = format_seconds(p.eta) if p.eta is not None else "?"
+            line = f"re-embedding [{'#' * int(pct / 5):<20}] {p.done}/{p.total} {pct:3.0f}%  {p.rate:.1f}/s  ETA {eta}"
         elif p.phase == "reading text":
             pct = 100 * p.done / max(p.total, 1)
             eta = format_seconds(p.eta) if p.eta is not None else "?"

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import os
+import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +28,7 @@ from indexer.pipeline import IndexReport, Pipeline, ProgressFn
 from indexer.prompts import NONSENSE_PROBES
 from indexer.query import Query, encode_texts, query_vector, weighted
 from indexer.rank import GalleryStats, Hit, search_vector
+from indexer.reembed import ReembedPass, ReembedReport
 from indexer.store import FileRow, RootRow, Store, TextRow
 from indexer.textpass import TextPass, TextReport
 from indexer.textsearch import line_in_moment, parse, phrase_matches, text_hits, with_text, word_matches
@@ -213,6 +216,20 @@ class RootStatus:
 
 
 @dataclasses.dataclass(frozen=True)
+class ModelState:
+    """Which model answers searches, and a switch to another one if it is under way."""
+
+    active: str | None  # model id (name and weights fingerprint)
+    active_spec: str  # how to load it (NAME:TAG, hf-hub:..., local-dir:...)
+    target: str | None = None  # the model being switched to
+    target_spec: str | None = None
+    covered: int = 0  # indexed files the target has embedded
+    total: int = 0  # indexed files
+    space: tuple[tuple[str, int], ...] = ()  # (model id, bytes its vectors take), active first
+    kept: tuple[str, ...] = ()  # earlier models whose vectors are kept until `prune_models`
+
+
+@dataclasses.dataclass(frozen=True)
 class Status:
     library: str
     model: str | None
@@ -224,6 +241,7 @@ class Status:
     text_read: int = 0  # pictures whose text was read
     text_found: int = 0  # of them, pictures with some text
     text_pending: int = 0  # indexed pictures not read yet
+    models: ModelState | None = None
 
 
 class Library:
@@ -244,6 +262,7 @@ class Library:
         self._null: tuple[int, float] | None = None  # (library size, nonsense margin at NULL_QUANTILE)
         self._null_vecs: np.ndarray | None = None
         self._reader = None  # the OCR models, loaded by the first text pass
+        self._target = None  # a model switch's target encoder, loaded by the first re-embedding pass
 
     @classmethod
     def open(cls, folder: Path | str | None = None, **overrides: object) -> Library:
@@ -273,7 +292,15 @@ class Library:
         if not settings_file.exists():
             atomic.write_text(settings_file, saved.to_json())
         lib = cls(folder, saved.replace(**{k: v for k, v in overrides.items() if v is not None}))
+        active = lib.store.get_meta("model_spec")
+        if active and overrides.get("model") is None and saved.model != active:
+            # a switch flipped the model but the process ended before settings.json said so
+            lib.settings, saved = lib.settings.replace(model=active), saved.replace(model=active)
+            atomic.write_text(settings_file, saved.to_json())
         lib._unsaved = lib.settings != saved
+        for old in (folder / "ann").glob("ann*"):  # the index of one model lived here before switching existed
+            if old.is_file():
+                old.unlink(missing_ok=True)
         return lib
 
     def close(self) -> None:
@@ -308,12 +335,13 @@ class Library:
                 emb = Embedder(self.settings.model, self.settings.threads, self.settings.precision)
                 recorded = self.model_id
                 if recorded is None:
-                    self.store.set_meta("model", emb.id)
-                    self.store.set_meta("dim", str(emb.dim))
+                    self.store.switch_active(emb.id, {"model": emb.id, "dim": str(emb.dim),
+                                                      "model_spec": self.settings.model}, ())
                 elif recorded != emb.id:
                     raise ModelMismatch(
-                        f"this library was indexed with model '{recorded}', not '{emb.id}'. "
-                        f"Search it with --model set to that model, or use another --library for the new model.")
+                        f"this library uses model '{recorded}', not '{emb.id}'. To change it, run "
+                        f"`glimpse model use {self.settings.model}` (or Settings → Model in the app): "
+                        "search keeps working while the library is re-embedded.")
                 self._embedder = emb
                 if self._unsaved:  # the model loaded and fits: now the settings that named it are valid
                     self._save_settings()
@@ -323,9 +351,132 @@ class Library:
     def ann(self) -> AnnIndex:
         with self._lock:
             if self._ann is None:
-                dim = int(self.store.get_meta("dim") or self.embedder.dim)
-                self._ann = AnnIndex.open(self.folder / "ann", dim, self.store)
+                if self.model_id is None:
+                    self.embedder  # noqa: B018 - records the library's model and its dimension
+                model = self.store.model
+                self._ann = AnnIndex.open(self._ann_dir(model), int(self.store.get_meta("dim")), self.store, model)
             return self._ann
+
+    def _ann_dir(self, model: str) -> Path:
+        """Each model's vectors have their own index (a switch builds the new one beside the old)."""
+        return self.folder / "ann" / hashlib.sha1(model.encode()).hexdigest()[:12]
+
+    # changing the model ---------------------------------------------------------------------------
+    def model_state(self) -> ModelState:
+        target = self.store.get_meta("target_model")
+        covered, total = self.store.coverage(target) if target else (0, 0)
+        space = self.store.model_bytes()
+        order = [m for m in (self.model_id, target) if m] + sorted(m for m in space if m not in (self.model_id, target))
+        return ModelState(self.model_id, self.store.get_meta("model_spec") or self.settings.model, target,
+                          self.store.get_meta("target_spec"), covered, total,
+                          tuple((m, space.get(m, 0)) for m in order), tuple(self._kept_models()))
+
+    def _kept_models(self) -> list[str]:
+        return json.loads(self.store.get_meta("kept_models") or "[]")
+
+    @property
+    def switching(self) -> bool:
+        return self.store.get_meta("target_model") is not None
+
+    def start_switch(self, spec: str, wait: bool = False, cancel: threading.Event | None = None) -> ModelState:
+        """Start changing the library's model to ``spec``; search keeps using the active model.
+
+        The new model is loaded (exported once) now; ``reembed()`` then embeds every file with
+        it in the background and makes it the active model when it covers the library.
+        Asking for the active model again abandons a switch under way.
+        """
+        from indexer.model import Embedder
+
+        self.embedder  # noqa: B018 - the active model is recorded before a second one is added
+        emb = Embedder(spec, self.settings.threads, self.settings.precision)
+        if emb.id == self.model_id:
+            self.cancel_switch(wait, cancel)
+            return self.model_state()
+        with self.writing(wait, cancel):
+            old = self.store.get_meta("target_model")
+            if old and old != emb.id:
+                self._forget_target(old)
+            self.store.switch_active(self.store.model, {"target_model": emb.id, "target_spec": spec,
+                                                        "target_dim": str(emb.dim)}, ())
+            with self._lock:
+                self._target = emb
+        return self.model_state()
+
+    def cancel_switch(self, wait: bool = False, cancel: threading.Event | None = None) -> bool:
+        """Abandon a switch: its vectors are dropped and the library is exactly as before it."""
+        with self.writing(wait, cancel):
+            target = self.store.get_meta("target_model")
+            if target is None:
+                return False
+            self._forget_target(target)
+            self.ann.catch_up(self.store)
+            self.ann.save()
+        return True
+
+    def _forget_target(self, target: str) -> None:
+        if target not in self._kept_models():  # an earlier model's kept vectors stay for prune to decide
+            self.store.drop_model(target)
+        shutil.rmtree(self._ann_dir(target), ignore_errors=True)
+        self.store.switch_active(self.store.model, {}, ("target_model", "target_spec", "target_dim"))
+        with self._lock:
+            self._target = None
+
+    def reembed(self, on_progress: ProgressFn | None = None, cancel: threading.Event | None = None,
+                pause: threading.Event | None = None, wait: bool = False,
+                should_yield=lambda: False) -> ReembedReport | None:
+        """A switch's background pass; when the new model covers every file it becomes the active one.
+
+        Resumable: each pass embeds what is still missing. None when no switch is under way.
+        """
+        with self.writing(wait, cancel):
+            target = self.store.get_meta("target_model")
+            if target is None:
+                return None
+            report = ReembedPass(self.store, self._target_embedder(), target, self.settings, on_progress,
+                                 cancel or threading.Event(), pause or threading.Event(), should_yield).run()
+            if report.remaining == 0 and not report.cancelled:
+                self._flip(target)
+        return report
+
+    def _target_embedder(self):
+        with self._lock:
+            if self._target is None:
+                from indexer.model import Embedder
+
+                self._target = Embedder(self.store.get_meta("target_spec"), self.settings.threads,
+                                        self.settings.precision)
+            return self._target
+
+    def _flip(self, target: str) -> None:
+        """The target covers the library: its index is built first, then one transaction makes it active."""
+        spec, dim = self.store.get_meta("target_spec"), int(self.store.get_meta("target_dim"))
+        ann = AnnIndex.open(self._ann_dir(target), dim, self.store, target)
+        ann.save()
+        kept = [m for m in [*self._kept_models(), self.model_id] if m and m != target]
+        with self._lock:  # no search runs half on the old model, half on the new
+            self.store.switch_active(target, {"model": target, "model_spec": spec, "dim": str(dim),
+                                              "kept_models": json.dumps(kept)},
+                                     ("target_model", "target_spec", "target_dim", "null_margin"))
+            self._embedder, self._target, self._ann = self._target, None, ann
+            self._stats, self._null, self._null_vecs, self._bank = GalleryStats(), None, None, None
+            self.settings = self.settings.replace(model=spec)
+            self._save_settings()
+
+    def prune_models(self, wait: bool = False, cancel: threading.Event | None = None) -> tuple[int, int]:
+        """Delete the vectors earlier models left behind: (vectors deleted, bytes the library file shrank by)."""
+        with self.writing(wait, cancel):
+            kept = self._kept_models()
+            if not kept:
+                return 0, 0
+            before, dropped = self.store.size_bytes(), 0
+            for m in kept:
+                dropped += self.store.drop_model(m)
+                shutil.rmtree(self._ann_dir(m), ignore_errors=True)
+            self.store.switch_active(self.store.model, {}, ("kept_models",))
+            self.ann.catch_up(self.store)
+            self.ann.save()
+            self.store.compact()
+            return dropped, max(0, before - self.store.size_bytes())
 
     # roots ------------------------------------------------------------------------------
     def roots(self) -> list[RootRow]:
@@ -366,8 +517,10 @@ class Library:
             roots = wanted or self.store.roots()
             ann = self.ann
             ann.catch_up(self.store)  # another process may have written since we opened
+            target = self.store.get_meta("target_model")
+            also = ((target, self._target_embedder()),) if target else ()
             pipe = Pipeline(self.store, ann, self.embedder, self.settings, on_progress, cancel, pause, settle,
-                            allow_mass_delete)
+                            allow_mass_delete, also)
             report = pipe.run(roots)
             for prob in pipe.problems:
                 self.store.put_problem(str(prob.path), prob.reason)
@@ -421,8 +574,9 @@ class Library:
         """Change and save settings. A new model needs a new (or empty) library."""
         new = self.settings.replace(**changes)
         if new.model != self.settings.model and self.model_id is not None and self.store.vector_count():
-            raise LibraryError("this library's photos were indexed with another model; vectors of different "
-                               "models cannot be mixed. Use a new library folder for the new model.")
+            raise LibraryError(f"this library's photos were indexed with another model; change it with "
+                               f"`glimpse model use {new.model}` (Settings → Model in the app), which re-embeds "
+                               "them in the background while search keeps working")
         with self.writing(wait=True):
             if (new.model, new.precision, new.threads) != (self.settings.model, self.settings.precision,
                                                            self.settings.threads):
@@ -466,6 +620,11 @@ class Library:
         return lambda v: float(np.std(sample @ v))
 
     def search(self, query: Query) -> Results:
+        """Photos and video moments for ``query``, most relevant first (``_search``)."""
+        with self._lock:  # a model switch's flip waits: one search never mixes two models
+            return self._search(query)
+
+    def _search(self, query: Query) -> Results:
         """Photos and video moments for ``query``, most relevant first.
 
         The default view (no ``min_score``) of a text query shows what stands out for these
@@ -618,7 +777,7 @@ class Library:
         counts = self.store.counts()
         return Status(str(self.folder), self.model_id, counts.get("photo:ok", 0), counts.get("video:ok", 0),
                       counts.get("vectors", 0), sum(n for k, n in counts.items() if k.endswith(":error")),
-                      tuple(roots), *self.store.text_read_count(), self.text_pending())
+                      tuple(roots), *self.store.text_read_count(), self.text_pending(), self.model_state())
 
     def file_info(self, path: str) -> FileRow | None:
         """What the library knows about one file (metadata for a preview)."""

@@ -75,6 +75,7 @@ class Prepared:
     root_id: int
     record: dict[str, Any]
     pixels: list[Any] = dataclasses.field(default_factory=list)
+    extra: list[list[Any]] = dataclasses.field(default_factory=list)  # pixels for each ``Pipeline.also`` model
     frames: list[tuple[float | None, float | None, float | None]] = dataclasses.field(default_factory=list)
     reuse_from: FileRow | None = None  # same content already embedded (a move or a touch)
 
@@ -88,8 +89,12 @@ class Pipeline:
 
     def __init__(self, store: Store, ann: AnnIndex, embedder: Any, settings: Settings,
                  on_progress: ProgressFn | None = None, cancel: threading.Event | None = None,
-                 pause: threading.Event | None = None, settle: float = 0.0, allow_mass_delete: bool = False) -> None:
+                 pause: threading.Event | None = None, settle: float = 0.0, allow_mass_delete: bool = False,
+                 also: tuple[tuple[str, Any], ...] = ()) -> None:
         self.store, self.ann, self.embedder, self.settings = store, ann, embedder, settings
+        # During a model switch: (model id, encoder) of the target, so new files are embedded
+        # with both and never left out whichever model ends up active.
+        self.also = also
         self.on_progress = on_progress or (lambda p: None)
         self.cancel = cancel or threading.Event()
         self.pause = pause or threading.Event()
@@ -231,23 +236,26 @@ class Pipeline:
         if reuse is not None:
             prep.reuse_from = reuse
             return
+        size = max([self.embedder.image_size, *(e.image_size for _, e in self.also)])  # decoded once for all
         if ref.kind == "video":
             info, frames = sample_frames(ref.path, self.settings.video_interval, self.settings.video_max_frames,
-                                         workers=max(1, self.settings.decode_workers))
+                                         target=size, workers=max(1, self.settings.decode_workers))
             record.update(width=info.width, height=info.height, duration=info.duration)
-            prep.pixels.extend(self.embedder.preprocess(f.image) for f in frames)
+            images = [f.image for f in frames]
             prep.frames.extend((f.ts, None, None) for f in frames)
         else:
-            dec = load_image(ref.path, self.embedder.image_size)
+            dec = load_image(ref.path, size)
             record.update(dataclasses.asdict(dec.meta))
-            prep.pixels.append(self.embedder.preprocess(dec.image))
+            images = [dec.image]
             prep.frames.append((None, None, None))
+        prep.pixels.extend(self.embedder.preprocess(im) for im in images)
+        prep.extra = [[emb.preprocess(im) for im in images] for _, emb in self.also]
         record["status"] = "ok"
 
     @staticmethod
     def _failed(prep: Prepared, reason: str) -> Prepared:
         prep.record.update(status="error", error=reason)
-        prep.pixels, prep.frames = [], []
+        prep.pixels, prep.frames, prep.extra = [], [], []
         return prep
 
     def _embed(self, batch: list[Prepared]) -> list[Prepared]:
@@ -268,15 +276,22 @@ class Pipeline:
         flat = [px for p in batch for px in p.pixels]
         if not flat:
             return batch
-        vecs = np.concatenate([self.embedder.encode_pixels(np.stack(flat[i:i + self.settings.batch_size]))
-                               for i in range(0, len(flat), self.settings.batch_size)])
+        vecs = self._encode(self.embedder, flat)
+        extra = [self._encode(emb, [px for p in batch for px in (p.extra[j] if p.extra else [])])
+                 for j, (_, emb) in enumerate(self.also)]
         k = 0
         for p in batch:
             n = len(p.pixels)
-            p.record["_vectors"] = _vectors_for(p, vecs[k:k + n])
-            p.pixels = []
+            ts = [f[0] for f in p.frames]
+            p.record["_vectors"] = frame_vectors(p.ref.kind, ts, vecs[k:k + n], p.record.get("duration"))
+            for (model, _), theirs in zip(self.also, extra, strict=True):
+                p.record["_vectors"] += frame_vectors(p.ref.kind, ts, theirs[k:k + n], p.record.get("duration"), model)
+            p.pixels, p.extra = [], []
             k += n
         return batch
+
+    def _encode(self, embedder: Any, flat: list[Any]) -> np.ndarray:
+        return encode_all(embedder, flat, self.settings.batch_size)
 
     def _writer(self, writes: queue.Queue[list[Prepared] | None], counts: dict[str, int], moved: set[int]) -> None:
         """The only thread that writes: one transaction per batch, then the ANN catches up."""
@@ -337,10 +352,20 @@ class Pipeline:
             counts["updated"] += 1
 
 
-def _vectors_for(p: Prepared, vecs: np.ndarray) -> list[VectorIn]:
-    """Photos: one vector. Video frames: one each, carrying their moment's bounds."""
-    if p.ref.kind != "video" or len(vecs) == 0:
-        return [VectorIn(v) for v in vecs]
-    ts = [float(f[0] or 0.0) for f in p.frames]
-    bounds = moments(ts, vecs, float(p.record.get("duration") or ts[-1]))
-    return [VectorIn(v, t, s, e) for v, t, (s, e) in zip(vecs, ts, bounds, strict=True)]
+def encode_all(embedder: Any, pixels: list[Any], batch_size: int) -> np.ndarray:
+    """Preprocessed pictures through the image encoder, ``batch_size`` at a time."""
+    if not pixels:
+        return np.zeros((0, 1), np.float32)
+    return np.concatenate([embedder.encode_pixels(np.stack(pixels[i:i + batch_size]))
+                           for i in range(0, len(pixels), batch_size)])
+
+
+def frame_vectors(kind: str, ts: list[float | None], vecs: np.ndarray, duration: float | None,
+                  model: str | None = None) -> list[VectorIn]:
+    """Photos: one vector. Video frames: one each, carrying the bounds of the moment the
+    model sees them in (another model may cut a video into other moments)."""
+    if kind != "video" or len(vecs) == 0:
+        return [VectorIn(v, model=model) for v in vecs]
+    times = [float(t or 0.0) for t in ts]
+    bounds = moments(times, vecs, float(duration or times[-1]))
+    return [VectorIn(v, t, s, e, model) for v, t, (s, e) in zip(vecs, times, bounds, strict=True)]

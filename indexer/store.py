@@ -79,6 +79,16 @@ def m003_text(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX files_text_read ON files(kind, status, text_read)")
 
 
+@SCHEMA()
+def m004_vectors_per_model(db: sqlite_utils.Database) -> None:
+    """Vectors carry the model that made them, so a library can change model without starting
+    over: the new model's vectors are added beside the old ones until it covers the library
+    (library.py: ``start_switch``). Existing vectors belong to the library's model."""
+    db.execute("ALTER TABLE vectors ADD COLUMN model TEXT NOT NULL DEFAULT ''")
+    db.execute("UPDATE vectors SET model = COALESCE((SELECT value FROM meta WHERE key = 'model'), '')")
+    db.execute("CREATE INDEX vectors_model_file ON vectors(model, file_id)")
+
+
 @dataclasses.dataclass(frozen=True)
 class FileRow:
     """One file as the library knows it."""
@@ -119,6 +129,7 @@ class VectorIn:
     ts: float | None = None
     start: float | None = None
     end: float | None = None
+    model: str | None = None  # None: the store's active model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,7 +168,11 @@ class Store:
                 SCHEMA.apply(self.db)  # each step in its own transaction with its record
         except sqlite3.DatabaseError as e:
             raise StoreError(f"cannot open the library database {path}: {e}") from e
+        # The model whose vectors reads see unless told otherwise (the library's active model).
+        self.model = (self.get_meta("model") or "") if migrate else ""
 
+    def _m(self, model: str | None) -> str:
+        return self.model if model is None else model
     def close(self) -> None:
         with self._lock:
             self.db.conn.close()
@@ -271,10 +286,13 @@ class Store:
         self._drop_text_of([file_id])  # new content: its words are read again by the text pass
         new = []
         for v in vectors:
-            cur = self.db.execute("INSERT INTO vectors (file_id, ts, start, end, vec) VALUES (?, ?, ?, ?, ?)",
-                                  [file_id, v.ts, v.start, v.end, encode_vec(v.vec)])
-            new.append(int(cur.lastrowid))
+            new.append(self._insert_vector(file_id, v))
         return new
+
+    def _insert_vector(self, file_id: int, v: VectorIn) -> int:
+        cur = self.db.execute("INSERT INTO vectors (file_id, ts, start, end, vec, model) VALUES (?, ?, ?, ?, ?, ?)",
+                              [file_id, v.ts, v.start, v.end, encode_vec(v.vec), self._m(v.model)])
+        return int(cur.lastrowid)
 
     def move_file(self, file_id: int, path: str, root_id: int, mtime: float, size: int, ext: str) -> None:
         """A known file under a new name: the row (and so its vectors) is kept."""
@@ -327,13 +345,17 @@ class Store:
             self.db.execute(f"DELETE FROM files WHERE id IN ({','.join('?' * len(chunk))})", chunk)
         return dropped
 
-    def _drop_vectors_of(self, file_ids: Sequence[int]) -> list[int]:
+    def _drop_vectors_of(self, file_ids: Sequence[int], model: str | None = None) -> list[int]:
+        """Vectors of these files (of every model, or only of ``model``) become tombstones."""
         dropped: list[int] = []
         version = self.version() + 1
+        only = "" if model is None else " AND model = ?"
+        extra = [] if model is None else [model]
         for chunk in _chunks(file_ids):
             marks = ",".join("?" * len(chunk))
-            vids = [r[0] for r in self.db.execute(f"SELECT id FROM vectors WHERE file_id IN ({marks})", chunk)]
-            self.db.execute(f"DELETE FROM vectors WHERE file_id IN ({marks})", chunk)
+            vids = [r[0] for r in self.db.execute(f"SELECT id FROM vectors WHERE file_id IN ({marks}){only}",
+                                                  [*chunk, *extra])]
+            self.db.execute(f"DELETE FROM vectors WHERE file_id IN ({marks}){only}", [*chunk, *extra])
             self.db.conn.executemany("INSERT OR REPLACE INTO tombstones VALUES (?, ?)", [(v, version) for v in vids])
             dropped += vids
         return dropped
@@ -347,7 +369,7 @@ class Store:
     def counts(self) -> dict[str, int]:
         q = "SELECT kind, status, COUNT(*) FROM files GROUP BY kind, status"
         out = {f"{k}:{s}": n for k, s, n in self._query(q)}
-        out["vectors"] = self._query("SELECT COUNT(*) FROM vectors")[0][0]
+        out["vectors"] = self.vector_count()
         return out
 
     # text read in pictures -----------------------------------------------------------
@@ -413,11 +435,13 @@ class Store:
         return [(_text_row(r[:-1]), float(r[-1])) for r in rows]
 
     # vectors ----------------------------------------------------------------------
-    def vectors_since(self, after_id: int, batch: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(ids, float32 matrix) chunks of every vector with id > ``after_id``."""
+    def vectors_since(self, after_id: int, batch: int = 20000,
+                      model: str | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, float32 matrix) chunks of every vector of ``model`` with id > ``after_id``."""
         last = after_id
         while True:
-            rows = self._query("SELECT id, vec FROM vectors WHERE id > ? ORDER BY id LIMIT ?", [last, batch])
+            rows = self._query("SELECT id, vec FROM vectors WHERE id > ? AND model = ? ORDER BY id LIMIT ?",
+                               [last, self._m(model), batch])
             if not rows:
                 return
             ids = np.array([r[0] for r in rows], dtype=np.int64)
@@ -427,8 +451,8 @@ class Store:
     def tombstones_since(self, version: int) -> list[int]:
         return [r[0] for r in self._query("SELECT id FROM tombstones WHERE version > ?", [version])]
 
-    def vector_count(self) -> int:
-        return int(self._query("SELECT COUNT(*) FROM vectors")[0][0])
+    def vector_count(self, model: str | None = None) -> int:
+        return int(self._query("SELECT COUNT(*) FROM vectors WHERE model = ?", [self._m(model)])[0][0])
 
     def vectors_by_id(self, ids: Sequence[int]) -> list[np.ndarray]:
         out: list[np.ndarray] = []
@@ -441,7 +465,8 @@ class Store:
         ids = list(file_ids)
         n = 0
         for chunk in _chunks(ids):
-            n += self._query(f"SELECT COUNT(*) FROM vectors WHERE file_id IN ({','.join('?' * len(chunk))})", chunk)[0][0]
+            q = f"SELECT COUNT(*) FROM vectors WHERE model = ? AND file_id IN ({','.join('?' * len(chunk))})"
+            n += self._query(q, [self.model, *chunk])[0][0]
         return n
 
     def vectors_of_files(self, file_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -449,18 +474,81 @@ class Store:
         ids, vecs = [], []
         fids = list(file_ids)
         for chunk in _chunks(fids):
-            rows = self._query(f"SELECT id, vec FROM vectors WHERE file_id IN ({','.join('?' * len(chunk))})", chunk)
+            q = f"SELECT id, vec FROM vectors WHERE model = ? AND file_id IN ({','.join('?' * len(chunk))})"
+            rows = self._query(q, [self.model, *chunk])
             ids += [r[0] for r in rows]
             vecs += [decode_vec(r[1]) for r in rows]
         if not ids:
             return np.zeros(0, np.int64), np.zeros((0, 1), np.float32)
         return np.array(ids, np.int64), np.stack(vecs)
 
+    # models ------------------------------------------------------------------------
+    def files_missing_model(self, model: str, limit: int = 10**9) -> list[FileRow]:
+        """Indexed files that have no vectors of ``model`` yet (what a model switch still has to do)."""
+        return self.files("status = 'ok' AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.file_id = files.id "
+                          "AND v.model = ?) ORDER BY id LIMIT ?", [model, limit])
+
+    def coverage(self, model: str) -> tuple[int, int]:
+        """(indexed files with vectors of ``model``, indexed files)."""
+        total = self._query("SELECT COUNT(*) FROM files WHERE status = 'ok'")[0][0]
+        done = self._query("SELECT COUNT(*) FROM files WHERE status = 'ok' AND EXISTS (SELECT 1 FROM vectors v "
+                           "WHERE v.file_id = files.id AND v.model = ?)", [model])[0][0]
+        return int(done), int(total)
+
+    def model_bytes(self) -> dict[str, int]:
+        """Space the vectors of each model take in the database (vector data and row overhead)."""
+        rows = self._query("SELECT model, SUM(LENGTH(vec) + 40), COUNT(*) FROM vectors GROUP BY model")
+        return {m: int(b) for m, b, _ in rows}
+
+    def put_model_vectors(self, file_id: int, model: str, vectors: Sequence[VectorIn],
+                          expect_mtime: float | None) -> bool:
+        """Set one file's vectors of ``model`` (a model switch); its other models' vectors stay.
+
+        Inside ``transaction()``. False, writing nothing, when the file changed since it was
+        decoded (``expect_mtime``): indexing puts its new content with every model.
+        """
+        row = self.db.execute("SELECT mtime, status FROM files WHERE id = ?", [file_id]).fetchone()
+        if row is None or row[0] != expect_mtime or row[1] != "ok":
+            return False
+        self._drop_vectors_of([file_id], model)
+        for v in vectors:
+            self._insert_vector(file_id, dataclasses.replace(v, model=model))
+        return True
+
+    def drop_model(self, model: str) -> int:
+        """Forget every vector of ``model`` (an abandoned switch, or a pruned old model)."""
+        with self.transaction():
+            ids = [r[0] for r in self.db.execute("SELECT id FROM vectors WHERE model = ?", [model])]
+            self.db.execute("DELETE FROM vectors WHERE model = ?", [model])
+            self.db.conn.executemany("INSERT OR REPLACE INTO tombstones VALUES (?, ?)",
+                                     [(v, self.version() + 1) for v in ids])
+        return len(ids)
+
+    def size_bytes(self) -> int:
+        """The database's size (its pages, wherever they are: main file or write-ahead log)."""
+        pages, size = self._query("PRAGMA page_count")[0][0], self._query("PRAGMA page_size")[0][0]
+        return int(pages) * int(size)
+
+    def compact(self) -> None:
+        """Give freed pages back to the file system (after dropping a model's vectors)."""
+        with self._lock:
+            self.db.execute("VACUUM")
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # in WAL mode the file shrinks only here
+
+    def switch_active(self, model: str, meta: dict[str, str], clear: Sequence[str]) -> None:
+        """Make ``model`` the active one and update ``meta`` in one transaction (a switch's flip)."""
+        with self.transaction():
+            for k, v in meta.items():
+                self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [k, v])
+            for k in clear:
+                self.db.execute("DELETE FROM meta WHERE key = ?", [k])
+        self.model = model
+
     def max_vector_id(self) -> int:
         return int(self._query("SELECT COALESCE(MAX(id), 0) FROM vectors")[0][0])
 
-    def vector_ids(self) -> set[int]:
-        return {r[0] for r in self._query("SELECT id FROM vectors")}
+    def vector_ids(self, model: str | None = None) -> set[int]:
+        return {r[0] for r in self._query("SELECT id FROM vectors WHERE model = ?", [self._m(model)])}
 
     def vector_rows(self, ids: Sequence[int]) -> dict[int, tuple[int, float | None, float | None, float | None]]:
         """vector id -> (file_id, ts, start, end)."""
@@ -470,8 +558,9 @@ class Store:
             out.update((r[0], r[1:]) for r in self._query(q, chunk))
         return out
 
-    def vectors_of(self, file_id: int) -> list[tuple[int, np.ndarray, float | None]]:
-        rows = self._query("SELECT id, vec, ts FROM vectors WHERE file_id = ? ORDER BY ts", [file_id])
+    def vectors_of(self, file_id: int, model: str | None = None) -> list[tuple[int, np.ndarray, float | None]]:
+        rows = self._query("SELECT id, vec, ts FROM vectors WHERE file_id = ? AND model = ? ORDER BY ts",
+                           [file_id, self._m(model)])
         return [(r[0], decode_vec(r[1]), r[2]) for r in rows]
 
 

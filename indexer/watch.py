@@ -17,6 +17,7 @@ from pathlib import Path
 
 from indexer.library import Library, WriteCancelled
 from indexer.pipeline import IndexReport, Progress
+from indexer.reembed import ReembedReport
 from indexer.textpass import TextReport
 
 READ_ONLY_EVENTS = frozenset({"opened", "closed_no_write"})  # watchdog's names for a file being read
@@ -32,7 +33,8 @@ class Watcher:
                  settle: float = 2.0, on_progress: Callable[[Progress], None] | None = None,
                  on_report: Callable[[IndexReport], None] | None = None,
                  on_error: Callable[[str], None] | None = None,
-                 on_text: Callable[[TextReport], None] | None = None) -> None:
+                 on_text: Callable[[TextReport], None] | None = None,
+                 on_switch: Callable[[ReembedReport], None] | None = None) -> None:
         self.library = library
         self.poll_interval = poll_interval
         self.use_events = use_events
@@ -41,6 +43,7 @@ class Watcher:
         self.on_report = on_report or (lambda r: None)
         self.on_error = on_error or (lambda e: None)
         self.on_text = on_text or (lambda r: None)
+        self.on_switch = on_switch or (lambda r: None)
         self.cancel = threading.Event()
         self.paused = threading.Event()
         self._wake = threading.Event()
@@ -153,9 +156,25 @@ class Watcher:
             return None
         self.on_report(report)
         if not report.cancelled:
+            self._reembed()
             self._read_text()
         self.runs += 1
         return report
+
+    def _reembed(self) -> None:
+        """A model switch under way goes on after each indexing pass, yielding to new files like the text pass."""
+        if not self.library.switching:
+            return
+        try:
+            report = self.library.reembed(self.on_progress, self.cancel, self.paused, wait=True,
+                                          should_yield=lambda: bool(self._last_event) or self._stop.is_set())
+        except WriteCancelled:
+            return
+        except Exception as e:  # reported, and the watcher keeps going
+            self.on_error(f"re-embedding for the new model failed: {e}")
+            return
+        if report is not None:
+            self.on_switch(report)
 
     def _read_text(self) -> None:
         """The text pass after each indexing pass; it stops between files when something changed

@@ -17,7 +17,7 @@ LAYERS = {
     "crawl": 1, "decode": 1, "video": 1, "thumbs": 1, "store": 1, "ann": 1, "runtime": 1, "quantize": 1,
     "model": 1, "ocr": 1,
     # what runs over them
-    "pipeline": 2, "rank": 2, "query": 2, "catalog": 2, "textpass": 2, "textsearch": 2,
+    "pipeline": 2, "rank": 2, "query": 2, "catalog": 2, "textpass": 2, "textsearch": 2, "reembed": 2,
     "library": 3,
     # clients of Library
     "watch": 4, "doctor": 4, "cli": 4, "__init__": 5, "__main__": 5,

@@ -1,0 +1,118 @@
+"""A model switch's background pass: embed every indexed file with the new (target) model.
+
+The library keeps answering with its active model meanwhile: the target's vectors are
+stored beside the active ones (``vectors.model``) and are not searched until they cover
+the library (``Library.reembed`` then flips). Files are taken from the store's list of
+those without target vectors, decoded once (in a small pool, ahead of the encoder),
+encoded in batches and committed per batch, so a kill loses at most one batch and the
+next pass resumes with what is still missing; a file is never embedded twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexer.config import Settings
+from indexer.decode import load_image, reason_for
+from indexer.pipeline import Progress, ProgressFn, encode_all, frame_vectors
+from indexer.store import FileRow, Store
+from indexer.video import sample_frames
+
+log = logging.getLogger(__name__)
+PHASE = "re-embedding"
+CHUNK = 16  # files decoded ahead per round; a kill loses at most one round
+
+
+@dataclasses.dataclass(frozen=True)
+class ReembedReport:
+    done: int = 0  # files embedded with the target model in this pass
+    failed: int = 0  # files that could not be read now (tried again next pass)
+    remaining: int = 0  # indexed files still without target vectors
+    cancelled: bool = False
+    seconds: float = 0.0
+
+
+@dataclasses.dataclass
+class _Decoded:
+    row: FileRow
+    pixels: list[Any]
+    ts: list[float | None]
+    duration: float | None
+
+
+@dataclasses.dataclass
+class ReembedPass:
+    store: Store
+    embedder: Any  # the target model's encoder
+    model: str  # its id, as stored in vectors.model
+    settings: Settings
+    on_progress: ProgressFn | None = None
+    cancel: threading.Event = dataclasses.field(default_factory=threading.Event)
+    pause: threading.Event = dataclasses.field(default_factory=threading.Event)
+    should_yield: Callable[[], bool] = lambda: False
+
+    def run(self) -> ReembedReport:
+        start = time.monotonic()
+        todo = self.store.files_missing_model(self.model)
+        done = failed = 0
+        with ThreadPoolExecutor(max(1, self.settings.decode_workers), thread_name_prefix="glimpse-reembed") as pool:
+            for i in range(0, len(todo), CHUNK):
+                if self._stopping():
+                    break
+                self._progress(i, len(todo), start, todo[i].path)
+                decoded = list(pool.map(self._decode, todo[i:i + CHUNK]))
+                ok = [d for d in decoded if d is not None]
+                failed += len(decoded) - len(ok)
+                done += self._write(ok, self._encode(ok))
+        remaining = len(self.store.files_missing_model(self.model))
+        self._progress(len(todo), len(todo), start, None, phase="done")
+        return ReembedReport(done, failed, remaining, self.cancel.is_set(), time.monotonic() - start)
+
+    def _stopping(self) -> bool:
+        while self.pause.is_set() and not self.cancel.is_set():
+            time.sleep(0.1)
+        return self.cancel.is_set() or self.should_yield()
+
+    def _decode(self, row: FileRow) -> _Decoded | None:
+        """One file, decoded once for the target model; None if it cannot be read now."""
+        try:
+            if row.kind == "video":
+                _info, frames = sample_frames(Path(row.path), self.settings.video_interval,
+                                              self.settings.video_max_frames, target=self.embedder.image_size)
+                return _Decoded(row, [self.embedder.preprocess(f.image) for f in frames], [f.ts for f in frames],
+                                row.duration)
+            dec = load_image(Path(row.path), self.embedder.image_size)
+            return _Decoded(row, [self.embedder.preprocess(dec.image)], [None], None)
+        except Exception as e:  # noqa: BLE001 - one file's problem never stops the switch
+            log.info("re-embedding: %s: %s", row.path, reason_for(e))
+            return None
+
+    def _encode(self, files: list[_Decoded]) -> np.ndarray:
+        return encode_all(self.embedder, [px for d in files for px in d.pixels], self.settings.batch_size)
+
+    def _write(self, files: list[_Decoded], vecs: np.ndarray) -> int:
+        written, k = 0, 0
+        with self.store.transaction():
+            for d in files:
+                mine = vecs[k:k + len(d.pixels)]
+                k += len(d.pixels)
+                vectors = frame_vectors(d.row.kind, d.ts, mine, d.duration)
+                written += self.store.put_model_vectors(d.row.id, self.model, vectors, d.row.mtime)
+        return written
+
+    def _progress(self, done: int, total: int, start: float, current: str | None, phase: str = PHASE) -> None:
+        if self.on_progress is None:
+            return
+        elapsed = time.monotonic() - start
+        rate = done / elapsed if elapsed > 0 and done else 0.0
+        self.on_progress(Progress(phase, done, total, current, rate, (total - done) / rate if rate else None))
+

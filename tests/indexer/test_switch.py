@@ -1,0 +1,216 @@
+"""Changing a library's model without starting over, with two committed tiny models.
+
+A = tests/assets/tiny-clip (a ViT), B = tests/assets/tiny-clip-gap (another ViT with a
+large modality gap): different weights, different scores, different rankings.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from indexer import Library, Query
+from indexer.doctor import check
+from tests import world
+
+REPO = Path(__file__).resolve().parents[2]
+A = f"local-dir:{REPO / 'tests' / 'assets' / 'tiny-clip'}"
+B = f"local-dir:{REPO / 'tests' / 'assets' / 'tiny-clip-gap'}"
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory):
+    folder = tmp_path_factory.mktemp("switch-media")
+    # Random scenes, small: near neighbours that differ in one attribute, where the two models
+    # disagree on some captions (each answers ~85 % first; each gets some the other misses).
+    rng = random.Random(31)
+    items = world.write_corpus(folder / "photos", [world.random_scene(rng) for _ in range(120)], seed=31, size=96)
+    scenes = [world.Scene("circle", "green", "large", "center", "plain", "white"),
+              world.Scene("star", "red", "large", "right", "striped", "gray")]
+    world.write_video(folder / "videos" / "clip.mp4", scenes, [6, 6])
+    return folder, items
+
+
+def queries(items: list[world.CorpusItem]) -> list[str]:
+    return [world.caption(it.scene) for it in items]
+
+
+def answers(lib: Library, qs: list[str]) -> list[list[tuple[str, float]]]:
+    return [[(h.path, round(h.score, 6)) for h in lib.search(Query(q, min_score=0.0, limit=10))] for q in qs]
+
+
+def fresh(tmp: Path, media: Path, model: str) -> Library:
+    lib = Library.open(tmp, model=model, read_text=False)
+    lib.index([media])
+    return lib
+
+
+@pytest.fixture(scope="module")
+def baselines(tmp_path_factory: pytest.TempPathFactory, media):
+    """What A and B answer when each indexed the library from scratch."""
+    folder, items = media
+    qs = queries(items)
+    out = {}
+    for name, spec in (("A", A), ("B", B)):
+        lib = fresh(tmp_path_factory.mktemp(f"only-{name}"), folder, spec)
+        out[name] = answers(lib, qs)
+        lib.close()
+    return qs, out
+
+
+def started(tmp: Path, media: Path) -> Library:
+    lib = fresh(tmp / "lib", media, A)
+    lib.start_switch(B)
+    return lib
+
+
+def test_search_answers_with_a_until_b_covers_the_library_then_with_b(tmp_path: Path, media, baselines) -> None:
+    folder, items = media
+    qs, base = baselines
+    lib = started(tmp_path, folder)
+    assert answers(lib, qs) == base["A"]
+    partial = lib.reembed(should_yield=lambda: lib.model_state().covered >= 16)
+    assert partial.remaining > 0 and lib.model_state().covered >= 16
+    assert answers(lib, qs) == base["A"], "a half-done switch changed the results"
+    seen: list[list[list[tuple[str, float]]]] = []
+    runner = threading.Thread(target=lib.reembed)
+    runner.start()
+    while runner.is_alive():  # searching while the switch runs in another thread
+        seen.append(answers(lib, qs[:5]))
+    runner.join()
+    assert all(got in (base["A"][i], base["B"][i]) for s in seen for i, got in enumerate(s)), \
+        "a search mixed the two models"
+    assert lib.model_state().target is None and lib.model_state().active_spec == B
+    assert answers(lib, qs) == base["B"]
+    only_b = [i for i, q in enumerate(qs) if base["B"][i][0][0] == str(items[i].path) != base["A"][i][0][0]]
+    assert only_b, "the two test models should disagree somewhere"
+    assert all(lib.search(Query(qs[i]))[0].path == str(items[i].path) for i in only_b)
+    lib.close()
+    with Library.open(tmp_path / "lib") as again:  # remembered: no --model needed
+        assert again.settings.model == B and answers(again, qs[:3]) == base["B"][:3]
+
+
+def test_abandoning_a_switch_leaves_the_library_exactly_as_it_was(tmp_path: Path, media, baselines) -> None:
+    folder, _ = media
+    qs, base = baselines
+    lib = started(tmp_path, folder)
+    before_ids = lib.store.vector_ids()
+    lib.reembed(should_yield=lambda: lib.model_state().covered >= 10)
+    assert lib.cancel_switch()
+    st = lib.model_state()
+    assert st.target is None and [m for m, _ in st.space] == [lib.model_id]
+    assert lib.store.vector_ids() == before_ids and answers(lib, qs) == base["A"]
+    assert check(lib) == []
+    lib.close()
+
+
+def test_new_files_during_a_switch_are_embedded_with_both_and_found_after(tmp_path: Path, media, baselines) -> None:
+    folder, _ = media
+    lib = started(tmp_path, folder)
+    lib.reembed(should_yield=lambda: lib.model_state().covered >= 8)
+    new = world.write_corpus(tmp_path / "more", world.distinct_scenes(random.Random(99), 3), seed=99)
+    for it in new:
+        shutil.copy(it.path, folder / "photos" / f"new_{it.path.name}")
+    try:
+        lib.index()
+        row = lib.store.file(str(folder / "photos" / f"new_{new[0].path.name}"))
+        target = lib.model_state().target
+        assert lib.store.vectors_of(row.id) and lib.store.vectors_of(row.id, target)
+        lib.reembed()
+        assert lib.model_state().target is None
+        hit = lib.search(Query(world.caption(new[1].scene), min_score=0.0))[0]
+        assert hit.path == str(folder / "photos" / f"new_{new[1].path.name}")
+    finally:
+        for it in new:
+            (folder / "photos" / f"new_{it.path.name}").unlink()
+        lib.close()
+
+
+def test_prune_frees_the_old_models_space(tmp_path: Path, media) -> None:
+    folder, _ = media
+    lib = started(tmp_path, folder)
+    old = lib.model_id
+    lib.reembed()
+    st = lib.model_state()
+    assert st.kept == (old,) and dict(st.space)[old] > 0
+    size = lib.store.size_bytes()
+    dropped, freed = lib.prune_models()
+    assert dropped > 0 and freed > 0 and lib.store.size_bytes() == size - freed
+    assert (tmp_path / "lib" / "library.db").stat().st_size <= size - freed  # the file itself shrank
+    assert [m for m, _ in lib.model_state().space] == [lib.model_id] and lib.model_state().kept == ()
+    assert check(lib) == []
+    lib.close()
+
+
+def _b_vectors(db: Path, model: str) -> int:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        return con.execute("SELECT COUNT(DISTINCT file_id) FROM vectors WHERE model = ?", [model]).fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        con.close()
+
+
+def test_kill_9_during_a_switch_resumes_and_embeds_every_file_once(tmp_path: Path, media, baselines) -> None:
+    folder, _ = media
+    qs, base = baselines
+    lib = fresh(tmp_path / "lib", folder, A)
+    n_files = lib.status().photos + lib.status().videos
+    a_vectors = lib.store.vector_count()
+    target = lib.start_switch(B).target
+    lib.close()
+    db = tmp_path / "lib" / "library.db"
+    cmd = [sys.executable, "-m", "indexer", "--library", str(tmp_path / "lib"), "model", "use", B]
+    rng = random.Random(7)
+    kills = 0
+    for _ in range(5):
+        done = _b_vectors(db, target)
+        if done >= n_files - 2:
+            break
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        goal = done + rng.randint(1, max(1, (n_files - done) // 3))
+        while proc.poll() is None and _b_vectors(db, target) < goal:
+            time.sleep(0.002)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        with Library.open(tmp_path / "lib") as mid:
+            assert check(mid) == [] and answers(mid, qs[:5]) == base["A"][:5]  # A still answers, unharmed
+    assert kills >= 2
+    subprocess.run(cmd, cwd=REPO, check=True, capture_output=True)
+    with Library.open(tmp_path / "lib") as lib:
+        assert lib.model_state().active_spec == B and check(lib) == []
+        files = lib.store.files("status = 'ok'")
+        assert all(lib.store.vectors_of(f.id) for f in files)
+        # ids are never reused: B's rows were each committed once, none of a killed batch twice
+        b_rows = lib.store.vector_count()
+        assert lib.store.max_vector_id() == a_vectors + b_rows
+        assert answers(lib, qs) == base["B"]
+
+
+def test_cli_model_use_status_and_prune(tmp_path: Path, media) -> None:
+    folder, _ = media
+    fresh(tmp_path / "lib", folder, A).close()
+    cli = [sys.executable, "-m", "indexer", "--library", str(tmp_path / "lib")]
+    refused = subprocess.run([*cli, "--model", B, "search", "a star"], cwd=REPO, capture_output=True, text=True)
+    assert refused.returncode == 2 and "glimpse model use" in refused.stderr
+    subprocess.run([*cli, "model", "use", B, "--start-only"], cwd=REPO, check=True, capture_output=True)
+    status = subprocess.run([*cli, "status"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert "switching to" in status and "0/" in status
+    done = subprocess.run([*cli, "index"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert "the new model is now active" in done
+    status = subprocess.run([*cli, "status"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert "tiny-clip-gap" in status.splitlines()[1] and "prune" in status
+    pruned = subprocess.run([*cli, "model", "prune"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert "deleted" in pruned
