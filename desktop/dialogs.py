@@ -72,9 +72,22 @@ class LibraryDialog(QDialog):
         el.addWidget(self.errors)
         el.addWidget(retry, 0, Qt.AlignmentFlag.AlignLeft)
         tabs.addTab(epage, "Errors")
+        self.model_line = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.cancel_switch = QPushButton("Abandon the switch")
+        self.cancel_switch.setToolTip("Drop what was re-embedded for the new model; the library stays as it was")
+        self.cancel_switch.clicked.connect(lambda: self._write(partial(self.library.cancel_switch, wait=True),
+                                                               self.folders_changed, "Abandoning the switch…"))
+        self.prune = QPushButton("Free the old model's space")
+        self.prune.clicked.connect(lambda: self._write(partial(self.library.prune_models, wait=True),
+                                                       self.folders_changed, "Deleting the old model's vectors…"))
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model_line, 1)
+        model_row.addWidget(self.cancel_switch)
+        model_row.addWidget(self.prune)
         close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         close.rejected.connect(self.reject)
         v = QVBoxLayout(self)
+        v.addLayout(model_row)
         v.addWidget(tabs)
         v.addWidget(close)
         self.tabs = tabs
@@ -82,6 +95,7 @@ class LibraryDialog(QDialog):
 
     def refresh(self) -> None:
         st = self.library.status()
+        self._show_models(st.models)
         self._roots = [root.path for root in st.roots]  # exact paths: the table shows readable ones
         self.folders.setRowCount(len(st.roots))
         for r, root in enumerate(st.roots):
@@ -96,6 +110,21 @@ class LibraryDialog(QDialog):
             self.errors.setItem(r, 1, QTableWidgetItem(e.error or ""))
         self.errors.resizeColumnToContents(0)
         self.tabs.setTabText(1, f"Errors ({len(errs)})")
+
+    def _show_models(self, ms) -> None:
+        """Active model, a switch's progress, and the space each model's vectors take."""
+        if ms is None or ms.active is None:
+            self.model_line.setText("Model: chosen when the first folder is indexed")
+        else:
+            parts = [f"<b>Model:</b> {ms.active_spec}"]
+            if ms.target:
+                parts.append(f"switching to <b>{ms.target_spec}</b>: {ms.covered}/{ms.total} files "
+                             f"({100 * ms.covered / max(ms.total, 1):.0f} %) re-embedded")
+            if len(ms.space) > 1:
+                parts.append("space: " + ", ".join(f"{m.split('#')[0]} {b / 1e6:.1f} MB" for m, b in ms.space))
+            self.model_line.setText(" · ".join(parts))
+        self.cancel_switch.setVisible(bool(ms and ms.target))
+        self.prune.setVisible(bool(ms and ms.kept))
 
     def _add(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a folder to Glimpse")

@@ -71,6 +71,7 @@ class WatchBridge(QObject):
     progress = Signal(object)
     report = Signal(object)
     text = Signal(object)
+    switch = Signal(object)
     error = Signal(str)
 
 
@@ -93,6 +94,7 @@ class MainWindow(QMainWindow):
         self.bridge.progress.connect(self._on_progress)
         self.bridge.report.connect(self._on_indexed)
         self.bridge.text.connect(self._on_text_read)
+        self.bridge.switch.connect(self._on_switched)
         self.bridge.error.connect(lambda e: self.status_text.setText(f"Indexing problem: {e}"))
         self.qsettings = QSettings("Glimpse", "Glimpse")
         self.model_ready = False
@@ -519,7 +521,7 @@ class MainWindow(QMainWindow):
             self.watcher = Watcher(self.library, poll_interval=poll, use_events=watch, settle=2.0,
                                                 on_progress=self.bridge.progress.emit,
                                                 on_report=self.bridge.report.emit, on_error=self.bridge.error.emit,
-                                                on_text=self.bridge.text.emit)
+                                                on_text=self.bridge.text.emit, on_switch=self.bridge.switch.emit)
             self.watcher.start()
         else:
             self.watcher.refresh_roots()
@@ -549,7 +551,7 @@ class MainWindow(QMainWindow):
     def _on_progress(self, p: Progress) -> None:
         if self._closing:
             return
-        busy = p.phase in ("scanning", "indexing", "reading text")
+        busy = p.phase in ("scanning", "indexing", "re-embedding", "reading text")
         self.progress.setVisible(busy)
         self.pause_button.setVisible(busy)
         self.cancel_button.setVisible(busy)
@@ -562,11 +564,26 @@ class MainWindow(QMainWindow):
             self.status_text.setText(f"Indexing {p.done}/{p.total} · {p.rate:.1f} files/s · ETA {format_seconds(p.eta)}"
                                      f" · {name_of(p.current or '')}"
                                      + (f" · {p.errors} errors" if p.errors else ""))
+        elif p.phase == "re-embedding":
+            self.progress.setRange(0, max(p.total, 1))
+            self.progress.setValue(p.done)
+            self.status_text.setText(f"Re-embedding for the new model {p.done}/{p.total} · {p.rate:.1f}/s · "
+                                     f"ETA {format_seconds(p.eta)} (search uses the current model until then)")
         elif p.phase == "reading text":
             self.progress.setRange(0, max(p.total, 1))
             self.progress.setValue(p.done)
             self.status_text.setText(f"Reading text in pictures {p.done}/{p.total} · {p.rate:.1f}/s · "
                                      f"ETA {format_seconds(p.eta)} (search already works)")
+
+    def _on_switched(self, report) -> None:
+        if self._closing:
+            return
+        self._index_finished()
+        if report.remaining == 0 and not report.cancelled:
+            self._index_summary = f"Now using {self.library.settings.model}"
+            self.status_text.setText(self._index_summary)
+            if self.search_field.text() or self.query_images:
+                self.run_search()  # the same words, answered by the new model
 
     def _on_text_read(self, report: TextReport) -> None:
         if self._closing:
@@ -632,10 +649,25 @@ class MainWindow(QMainWindow):
             self.qsettings.setValue("watch", dlg.watch.isChecked())
             self.qsettings.setValue("poll", dlg.poll.value())
             values = dlg.values()
-            w = Worker(lambda: self.library.update_settings(**values))  # waits its turn behind indexing
+            model = str(values.pop("model"))
+            w = Worker(self._apply_settings, values, model)  # waits its turn behind indexing
             w.signals.error.connect(self.status_text.setText)
-            w.signals.result.connect(lambda _: (setattr(self, "model_ready", False), self._load_model()))
-            start(w)  # the model reloads; its start catches up with indexing and reads text if now asked
+            w.signals.result.connect(self._settings_applied)
+            start(w)
+
+    def _apply_settings(self, values: dict, model: str):
+        """Off the UI thread: settings, then a model change (a switch when the library has vectors)."""
+        self.library.update_settings(**values)
+        return self.library.change_model(model, wait=True) if model != self.library.settings.model else None
+
+    def _settings_applied(self, state) -> None:
+        if state is not None and state.target is not None:  # a switch: the watcher re-embeds, search goes on
+            self.status_text.setText(f"Switching to {state.target_spec}: re-embedding in the background; "
+                                     "search keeps using the current model until it is done")
+            self.start_indexing()
+            return
+        self.model_ready = False
+        self._load_model()  # the model reloads; its start catches up with indexing and reads text if now asked
 
     def _restore_geometry(self) -> None:
         geo = self.qsettings.value("geometry")

@@ -266,7 +266,7 @@ def cmd_model(lib: Library, args: argparse.Namespace) -> int:
         print(f"{spec} is ready")
     elif args.model_command == "import":
         spec = catalog.import_model(Path(args.path), args.arch, args.name)
-        print(f"imported as {spec}")
+        print(f"imported as {spec}; `glimpse model use {spec}` switches a library to it")
         if args.use:
             return _switch(lib, spec, start_only=False)
     elif args.model_command == "use":
@@ -293,13 +293,9 @@ def _size(n: float) -> str:
 
 def _switch(lib: Library, spec: str, start_only: bool) -> int:
     """Start a switch (or just use the model on an empty library) and, unless asked not to, run it."""
-    if not lib.store.vector_count():
-        lib.update_settings(model=spec)
-        print(f"this library now uses {spec}")
-        return 0
-    st = lib.start_switch(spec)
+    st = lib.change_model(spec)
     if st.target is None:
-        print(f"{st.active_spec} is already this library's model")
+        print(f"this library now uses {st.active_spec}")
         return 0
     print(f"switching to {spec}: {st.covered}/{st.total} files embedded so far; search keeps using "
           f"{st.active_spec} until the new model covers the library", file=sys.stderr)

@@ -402,6 +402,14 @@ class Library:
                 self._target = emb
         return self.model_state()
 
+    def change_model(self, spec: str, wait: bool = False, cancel: threading.Event | None = None) -> ModelState:
+        """Use ``spec`` from now on: at once on a library with nothing embedded yet, else by a switch
+        (``start_switch``) that ``reembed()`` carries out while search keeps working."""
+        if self.model_id is None or not self.store.vector_count():
+            self.update_settings(model=spec)
+            return self.model_state()
+        return self.start_switch(spec, wait, cancel)
+
     def cancel_switch(self, wait: bool = False, cancel: threading.Event | None = None) -> bool:
         """Abandon a switch: its vectors are dropped and the library is exactly as before it."""
         with self.writing(wait, cancel):
@@ -578,6 +586,10 @@ class Library:
                                f"`glimpse model use {new.model}` (Settings → Model in the app), which re-embeds "
                                "them in the background while search keeps working")
         with self.writing(wait=True):
+            if new.model != self.settings.model and self.model_id is not None:  # nothing embedded yet
+                self.store.switch_active("", {}, ("model", "dim", "model_spec"))  # the next model to load is it
+                with self._lock:
+                    self._ann = None
             if (new.model, new.precision, new.threads) != (self.settings.model, self.settings.precision,
                                                            self.settings.threads):
                 with self._lock:

@@ -303,7 +303,7 @@ def test_a_refused_model_leaves_the_settings_unchanged(capsys, tmp_path: Path) -
     (other / "open_clip_config.json").write_text(json.dumps(cfg))
     code = main(["--library", str(lib), "--model", f"local-dir:{other}", "search", "a red star"])
     err = capsys.readouterr().err
-    assert code == 2 and "was indexed with model" in err
+    assert code == 2 and "this library uses model" in err and "glimpse model use" in err
     assert (lib / "settings.json").read_text() == before
     code = main(["--library", str(lib), "search", "a red star"])  # no --model: still works
     assert code == 0

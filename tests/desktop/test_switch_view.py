@@ -1,0 +1,55 @@
+"""Changing the model from the window: Settings → Model starts a switch, the status bar shows
+its progress, search keeps answering, and the Library dialog shows and prunes the old model."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from indexer import Library
+from tests import world
+from tests.desktop.test_window import type_query
+from tests.indexer.test_switch import A, B
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def test_settings_model_switches_in_the_background_and_search_keeps_working(qtbot, tmp_path: Path,
+                                                                            monkeypatch) -> None:
+    from desktop.dialogs import SettingsDialog
+    from desktop.window import MainWindow
+
+    items = world.write_corpus(tmp_path / "pics", world.distinct_scenes(random.Random(8), 24), seed=8)
+    lib = Library.open(tmp_path / "lib", model=A, read_text=False)
+    lib.index([tmp_path / "pics"])
+    win = MainWindow(lib)
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        qtbot.waitUntil(lambda: win.watcher is not None and win.watcher.runs >= 1, timeout=120000)
+        first = type_query(qtbot, win, world.caption(items[4].scene))
+        assert first[0].path == str(items[4].path)
+        chosen = {**SettingsDialog(lib.settings, True, 300.0, win).values(), "model": B}
+        monkeypatch.setattr(SettingsDialog, "exec", lambda self: True)
+        monkeypatch.setattr(SettingsDialog, "values", lambda self: chosen)
+        seen: list[str] = []
+        win.progress.valueChanged.connect(lambda _: seen.append(win.status_text.text()))
+        # the words on screen are searched again once the new model answers
+        with qtbot.waitSignal(win.searched, timeout=60000,
+                              check_params_cb=lambda _hits: lib.model_state().active_spec == B):
+            win.show_settings()
+        assert win._index_summary.startswith("Now using")  # what the status bar says when results are not shown
+        assert any("Re-embedding" in s for s in seen) or lib.model_state().total <= 16
+        after = type_query(qtbot, win, world.caption(items[6].scene))
+        assert after[0].path == str(items[6].path)  # answered by the new model
+        dlg = win.show_library_dialog()
+        qtbot.addWidget(dlg)
+        assert "tiny-clip-gap" in dlg.model_line.text() and dlg.prune.isVisibleTo(dlg)
+        dlg.prune.click()
+        qtbot.waitUntil(lambda: not lib.model_state().kept, timeout=20000)
+        qtbot.waitUntil(lambda: not dlg.prune.isVisibleTo(dlg), timeout=20000)
+    finally:
+        win.close()
+        lib.close()
