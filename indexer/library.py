@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import logging
 import os
 import shutil
 import threading
@@ -36,6 +37,7 @@ from indexer.textsearch import line_in_moment, parse, phrase_matches, text_hits,
 # Chosen on tuning seeds of the three test models (bench/bench_retrieval.py, docs/benchmarks.md):
 # at the 90th percentile one nonsense query in 16 still showed 5-11 results; at the 95th at
 # most 1, with partial-description mAP unchanged.
+log = logging.getLogger(__name__)
 NULL_QUANTILE = 95.0
 BASE_PERCENTILE = 10.0
 
@@ -446,6 +448,18 @@ class Library:
                 self._flip(target)
         return report
 
+    def _switch_encoders(self) -> tuple:
+        """During a switch, the target model for indexing to embed new files with too. If it cannot
+        be loaded now, indexing goes on with the active model: the switch's pass embeds them later."""
+        target = self.store.get_meta("target_model")
+        if target is None:
+            return ()
+        try:
+            return ((target, self._target_embedder()),)
+        except Exception as e:  # noqa: BLE001 - the switch reports it; indexing must not stop for it
+            log.warning("indexing without the new model %s: %s", self.store.get_meta("target_spec"), e)
+            return ()
+
     def _target_embedder(self):
         with self._lock:
             if self._target is None:
@@ -525,10 +539,8 @@ class Library:
             roots = wanted or self.store.roots()
             ann = self.ann
             ann.catch_up(self.store)  # another process may have written since we opened
-            target = self.store.get_meta("target_model")
-            also = ((target, self._target_embedder()),) if target else ()
             pipe = Pipeline(self.store, ann, self.embedder, self.settings, on_progress, cancel, pause, settle,
-                            allow_mass_delete, also)
+                            allow_mass_delete, self._switch_encoders())
             report = pipe.run(roots)
             for prob in pipe.problems:
                 self.store.put_problem(str(prob.path), prob.reason)

@@ -3,6 +3,7 @@ text to copy, the "Text in image" filter and the settings switch."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -73,5 +74,6 @@ def test_reading_text_can_be_switched_off_in_settings(qtbot, text_window, monkey
     monkeypatch.setattr(SettingsDialog, "exec", lambda self: True)  # the person clicks OK on these choices
     monkeypatch.setattr(SettingsDialog, "values", lambda self: chosen)
     win.show_settings()
-    qtbot.waitUntil(lambda: not lib.settings.read_text, timeout=20000)
-    assert not Library.open(lib.folder).settings.read_text  # saved with the library
+    saved = lib.folder / "settings.json"
+    qtbot.waitUntil(lambda: json.loads(saved.read_text())["read_text"] is False, timeout=20000)  # kept with the library
+    assert not lib.settings.read_text
