@@ -442,8 +442,9 @@ class Library:
             target = self.store.get_meta("target_model")
             if target is None:
                 return None
-            report = ReembedPass(self.store, self._target_embedder(), target, self.settings, on_progress,
-                                 cancel or threading.Event(), pause or threading.Event(), should_yield).run()
+            report = ReembedPass(store=self.store, embedder=self._target_embedder(), model=target,
+                                 settings=self.settings, on_progress=on_progress, cancel=cancel or threading.Event(),
+                                 pause=pause or threading.Event(), should_yield=should_yield).run()
             if report.remaining == 0 and not report.cancelled:
                 self._flip(target)
         return report
@@ -565,8 +566,9 @@ class Library:
             with self._lock:
                 if self._reader is None:
                     self._reader = TextReader(self.settings.threads)
-            return TextPass(self.store, self._reader, reader_version(), self.text_kinds(), on_progress,
-                            cancel or threading.Event(), pause or threading.Event(), should_yield).run()
+            return TextPass(store=self.store, reader=self._reader, reader_id=reader_version(), kinds=self.text_kinds(),
+                            on_progress=on_progress, cancel=cancel or threading.Event(),
+                            pause=pause or threading.Event(), should_yield=should_yield).run()
 
     def text_pending(self) -> int:
         """Indexed pictures whose words have not been read yet (0 when reading text is off)."""

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ import numpy as np
 
 from indexer.config import Settings
 from indexer.decode import load_image, reason_for
-from indexer.pipeline import Progress, ProgressFn, encode_all, frame_vectors
+from indexer.pipeline import BackgroundPass, encode_all, frame_vectors
 from indexer.store import FileRow, Store
 from indexer.video import sample_frames
 
@@ -49,16 +47,13 @@ class _Decoded:
     duration: float | None
 
 
-@dataclasses.dataclass
-class ReembedPass:
+@dataclasses.dataclass(kw_only=True)
+class ReembedPass(BackgroundPass):
+    phase = PHASE
     store: Store
     embedder: Any  # the target model's encoder
     model: str  # its id, as stored in vectors.model
     settings: Settings
-    on_progress: ProgressFn | None = None
-    cancel: threading.Event = dataclasses.field(default_factory=threading.Event)
-    pause: threading.Event = dataclasses.field(default_factory=threading.Event)
-    should_yield: Callable[[], bool] = lambda: False
 
     def run(self) -> ReembedReport:
         start = time.monotonic()
@@ -76,11 +71,6 @@ class ReembedPass:
         remaining = len(self.store.files_missing_model(self.model))
         self._progress(len(todo), len(todo), start, None, phase="done")
         return ReembedReport(done, failed, remaining, self.cancel.is_set(), time.monotonic() - start)
-
-    def _stopping(self) -> bool:
-        while self.pause.is_set() and not self.cancel.is_set():
-            time.sleep(0.1)
-        return self.cancel.is_set() or self.should_yield()
 
     def _decode(self, row: FileRow) -> _Decoded | None:
         """One file, decoded once for the target model; None if it cannot be read now."""
@@ -108,11 +98,3 @@ class ReembedPass:
                 vectors = frame_vectors(d.row.kind, d.ts, mine, d.duration)
                 written += self.store.put_model_vectors(d.row.id, self.model, vectors, d.row.mtime)
         return written
-
-    def _progress(self, done: int, total: int, start: float, current: str | None, phase: str = PHASE) -> None:
-        if self.on_progress is None:
-            return
-        elapsed = time.monotonic() - start
-        rate = done / elapsed if elapsed > 0 and done else 0.0
-        self.on_progress(Progress(phase, done, total, current, rate, (total - done) / rate if rate else None))
-

@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from indexer.decode import load_image, reason_for
 from indexer.ocr import MAX_SIDE, TextLine, TextReader
-from indexer.pipeline import Progress, ProgressFn
+from indexer.pipeline import BackgroundPass
 from indexer.store import FileRow, Store
 from indexer.video import frame_at
 
@@ -46,18 +44,15 @@ class TextReport:
     seconds: float = 0.0
 
 
-@dataclasses.dataclass
-class TextPass:
+@dataclasses.dataclass(kw_only=True)
+class TextPass(BackgroundPass):
     """One pass over the unread files of a library. Build it, then call ``run()``."""
 
+    phase = PHASE
     store: Store
     reader: TextReader
     reader_id: str
     kinds: tuple[str, ...] = ("photo",)
-    on_progress: ProgressFn | None = None
-    cancel: threading.Event = dataclasses.field(default_factory=threading.Event)
-    pause: threading.Event = dataclasses.field(default_factory=threading.Event)
-    should_yield: Callable[[], bool] = lambda: False
 
     def run(self) -> TextReport:
         start = time.monotonic()
@@ -80,11 +75,6 @@ class TextPass:
         self._progress(len(todo), len(todo), start, None, phase="done")
         return TextReport(read, with_text, lines, failed, remaining, self.cancel.is_set(), time.monotonic() - start)
 
-    def _stopping(self) -> bool:
-        while self.pause.is_set() and not self.cancel.is_set():
-            time.sleep(0.1)
-        return self.cancel.is_set() or self.should_yield()
-
     def _read(self, row: FileRow) -> list[TextLine] | None:
         """The file's lines, or None when it cannot be opened now (moved, being replaced...)."""
         try:
@@ -103,14 +93,6 @@ class TextPass:
             for line in self.reader.read(frame_at(Path(row.path), ts, MAX_SIDE * 3 // 4), ts):
                 out.setdefault(line.text.casefold(), line)
         return list(out.values())
-
-    def _progress(self, done: int, total: int, start: float, current: str | None, phase: str = PHASE) -> None:
-        if self.on_progress is None:
-            return
-        elapsed = time.monotonic() - start
-        rate = done / elapsed if elapsed > 0 and done else 0.0
-        eta = (total - done) / rate if rate else None
-        self.on_progress(Progress(phase, done, total, current, rate, eta))
 
 
 def keyframes(frames: list[tuple[int, np.ndarray, float | None]], same: float = KEYFRAME_SAME,

@@ -162,34 +162,29 @@ class Watcher:
         return report
 
     def _reembed(self) -> None:
-        """A model switch under way goes on after each indexing pass, yielding to new files like the text pass."""
-        if not self.library.switching:
-            return
-        try:
-            report = self.library.reembed(self.on_progress, self.cancel, self.paused, wait=True,
-                                          should_yield=lambda: bool(self._last_event) or self._stop.is_set())
-        except WriteCancelled:
-            return
-        except Exception as e:  # reported, and the watcher keeps going
-            self.on_error(f"re-embedding for the new model failed: {e}")
-            return
-        if report is not None:
-            self.on_switch(report)
+        """A model switch under way goes on after each indexing pass (before reading text)."""
+        if self.library.switching:
+            self._after_pass(self.library.reembed, "re-embedding for the new model", self.on_switch)
 
     def _read_text(self) -> None:
-        """The text pass after each indexing pass; it stops between files when something changed
-        on disk (the embedding pass goes first) and resumes after it."""
-        if not self.library.settings.read_text:
-            return
+        """The text pass after each indexing pass."""
+        if self.library.settings.read_text:
+            self._after_pass(self.library.read_text, "reading text in pictures", self.on_text)
+
+    def _after_pass(self, work: Callable, what: str, done: Callable) -> None:
+        """Run one of the passes that follow indexing. It stops between files when something changed
+        on disk (the embedding pass goes first); the pending event runs the next pass, which resumes it."""
         try:
-            report = self.library.read_text(self.on_progress, self.cancel, self.paused, wait=True,
-                                            should_yield=lambda: bool(self._last_event) or self._stop.is_set())
+            report = work(self.on_progress, self.cancel, self.paused, wait=True,
+                          should_yield=lambda: bool(self._last_event) or self._stop.is_set())
         except WriteCancelled:
             return
-        except Exception as e:  # reported (OCR models missing...), and the watcher keeps going
-            self.on_error(f"reading text in pictures failed: {e}")
+        except Exception as e:  # reported (a model or the OCR missing...), and the watcher keeps going
+            self.on_error(f"{what} failed: {e}")
             return
-        self.on_text(report)  # when it yielded, the pending event runs the next pass, which resumes it
+        if report is not None:
+            done(report)
+
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """For tests and scripts: wait until no pass is pending or running."""
         end = time.monotonic() + timeout
