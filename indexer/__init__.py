@@ -6,7 +6,8 @@ shells over ``Library``.
 
 from indexer.catalog import download_model, import_model, list_models
 from indexer.config import PHOTO_EXTENSIONS, VIDEO_EXTENSIONS, Settings, format_seconds
-from indexer.library import Library, LibraryBusy, LibraryError, ModelMismatch, Status, WriteCancelled
+from indexer.errors import LibraryBusy, LibraryError, ModelMismatch, WriteCancelled
+from indexer.library import Library, ModelState, Status
 from indexer.logs import session as log_session
 from indexer.paths import display as display_path
 from indexer.paths import is_text as path_is_text
@@ -19,7 +20,7 @@ from indexer.textpass import TextReport
 from indexer.watch import Watcher
 
 __all__ = ["PHOTO_EXTENSIONS", "VIDEO_EXTENSIONS", "FileRow", "Filters", "Hit", "IndexReport", "Library", "LibraryBusy",
-           "LibraryError", "ModelMismatch", "Progress", "Query", "Settings", "Status", "TextReport", "TextRow",
+           "LibraryError", "ModelMismatch", "Progress", "Query", "ModelState", "Settings", "Status", "TextReport", "TextRow",
            "Watcher", "WriteCancelled",
            "display_path", "download_model", "format_seconds", "import_model", "list_models", "log_session",
            "path_is_text", "printable_path"]

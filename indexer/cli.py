@@ -176,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from indexer.library import Library, LibraryError
+    from indexer.errors import LibraryError
+    from indexer.library import Library
     from indexer.model import ModelUnavailable
     from indexer.store import StoreError
 

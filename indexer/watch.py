@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from indexer.library import Library, WriteCancelled
+from indexer.errors import WriteCancelled
+from indexer.library import Library
 from indexer.pipeline import IndexReport, Progress
 from indexer.reembed import ReembedReport
 from indexer.textpass import TextReport
