@@ -21,10 +21,11 @@ import numpy as np
 from indexer import atomic
 from indexer.ann import AnnIndex
 from indexer.config import Settings, default_library_dir
+from indexer.duplicates import duplicate_groups
 from indexer.errors import LibraryBusy, LibraryError, ModelMismatch
+from indexer.nonsense import NonsenseBar
 from indexer.paths import display
 from indexer.pipeline import IndexReport, Pipeline, ProgressFn
-from indexer.prompts import NONSENSE_PROBES
 from indexer.query import Query, encode_texts, query_vector, weighted
 from indexer.rank import GalleryStats, Hit, search_vector
 from indexer.reembed import ReembedPass, ReembedReport
@@ -33,17 +34,7 @@ from indexer.textpass import TextPass, TextReport
 from indexer.textsearch import line_in_moment, parse, phrase_matches, text_hits, with_text, word_matches
 from indexer.writelock import WriteLock
 
-# Chosen on tuning seeds of the three test models (bench/bench_retrieval.py, docs/benchmarks.md):
-# at the 90th percentile one nonsense query in 16 still showed 5-11 results; at the 95th at
-# most 1, with partial-description mAP unchanged.
 log = logging.getLogger(__name__)
-NULL_QUANTILE = 95.0
-BASE_PERCENTILE = 10.0
-
-
-def _base(sample: np.ndarray, vec: np.ndarray) -> float:
-    """What clearly unrelated items score for ``vec``: a low percentile over the library sample."""
-    return float(np.percentile(sample @ vec, BASE_PERCENTILE))
 
 
 class Results(list):
@@ -107,8 +98,7 @@ class Library:
         self._bank_texts: tuple[str, ...] | None = None
         self._bank: np.ndarray | None = None
         self._unsaved = False  # settings given to open() that wait for the model to prove them
-        self._null: tuple[int, float] | None = None  # (library size, nonsense margin at NULL_QUANTILE)
-        self._null_vecs: np.ndarray | None = None
+        self._nonsense: NonsenseBar | None = None  # the default view's bar, per model
         self._reader = None  # the OCR models, loaded by the first text pass
         self._target = None  # a model switch's target encoder, loaded by the first re-embedding pass
 
@@ -327,7 +317,7 @@ class Library:
                                               "kept_models": json.dumps(kept)},
                                      ("target_model", "target_spec", "target_dim", "null_margin"))
             self._embedder, self._target, self._ann = self._target, None, ann
-            self._stats, self._null, self._null_vecs, self._bank = GalleryStats(), None, None, None
+            self._stats, self._nonsense, self._bank = GalleryStats(), None, None
             self.settings = self.settings.replace(model=spec)
             self._save_settings()
 
@@ -454,8 +444,9 @@ class Library:
                                                            self.settings.threads):
                 with self._lock:
                     self._embedder = None  # reloaded on next use
-                    self._null, self._null_vecs = None, None
-            self.settings = new
+            with self._lock:
+                self._nonsense = None  # measured again for the new settings (templates, model)
+                self.settings = new
             self._save_settings()
         return new
 
@@ -538,59 +529,21 @@ class Library:
         return Results(hits[: query.limit])
 
     def _nonsense_floor(self, vec: np.ndarray) -> float | None:
-        """The least similarity a result of this text query needs: its base plus the nonsense margin.
-
-        The base is the query's 10th-percentile similarity over the library sample: what
-        clearly unrelated items score for it (a low percentile, so that a broad description
-        matching most of the library still has a base below its matches). A margin is how
-        far a query's best match stands above its base. Words that describe nothing score
-        every picture about alike; the nonsense probes (``prompts.NONSENSE_PROBES``) measure
-        how far "about alike" goes on this library with this model, and the bar is the
-        margin that 95 % of them do not exceed, so it follows each model's own similarity
-        scale (chosen on three test models: bench/bench_retrieval.py).
-        """
-        ann = self._fresh_ann()
-        sample = self._stats.refresh(self.store, None).sample
-        if len(ann) == 0 or len(sample) < 8:
-            return None
-        return _base(sample, vec) + self._null_margin(ann, sample)
-
-    def _null_margin(self, ann: AnnIndex, sample: np.ndarray) -> float:
-        """The ``NULL_QUANTILE`` percentile of the nonsense probes' margins; re-measured as the library grows.
-
-        Encoding the probes costs the text encoder ~100 calls, so the value is kept in the
-        library (``meta``) for the next process: a CLI search pays it once per library change.
-        """
+        """The default view's bar for this text query (``nonsense.py``)."""
         with self._lock:
-            n = len(ann)
-            if self._null is None:
-                self._null = self._stored_null()
-            if self._null is None or abs(n - self._null[0]) > 0.05 * max(self._null[0], 1):
-                if self._null_vecs is None:
-                    self._null_vecs = encode_texts(self.embedder, list(NONSENSE_PROBES), self.settings.templates)
-                margins = [float(ann.search(v, 1)[1][0]) - _base(sample, v) for v in self._null_vecs]
-                self._null = (n, float(np.percentile(margins, NULL_QUANTILE)))
-                self._store_null(*self._null)
-            return self._null[1]
+            if self._nonsense is None:  # made again whenever the model or the settings change
+                self._nonsense = NonsenseBar(
+                    json.dumps([self.model_id, list(self.settings.templates)]),
+                    lambda texts: encode_texts(self.embedder, texts, self.settings.templates),
+                    lambda: self.store.get_meta("null_margin"), self._store_null)
+            bar = self._nonsense
+        return bar.floor(vec, self._fresh_ann(), self._stats.refresh(self.store, None).sample)
 
-    def _null_key(self) -> str:
-        return json.dumps([self.model_id, list(self.settings.templates), len(NONSENSE_PROBES), NULL_QUANTILE,
-                           BASE_PERCENTILE])
-
-    def _stored_null(self) -> tuple[int, float] | None:
-        try:
-            rec = json.loads(self.store.get_meta("null_margin") or "null")
-        except ValueError:
-            return None
-        if not rec or rec.get("key") != self._null_key():
-            return None
-        return int(rec["n"]), float(rec["margin"])
-
-    def _store_null(self, n: int, margin: float) -> None:
+    def _store_null(self, record: str) -> None:
         """Keep the measurement for later processes, unless another process is writing (it is only a cache)."""
         try:
             with self.writing(wait=False):
-                self.store.set_meta("null_margin", json.dumps({"key": self._null_key(), "n": n, "margin": margin}))
+                self.store.set_meta("null_margin", record)
         except LibraryBusy:
             pass
 
@@ -615,29 +568,7 @@ class Library:
 
     def duplicates(self, threshold: float = 0.95, k: int = 8) -> list[list[str]]:
         """Groups of near-duplicate photos (cosine >= ``threshold``), biggest first."""
-        ann = self._fresh_ann()
-        photos = self.store.files("status = 'ok' AND kind = 'photo'")
-        vid_of = {}
-        for f in photos:
-            for vid, vec, _ in self.store.vectors_of(f.id):
-                vid_of[vid] = (f.path, vec)
-        parent = {p: p for p, _ in vid_of.values()}
-
-        def find(x: str) -> str:
-            while parent[x] != x:
-                parent[x] = parent[parent[x]]
-                x = parent[x]
-            return x
-
-        for vid, (path, vec) in vid_of.items():
-            ids, sims = ann.search(vec, k + 1)
-            for other, sim in zip(ids, sims, strict=True):
-                if int(other) != vid and sim >= threshold and int(other) in vid_of:
-                    parent[find(vid_of[int(other)][0])] = find(path)
-        groups: dict[str, list[str]] = {}
-        for p in parent:
-            groups.setdefault(find(p), []).append(p)
-        return sorted((sorted(g) for g in groups.values() if len(g) > 1), key=lambda g: (-len(g), g[0]))
+        return duplicate_groups(self.store, self._fresh_ann(), threshold, k)
 
     # status -----------------------------------------------------------------------------
     def status(self) -> Status:
