@@ -7,13 +7,14 @@ shells over ``Library``.
 from indexer.catalog import download_model, import_model, list_models
 from indexer.config import PHOTO_EXTENSIONS, VIDEO_EXTENSIONS, Settings, format_seconds
 from indexer.errors import LibraryBusy, LibraryError, ModelMismatch, WriteCancelled
+from indexer.filters import Filters
 from indexer.library import Library, ModelState, Status
 from indexer.logs import session as log_session
 from indexer.paths import display as display_path
 from indexer.paths import is_text as path_is_text
 from indexer.paths import printable as printable_path
 from indexer.pipeline import IndexReport, Progress
-from indexer.query import Filters, Query
+from indexer.query import Query
 from indexer.rank import Hit
 from indexer.store import FileRow, TextRow
 from indexer.textpass import TextReport

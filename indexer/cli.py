@@ -156,7 +156,7 @@ def add_filter_args(p: argparse.ArgumentParser) -> None:
 def filters_from(args: argparse.Namespace) -> Any:
     import datetime as dt
 
-    from indexer.query import Filters
+    from indexer.filters import Filters
 
     def day(s: str | None) -> float | None:
         return dt.datetime.strptime(s, "%Y-%m-%d").timestamp() if s else None

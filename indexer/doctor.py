@@ -82,7 +82,7 @@ def _orphan_thumbnails(lib: Library) -> list:
     from indexer.thumbs import thumb_name
 
     wanted = set()
-    for f in lib.store.files("status = 'ok'"):
+    for f in lib.store.files(status="ok"):
         wanted.add(thumb_name(f.path, f.mtime, None))
         if f.kind == "video":
             for _, _, ts in lib.store.vectors_of(f.id):

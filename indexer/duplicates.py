@@ -9,7 +9,7 @@ from indexer.store import Store
 def duplicate_groups(store: Store, ann: AnnIndex, threshold: float = 0.95, k: int = 8) -> list[list[str]]:
     """Groups (union-find over each photo's ``k`` nearest neighbours), biggest first."""
     vid_of = {}
-    for f in store.files("status = 'ok' AND kind = 'photo'"):
+    for f in store.files(status="ok", kind="photo"):
         for vid, vec, _ in store.vectors_of(f.id):
             vid_of[vid] = (f.path, vec)
     parent = {p: p for p, _ in vid_of.values()}

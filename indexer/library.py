@@ -587,7 +587,7 @@ class Library:
         return self.store.file(path)
 
     def errors(self) -> list[FileRow]:
-        return self.store.files("status = 'error' ORDER BY path")
+        return self.store.files(status="error")
 
     def retry_errors(self, wait: bool = False, cancel: threading.Event | None = None) -> int:
         """Mark failed files for another attempt on the next ``index()``."""

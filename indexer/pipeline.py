@@ -143,7 +143,7 @@ class Pipeline:
                 info["offline"].append(root.path)
                 continue
             self.store.set_root_online(root.id, True)
-            known = {r.path: r for r in self.store.files("root_id = ?", [root.id])}
+            known = {r.path: r for r in self.store.files_of_root(root.id)}
             seen: set[str] = set()
             for ref in walk(path, self.settings.exclude, self.settings.follow_symlinks, self.problems):
                 if self.cancel.is_set():

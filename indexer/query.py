@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,63 +21,11 @@ from typing import Any
 import numpy as np
 
 from indexer.decode import load_image
+from indexer.filters import Filters
 
 DEFAULT_NEGATIVE_WEIGHT = 0.5
 METHODS = ("fusion", "pdv")
 DEFAULT_METHOD = "fusion"
-
-
-@dataclasses.dataclass(frozen=True)
-class Filters:
-    """Restrict results by file facts; combined with vector search without losing hits."""
-
-    kind: str = "all"  # "all" | "photo" | "video"
-    after: float | None = None  # epoch seconds; capture time, else file mtime
-    before: float | None = None
-    folder: str | None = None  # only under this folder
-    camera: str | None = None  # case-insensitive substring of "Make Model"
-    has_gps: bool | None = None
-    min_size: int | None = None  # pixels on the short side
-    extensions: tuple[str, ...] = ()  # e.g. ("jpg", "heic")
-    has_text: bool | None = None  # words were read in it (the text pass, textpass.py)
-
-    def is_set(self) -> bool:
-        return self != Filters(kind=self.kind) or self.kind != "all"
-
-    def sql(self) -> tuple[str, list[Any]]:
-        """A WHERE clause over ``files`` selecting what passes."""
-        where, args = ["status = 'ok'"], []
-        if self.kind != "all":
-            where.append("kind = ?")
-            args.append(self.kind)
-        if self.after is not None:
-            where.append("COALESCE(taken_at, mtime) >= ?")
-            args.append(self.after)
-        if self.before is not None:
-            where.append("COALESCE(taken_at, mtime) < ?")
-            args.append(self.before)
-        if self.folder:
-            # Compared as bytes: exact (case-sensitive) and right for names that are not UTF-8 (paths.py).
-            where.append("(CAST(path AS BLOB) = ? OR substr(CAST(path AS BLOB), 1, ?) = ?)")
-            folder = os.fsencode(str(Path(self.folder).expanduser().resolve()))
-            prefix = folder.rstrip(b"/") + b"/"
-            args += [folder, len(prefix), prefix]
-        if self.camera:
-            where.append("camera LIKE ?")
-            args.append(f"%{self.camera}%")
-        if self.has_gps is not None:
-            where.append("lat IS NOT NULL" if self.has_gps else "lat IS NULL")
-        if self.has_text is not None:
-            where.append(("" if self.has_text else "NOT ") + "EXISTS (SELECT 1 FROM text_lines t WHERE t.file_id = files.id)")
-        if self.min_size:
-            where.append("MIN(width, height) >= ?")
-            args.append(self.min_size)
-        if self.extensions:
-            exts = [e.lower().lstrip(".") for e in self.extensions]
-            exts += ["jpeg"] if "jpg" in exts else []
-            where.append(f"ext IN ({','.join('?' * len(exts))})")
-            args += exts
-        return " AND ".join(where), args
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from indexer.ann import AnnIndex
-from indexer.query import Filters
+from indexer.filters import Filters
 from indexer.store import Store
 
 EXACT_MAX_VECTORS = 50_000
@@ -144,8 +144,7 @@ def search_vector(vec: np.ndarray, store: Store, ann: AnnIndex, limit: int = 20,
     filters = filters or Filters()
     allowed: set[int] | None = None
     if filters.is_set() or within is not None:
-        where, args = filters.sql()
-        allowed = {r.id for r in store.files(where, args)}
+        allowed = {r.id for r in store.filtered(filters)}
         if within is not None:
             allowed &= within
         if not allowed:

@@ -9,6 +9,7 @@ without a full rebuild.
 from __future__ import annotations
 
 import dataclasses
+import os
 import sqlite3
 import threading
 import time
@@ -21,6 +22,7 @@ import numpy as np
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from indexer.filters import Filters
 from indexer.paths import from_db, to_db
 
 SCHEMA = Migrations("glimpse")
@@ -259,15 +261,63 @@ class Store:
         rows = self._query(f"SELECT {', '.join(FILE_FIELDS)} FROM files WHERE path = ?", [to_db(path)])
         return _file_row(rows[0]) if rows else None
 
-    def files(self, where: str = "1", params: Sequence[Any] = ()) -> list[FileRow]:
+    def _files(self, where: str = "1", params: Sequence[Any] = ()) -> list[FileRow]:
         return [_file_row(r) for r in self._query(f"SELECT {', '.join(FILE_FIELDS)} FROM files WHERE {where}", params)]
+
+    def files(self, status: str | None = None, kind: str | None = None) -> list[FileRow]:
+        """Every file the library knows (with this status and kind), in path order."""
+        where, args = ["1"], []
+        for col, val in (("status", status), ("kind", kind)):
+            if val is not None:
+                where.append(f"{col} = ?")
+                args.append(val)
+        return self._files(" AND ".join(where) + " ORDER BY path", args)
+
+    def files_of_root(self, root_id: int) -> list[FileRow]:
+        return self._files("root_id = ?", [root_id])
+
+    def filtered(self, f: Filters) -> list[FileRow]:
+        """Indexed files that pass ``f`` (the query's filters), as SQL over ``files``."""
+        where, args = ["status = 'ok'"], []
+        if f.kind != "all":
+            where.append("kind = ?")
+            args.append(f.kind)
+        if f.after is not None:
+            where.append("COALESCE(taken_at, mtime) >= ?")
+            args.append(f.after)
+        if f.before is not None:
+            where.append("COALESCE(taken_at, mtime) < ?")
+            args.append(f.before)
+        if f.folder:
+            # Compared as bytes: exact (case-sensitive) and right for names that are not UTF-8 (paths.py).
+            where.append("(CAST(path AS BLOB) = ? OR substr(CAST(path AS BLOB), 1, ?) = ?)")
+            folder = os.fsencode(str(Path(f.folder).expanduser().resolve()))
+            prefix = folder.rstrip(b"/") + b"/"
+            args += [folder, len(prefix), prefix]
+        if f.camera:
+            where.append("camera LIKE ?")
+            args.append(f"%{f.camera}%")
+        if f.has_gps is not None:
+            where.append("lat IS NOT NULL" if f.has_gps else "lat IS NULL")
+        if f.has_text is not None:
+            where.append(("" if f.has_text else "NOT ") + "EXISTS (SELECT 1 FROM text_lines t WHERE t.file_id = files.id)")
+        if f.min_size:
+            where.append("MIN(width, height) >= ?")
+            args.append(f.min_size)
+        if f.extensions:
+            exts = [e.lower().lstrip(".") for e in f.extensions]
+            exts += ["jpeg"] if "jpg" in exts else []
+            where.append(f"ext IN ({','.join('?' * len(exts))})")
+            args += exts
+        return self._files(" AND ".join(where), args)
+
 
     def files_by_id(self, ids: Iterable[int]) -> dict[int, FileRow]:
         ids = list(ids)
         out: dict[int, FileRow] = {}
         for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))
-            out.update((r.id, r) for r in self.files(f"id IN ({marks})", chunk))
+            out.update((r.id, r) for r in self._files(f"id IN ({marks})", chunk))
         return out
 
     def put_file(self, record: dict[str, Any], vectors: Sequence[VectorIn]) -> list[int]:
@@ -376,7 +426,7 @@ class Store:
     def files_without_text(self, reader: str, kinds: Sequence[str], limit: int = 10_000) -> list[FileRow]:
         """Indexed files the text pass has not read with ``reader`` yet, oldest rows first."""
         marks = ",".join("?" * len(kinds))
-        return self.files(f"status = 'ok' AND kind IN ({marks}) AND (text_read IS NULL OR text_read != ?) "
+        return self._files(f"status = 'ok' AND kind IN ({marks}) AND (text_read IS NULL OR text_read != ?) "
                           f"ORDER BY id LIMIT ?", [*kinds, reader, limit])
 
     def text_pending_count(self, reader: str, kinds: Sequence[str]) -> int:
@@ -485,7 +535,7 @@ class Store:
     # models ------------------------------------------------------------------------
     def files_missing_model(self, model: str, limit: int = 10**9) -> list[FileRow]:
         """Indexed files that have no vectors of ``model`` yet (what a model switch still has to do)."""
-        return self.files("status = 'ok' AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.file_id = files.id "
+        return self._files("status = 'ok' AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.file_id = files.id "
                           "AND v.model = ?) ORDER BY id LIMIT ?", [model, limit])
 
     def coverage(self, model: str) -> tuple[int, int]:

@@ -35,7 +35,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from indexer.query import Filters
+from indexer.filters import Filters
 from indexer.rank import Hit
 from indexer.store import FileRow, Store, TextRow
 
@@ -142,8 +142,7 @@ def text_hits(store: Store, tq: TextQuery, filters: Filters, limit: int, n_files
         matches = found if matches is None else {f: found.get(f, m) for f, m in matches.items()}
     if not matches:
         return []
-    where, args = filters.sql()
-    files = {r.id: r for r in store.files(where, args)}
+    files = {r.id: r for r in store.filtered(filters)}
     best = sorted((m for f, m in matches.items() if f in files), key=lambda m: (-m.score, -m.line.confidence))
     return [_hit(files[m.file_id], m) for m in best[:limit]]
 

@@ -79,7 +79,7 @@ class Plain:
 
     def __init__(self, case: Case) -> None:
         store = case.lib.store
-        rows = store.files("status = 'ok'")
+        rows = store.files(status="ok")
         self.items: list[tuple[str, float | None]] = []
         vecs = []
         for f in rows:

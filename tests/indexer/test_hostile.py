@@ -111,7 +111,7 @@ def test_bad_inputs_are_recorded_once_with_reasons_and_everything_else_is_indexe
         with Library.open(tmp_path / "lib", model=MODEL_SPEC) as lib:
             report = lib.index([root])
             reasons = {str(Path(e.path).relative_to(root)): e.error for e in lib.errors()}
-            ok = {str(Path(f.path).relative_to(root)) for f in lib.store.files("status = 'ok'")}
+            ok = {str(Path(f.path).relative_to(root)) for f in lib.store.files(status="ok")}
             for name, fragment in expect.items():
                 if fragment is None:
                     assert name in ok, (name, reasons.get(name))

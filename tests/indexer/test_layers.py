@@ -12,7 +12,7 @@ from pathlib import Path
 ENGINE = Path(__file__).resolve().parents[2] / "indexer"
 LAYERS = {
     # foundations: no engine imports beyond their own layer
-    "config": 0, "paths": 0, "prompts": 0, "logs": 0, "atomic": 0, "errors": 0,
+    "config": 0, "paths": 0, "prompts": 0, "logs": 0, "atomic": 0, "errors": 0, "filters": 0,
     # files, frames, the model's runtime, the store and its ANN cache
     "crawl": 1, "decode": 1, "video": 1, "thumbs": 1, "store": 1, "ann": 1, "runtime": 1, "quantize": 1,
     "model": 1, "ocr": 1, "writelock": 1,
@@ -84,3 +84,13 @@ def test_the_engine_never_imports_its_clients() -> None:
             names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
                 [a.name for a in node.names] if isinstance(node, ast.Import) else []
             assert not any(n.split(".")[0] in ("desktop", "PySide6") for n in names), (p.name, names)
+
+
+def test_sql_lives_only_in_the_store() -> None:
+    """Every statement is behind one of the store's named methods (the GUI included)."""
+    import re
+
+    sql = re.compile(r"\b(SELECT\s|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|INDEX)|PRAGMA\s)")
+    places = [p for p in [*ENGINE.glob("*.py"), *(ENGINE.parent / "desktop").glob("*.py")] if p.name != "store.py"]
+    found = [f"{p.name}:{n}" for p in places for n, line in enumerate(p.read_text().splitlines(), 1) if sql.search(line)]
+    assert not found, f"SQL outside indexer/store.py: {found}"

@@ -89,7 +89,7 @@ def test_index_saved_before_a_crash_is_patched_from_sqlite(tmp_path: Path) -> No
     ann.save()
     # committed after the last save, as if the process died before saving again
     ids += [add(s, f"/{i}.jpg", v) for i, v in enumerate(vecs[40:], start=40)]
-    s.delete_files([r.id for r in s.files("path = '/3.jpg'")])
+    s.delete_files([s.file("/3.jpg").id])
     reopened = AnnIndex.open(tmp_path / "ann", 16, s)
     assert len(reopened) == 49
     got, _ = reopened.search(vecs[45], 1)

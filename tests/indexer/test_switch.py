@@ -191,7 +191,7 @@ def test_kill_9_during_a_switch_resumes_and_embeds_every_file_once(tmp_path: Pat
     subprocess.run(cmd, cwd=REPO, check=True, capture_output=True)
     with Library.open(tmp_path / "lib") as lib:
         assert lib.model_state().active_spec == B and check(lib) == []
-        files = lib.store.files("status = 'ok'")
+        files = lib.store.files(status="ok")
         assert all(lib.store.vectors_of(f.id) for f in files)
         # ids are never reused: B's rows were each committed once, none of a killed batch twice
         b_rows = lib.store.vector_count()
