@@ -22,6 +22,7 @@ from indexer import atomic
 from indexer.ann import AnnIndex
 from indexer.config import Settings, default_library_dir
 from indexer.duplicates import duplicate_groups
+from indexer.encoder import Encoder
 from indexer.errors import LibraryBusy, LibraryError, ModelMismatch
 from indexer.nonsense import NonsenseBar
 from indexer.paths import display
@@ -163,14 +164,18 @@ class Library:
     def model_id(self) -> str | None:
         return self.store.get_meta("model")
 
+    def _load_encoder(self, spec: str) -> Encoder:
+        """A model with this library's precision and threads (loaded lazily: torch is heavy)."""
+        from indexer.model import Embedder
+
+        return Embedder(spec, self.settings.threads, self.settings.precision)
+
     @property
-    def embedder(self):
+    def embedder(self) -> Encoder:
         """The model, loaded on first use; refuses a model other than the library's."""
         with self._lock:
             if self._embedder is None:
-                from indexer.model import Embedder
-
-                emb = Embedder(self.settings.model, self.settings.threads, self.settings.precision)
+                emb = self._load_encoder(self.settings.model)
                 recorded = self.model_id
                 if recorded is None:
                     self.store.switch_active(emb.id, {"model": emb.id, "dim": str(emb.dim),
@@ -223,10 +228,8 @@ class Library:
         it in the background and makes it the active model when it covers the library.
         Asking for the active model again abandons a switch under way.
         """
-        from indexer.model import Embedder
-
         self.embedder  # noqa: B018 - the active model is recorded before a second one is added
-        emb = Embedder(spec, self.settings.threads, self.settings.precision)
+        emb = self._load_encoder(spec)
         if emb.id == self.model_id:
             self.cancel_switch(wait, cancel)
             return self.model_state()
@@ -297,13 +300,10 @@ class Library:
             log.warning("indexing without the new model %s: %s", self.store.get_meta("target_spec"), e)
             return ()
 
-    def _target_embedder(self):
+    def _target_embedder(self) -> Encoder:
         with self._lock:
             if self._target is None:
-                from indexer.model import Embedder
-
-                self._target = Embedder(self.store.get_meta("target_spec"), self.settings.threads,
-                                        self.settings.precision)
+                self._target = self._load_encoder(self.store.get_meta("target_spec"))
             return self._target
 
     def _flip(self, target: str) -> None:

@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 from indexer.config import model_cache_dir, physical_cores
+from indexer.encoder import Towers
 
 
 class ModelUnavailable(RuntimeError):
@@ -110,7 +111,7 @@ class Embedder:
         self._lock = threading.Lock()
         self.model: Any = None
         self.tokenizer: Any = None  # open_clip's, only when torch is loaded
-        self.onnx: Any = None
+        self.towers: Towers | None = None
         threads = threads or physical_cores()
         if precision == "int8":
             from indexer import runtime
@@ -122,7 +123,7 @@ class Embedder:
         self._load_torch(threads)
 
     def _use_runtime(self, rt: Any) -> None:
-        self.onnx, self.preprocess, self.tokenize = rt.towers, rt.preprocess, rt.tokenize
+        self.towers, self.preprocess, self.tokenize = rt.towers, rt.preprocess, rt.tokenize
         self.dim, self.image_size = rt.dim, rt.image_size
 
     def _load_torch(self, threads: int) -> None:
@@ -137,6 +138,7 @@ class Embedder:
         with torch.inference_mode():
             self.dim = int(self.model.encode_text(tokenizer(["a"])).shape[-1])
         self.image_size = _image_size(transform)
+        self.towers = TorchTowers(self.model)
         if self.precision != "int8":
             return
         from indexer import quantize, runtime
@@ -150,7 +152,7 @@ class Embedder:
         if rt is not None:
             self._use_runtime(rt)  # verified identical to open_clip's transform and tokenizer
         else:
-            self.onnx = runtime.OnnxTowers(self.folder, threads)
+            self.towers = runtime.OnnxTowers(self.folder, threads)
         import gc
 
         self.model = None  # the engines have their own copy of the weights: free torch's
@@ -158,13 +160,8 @@ class Embedder:
 
     def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
         """A batch of preprocessed pictures (N, 3, H, W) -> (N, D) unit vectors."""
-        if self.onnx is not None:
-            with self._lock:
-                return _unit(self.onnx.encode_pixels(pixels))
-        import torch
-
-        with self._lock, torch.inference_mode():
-            return _unit(self.model.encode_image(torch.from_numpy(np.ascontiguousarray(pixels))).float().numpy())
+        with self._lock:
+            return _unit(self.towers.encode_pixels(pixels))
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         if not images:
@@ -175,13 +172,27 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
         tokens = self.tokenize(list(texts))
-        if self.onnx is not None:
-            with self._lock:
-                return _unit(self.onnx.encode_tokens(tokens))
+        with self._lock:
+            return _unit(self.towers.encode_tokens(tokens))
+
+
+class TorchTowers:
+    """The towers in PyTorch (fp32): the first start, exports, and ``precision="fp32"``."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
         import torch
 
-        with self._lock, torch.inference_mode():
-            return _unit(self.model.encode_text(torch.from_numpy(tokens)).float().numpy())
+        with torch.inference_mode():
+            return self.model.encode_image(torch.from_numpy(np.ascontiguousarray(pixels))).float().numpy()
+
+    def encode_tokens(self, tokens: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            return self.model.encode_text(torch.from_numpy(tokens)).float().numpy()
 
 
 def _safe(name: str) -> str:

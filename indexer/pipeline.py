@@ -27,6 +27,7 @@ from indexer.ann import AnnIndex
 from indexer.config import Settings
 from indexer.crawl import CrawlProblem, FileRef, walk
 from indexer.decode import DecodeError, load_image, quick_hash, reason_for
+from indexer.encoder import Encoder
 from indexer.paths import display
 from indexer.store import FileRow, RootRow, Store, VectorIn
 from indexer.video import moments, sample_frames
@@ -114,10 +115,10 @@ class BackgroundPass:
 class Pipeline:
     """One indexing run over some roots. Build it, then call ``run()``."""
 
-    def __init__(self, store: Store, ann: AnnIndex, embedder: Any, settings: Settings,
+    def __init__(self, store: Store, ann: AnnIndex, embedder: Encoder, settings: Settings,
                  on_progress: ProgressFn | None = None, cancel: threading.Event | None = None,
                  pause: threading.Event | None = None, settle: float = 0.0, allow_mass_delete: bool = False,
-                 also: tuple[tuple[str, Any], ...] = ()) -> None:
+                 also: tuple[tuple[str, Encoder], ...] = ()) -> None:
         self.store, self.ann, self.embedder, self.settings = store, ann, embedder, settings
         # During a model switch: (model id, encoder) of the target, so new files are embedded
         # with both and never left out whichever model ends up active.
@@ -317,7 +318,7 @@ class Pipeline:
             k += n
         return batch
 
-    def _encode(self, embedder: Any, flat: list[Any]) -> np.ndarray:
+    def _encode(self, embedder: Encoder, flat: list[Any]) -> np.ndarray:
         return encode_all(embedder, flat, self.settings.batch_size)
 
     def _writer(self, writes: queue.Queue[list[Prepared] | None], counts: dict[str, int], moved: set[int]) -> None:
@@ -379,7 +380,7 @@ class Pipeline:
             counts["updated"] += 1
 
 
-def encode_all(embedder: Any, pixels: list[Any], batch_size: int) -> np.ndarray:
+def encode_all(embedder: Encoder, pixels: list[Any], batch_size: int) -> np.ndarray:
     """Preprocessed pictures through the image encoder, ``batch_size`` at a time."""
     if not pixels:
         return np.zeros((0, 1), np.float32)

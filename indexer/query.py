@@ -16,11 +16,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from indexer.decode import load_image
+from indexer.encoder import Encoder
 from indexer.filters import Filters
 
 DEFAULT_NEGATIVE_WEIGHT = 0.5
@@ -70,12 +70,12 @@ def unit(v: np.ndarray) -> np.ndarray:
     return v / max(float(np.linalg.norm(v)), 1e-12)
 
 
-def encode_text(embedder: Any, text: str, templates: Sequence[str]) -> np.ndarray:
+def encode_text(embedder: Encoder, text: str, templates: Sequence[str]) -> np.ndarray:
     """Prompt ensemble: the normalised mean over templates."""
     return encode_texts(embedder, [text], templates)[0]
 
 
-def encode_texts(embedder: Any, texts: Sequence[str], templates: Sequence[str]) -> np.ndarray:
+def encode_texts(embedder: Encoder, texts: Sequence[str], templates: Sequence[str]) -> np.ndarray:
     """Several texts through the prompt ensemble in one batch (one encoder call)."""
     templates = templates or ("{}",)
     vecs = embedder.encode_texts([t.format(x) for x in texts for t in templates])
@@ -83,7 +83,7 @@ def encode_texts(embedder: Any, texts: Sequence[str], templates: Sequence[str]) 
     return means / np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
 
 
-def encode_image_files(embedder: Any, paths: Sequence[Path | str]) -> list[np.ndarray]:
+def encode_image_files(embedder: Encoder, paths: Sequence[Path | str]) -> list[np.ndarray]:
     imgs = [load_image(Path(p), embedder.image_size).image for p in paths]
     return list(embedder.encode_images(imgs))
 
@@ -122,7 +122,7 @@ def _weighted_mean(vecs: Sequence[np.ndarray], weights: Sequence[float]) -> np.n
     return unit(sum(w * v for v, w in zip(vecs, weights, strict=True)))
 
 
-def query_vector(q: Query, embedder: Any, templates: Sequence[str],
+def query_vector(q: Query, embedder: Encoder, templates: Sequence[str],
                  caption_bank: tuple[Sequence[str], np.ndarray] | None = None,
                  spread: Callable[[np.ndarray], float] | None = None) -> np.ndarray:
     """The single unit vector a query searches with."""

@@ -21,6 +21,7 @@ import numpy as np
 
 from indexer.config import Settings
 from indexer.decode import load_image, reason_for
+from indexer.encoder import Encoder
 from indexer.pipeline import BackgroundPass, encode_all, frame_vectors
 from indexer.store import FileRow, Store
 from indexer.video import sample_frames
@@ -51,7 +52,7 @@ class _Decoded:
 class ReembedPass(BackgroundPass):
     phase = PHASE
     store: Store
-    embedder: Any  # the target model's encoder
+    embedder: Encoder  # the target model's
     model: str  # its id, as stored in vectors.model
     settings: Settings
 

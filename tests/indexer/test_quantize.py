@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.model import Embedder
+from indexer.model import Embedder, TorchTowers
+from indexer.runtime import OnnxTowers
 from tests import semantics, world
 from tests.conftest import MODEL_SPEC
 
@@ -51,7 +52,7 @@ def test_choice_is_measured_and_cached(pair) -> None:
         faithful = [s for s in stats.values() if s["fidelity"] >= 0.99]
         assert stats[chosen]["seconds"] <= 1.06 * min(s["seconds"] for s in faithful)  # the fastest (int8 on ties)
     again = Embedder(MODEL_SPEC, precision="int8", cache=cache)  # loads, does not rebuild
-    assert again.onnx.choice == choice
+    assert again.towers.choice == choice
 
 
 def test_every_engine_candidate_is_faithful(pair, tmp_path: Path) -> None:
@@ -91,7 +92,7 @@ def test_a_choice_made_among_other_engines_is_made_again(tmp_path: Path) -> None
     choice_file.write_text(json.dumps(old))
     assert runtime.load(first.folder, 1) is None
     again = Embedder(MODEL_SPEC, precision="int8", cache=tmp_path)
-    assert again.onnx.choice["candidates"] == [name for name, _, _ in runtime.candidates()]
+    assert again.towers.choice["candidates"] == [name for name, _, _ in runtime.candidates()]
     assert runtime.load(first.folder, 1) is not None
 
 
@@ -130,7 +131,7 @@ def test_a_killed_export_is_retried_at_the_next_start(tmp_path: Path) -> None:
     (folder,) = cache.iterdir()
     assert not (folder / "choice.json").exists() and list(folder.glob("tmp*"))  # killed mid-way
     emb = Embedder(MODEL_SPEC, precision="int8", cache=cache)
-    assert emb.onnx is not None  # exported this time, and used
+    assert isinstance(emb.towers, OnnxTowers)  # exported this time, and used
     choice = json.loads((folder / "choice.json").read_text())
     assert "error" not in choice and not list(folder.glob("tmp*"))
     assert os.path.exists(folder / choice["image"])
@@ -147,11 +148,11 @@ def test_a_full_disk_during_export_is_not_remembered_as_unexportable(tmp_path: P
 
     monkeypatch.setattr(quantize, "build", full)
     emb = Embedder(MODEL_SPEC, precision="int8", cache=cache)
-    assert emb.onnx is None and emb.model is not None  # torch fp32 this time
+    assert isinstance(emb.towers, TorchTowers)  # torch fp32 this time
     (folder,) = cache.iterdir()
     assert not (folder / "choice.json").exists()
     monkeypatch.setattr(quantize, "build", real)
-    assert Embedder(MODEL_SPEC, precision="int8", cache=cache).onnx is not None  # space again: exported
+    assert isinstance(Embedder(MODEL_SPEC, precision="int8", cache=cache).towers, OnnxTowers)  # space again: exported
 
 
 def test_two_processes_starting_with_a_new_model_export_it_once(tmp_path: Path) -> None:
@@ -162,7 +163,7 @@ def test_two_processes_starting_with_a_new_model_export_it_once(tmp_path: Path) 
     cache = tmp_path / "onnx"
     code = ("import sys\nfrom pathlib import Path\nfrom indexer.model import Embedder\n"
             f"e = Embedder({MODEL_SPEC!r}, precision='int8', cache=Path({str(cache)!r}))\n"
-            "print('onnx' if e.onnx is not None else 'torch')\n")
+            "print('torch' if type(e.towers).__name__ == 'TorchTowers' else 'onnx')\n")
     repo = Path(__file__).resolve().parents[2]
     procs = [subprocess.Popen([sys.executable, "-c", code], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) for _ in range(2)]

@@ -73,7 +73,7 @@ from indexer.model import Embedder
 e = Embedder({MODEL_SPEC!r}, precision="int8", cache=Path({str(tmp_path)!r}))
 imgs = [Image.open(Path({str(tmp_path)!r}) / f"{{i}}.png") for i in range(8)]
 img = e.encode_images(imgs).tolist()
-loaded = sorted(e.onnx._towers)  # indexing alone loads no text tower
+loaded = sorted(e.towers._towers)  # indexing alone loads no text tower
 out = {{"img": img, "loaded": loaded, "txt": e.encode_texts({captions!r}).tolist(),
         "heavy": sorted(m for m in ("torch", "open_clip", "torchvision", "timm") if m in sys.modules)}}
 print(json.dumps(out))
