@@ -31,7 +31,7 @@ def main() -> None:
     import torch
 
     from bench.bench_video import random_mobileclip_dir
-    from indexer import quantize, runtime
+    from indexer import engines, quantize
     from indexer.config import physical_cores
     from indexer.model import Embedder
     from tests import semantics
@@ -51,9 +51,9 @@ def main() -> None:
         t_txt = timed(lambda: emb.model.encode_text(tok), 20)
     rows.append(["torch fp32 (baseline)", 16 / t_img, t_txt * 1000, 1.0, 1.0])
 
-    for name, engine, prec in runtime.candidates():
-        si = runtime.open_tower(full / f"image_{prec}.onnx", engine, threads, cache=False)
-        st = runtime.open_tower(full / f"text_{prec}.onnx", engine, threads, cache=False)
+    for name, engine, prec in engines.candidates():
+        si = engines.open_tower(full / f"image_{prec}.onnx", engine, threads, cache=False)
+        st = engines.open_tower(full / f"text_{prec}.onnx", engine, threads, cache=False)
         ti = timed(lambda si=si: si(px.numpy()), 3)
         tt = timed(lambda st=st: st(tok.numpy()), 20)
         label = {"fp32": "ONNX Runtime fp32", "int8": "ONNX Runtime int8"}.get(name, f"OpenVINO ({si.precision})")

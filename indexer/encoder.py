@@ -2,8 +2,8 @@
 
 ``Encoder`` is what pipeline, query and library are typed with; ``model.Embedder`` is the
 one implementation, and it runs its two towers through a ``Towers`` object: one class per
-runtime (``model.TorchTowers`` for the first start and fp32; ``runtime.OnnxTowers``, whose
-towers are ``runtime.OrtTower`` or ``runtime.OvTower`` as measured fastest on this CPU).
+runtime (``model.TorchTowers`` for the first start and fp32; ``engines.OnnxTowers``, whose
+towers are ``engines.OrtTower`` or ``engines.OvTower`` as measured fastest on this CPU).
 """
 
 from __future__ import annotations

@@ -142,6 +142,7 @@ class Embedder:
         if self.precision != "int8":
             return
         from indexer import quantize, runtime
+        from indexer.engines import OnnxTowers
 
         cfg = dict(getattr(getattr(self.model, "visual", None), "preprocess_cfg", None) or {})
         cfg.setdefault("size", self.image_size)
@@ -152,7 +153,7 @@ class Embedder:
         if rt is not None:
             self._use_runtime(rt)  # verified identical to open_clip's transform and tokenizer
         else:
-            self.towers = runtime.OnnxTowers(self.folder, threads)
+            self.towers = OnnxTowers(self.folder, threads)
         import gc
 
         self.model = None  # the engines have their own copy of the weights: free torch's

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer import atomic, runtime
+from indexer import atomic, engines, runtime
 
 log = logging.getLogger(__name__)
 FIDELITY_MIN = 0.99
@@ -61,7 +61,7 @@ def ensure(folder: Path, model: Any, tokenizer: Any, image_size: int, threads: i
     # Two processes starting with a new model export it once: the second waits, then uses it.
     with FileLock(str(folder / "export.lock")):
         choice = _read_choice(choice_file)
-        if choice is not None and not runtime.choice_is_current(choice):
+        if choice is not None and not engines.choice_is_current(choice):
             _clear(folder)
             choice = None
         if choice is None:
@@ -128,14 +128,14 @@ def build(folder: Path, model: Any, tokenizer: Any, image_size: int, threads: in
     with torch.inference_mode():
         ref_img = _unit(model.encode_image(torch.from_numpy(probe_px)).float().numpy())
         ref_txt = _unit(model.encode_text(torch.from_numpy(probe_tok)).float().numpy())
-    candidates = runtime.candidates()
+    candidates = engines.candidates()
     choice: dict[str, Any] = {}
     # Images are timed in indexing batches, texts one at a time: a query is one text.
     for tower, probe, timing, ref in (("image", probe_px, probe_px, ref_img), ("text", probe_tok, probe_tok[:1], ref_txt)):
         stats = {}
         for name, engine, prec in candidates:
             try:
-                run = runtime.open_tower(tmp / f"{tower}_{prec}.onnx", engine, threads, cache=False, fallback=False)
+                run = engines.open_tower(tmp / f"{tower}_{prec}.onnx", engine, threads, cache=False, fallback=False)
             except (ImportError, RuntimeError) as e:  # an engine that is installed but cannot run here
                 log.warning("%s cannot run the %s tower: %s", engine, tower, str(e)[:200])
                 continue

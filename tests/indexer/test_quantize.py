@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from indexer.engines import OnnxTowers
 from indexer.model import Embedder, TorchTowers
-from indexer.runtime import OnnxTowers
 from tests import semantics, world
 from tests.conftest import MODEL_SPEC
 
@@ -57,7 +57,7 @@ def test_choice_is_measured_and_cached(pair) -> None:
 
 def test_every_engine_candidate_is_faithful(pair, tmp_path: Path) -> None:
     """Whichever engine a machine ends up choosing, its vectors match torch fp32 on real renders."""
-    from indexer import quantize, runtime
+    from indexer import engines, quantize
 
     fp32, int8, _ = pair
     quantize.build(tmp_path, fp32.model, fp32.tokenizer, fp32.image_size, 2, keep_all=True)
@@ -65,11 +65,11 @@ def test_every_engine_candidate_is_faithful(pair, tmp_path: Path) -> None:
     pixels = np.stack([int8.preprocess(world.render(s, 128, seed=i)) for i, s in enumerate(scenes)])
     tokens = int8.tokenize([world.caption(s) for s in scenes])
     ref_img, ref_txt = fp32.encode_pixels(pixels), fp32.encode_texts([world.caption(s) for s in scenes])
-    names = [name for name, *_ in runtime.candidates()]
+    names = [name for name, *_ in engines.candidates()]
     assert names[:2] == ["fp32", "int8"]
-    for _, engine, prec in runtime.candidates():
-        img = runtime.open_tower(tmp_path / f"image_{prec}.onnx", engine, 2)(pixels)
-        txt = runtime.open_tower(tmp_path / f"text_{prec}.onnx", engine, 2)(tokens)
+    for _, engine, prec in engines.candidates():
+        img = engines.open_tower(tmp_path / f"image_{prec}.onnx", engine, 2)(pixels)
+        txt = engines.open_tower(tmp_path / f"text_{prec}.onnx", engine, 2)(tokens)
         img /= np.linalg.norm(img, axis=1, keepdims=True)
         txt /= np.linalg.norm(txt, axis=1, keepdims=True)
         assert np.sum(img * ref_img, 1).mean() >= 0.99, (engine, prec)
@@ -83,7 +83,7 @@ def test_precision_is_validated() -> None:
 
 def test_a_choice_made_among_other_engines_is_made_again(tmp_path: Path) -> None:
     """After an upgrade adds an engine, the next start measures again instead of keeping the old pick."""
-    from indexer import runtime
+    from indexer import engines, runtime
 
     first = Embedder(MODEL_SPEC, precision="int8", cache=tmp_path)
     choice_file = first.folder / "choice.json"
@@ -92,25 +92,25 @@ def test_a_choice_made_among_other_engines_is_made_again(tmp_path: Path) -> None
     choice_file.write_text(json.dumps(old))
     assert runtime.load(first.folder, 1) is None
     again = Embedder(MODEL_SPEC, precision="int8", cache=tmp_path)
-    assert again.towers.choice["candidates"] == [name for name, _, _ in runtime.candidates()]
+    assert again.towers.choice["candidates"] == [name for name, _, _ in engines.candidates()]
     assert runtime.load(first.folder, 1) is not None
 
 
 def test_an_engine_that_cannot_run_here_is_skipped(pair, tmp_path: Path, monkeypatch) -> None:
     """OpenVINO installed but unable to run (missing plugin): ONNX Runtime is chosen, nothing fails."""
-    from indexer import quantize, runtime
+    from indexer import engines, quantize
 
     def broken(*args, **kwargs):
         raise RuntimeError("Device with \"CPU\" name is not registered in the OpenVINO Runtime")
 
-    monkeypatch.setattr(runtime, "OvTower", broken)
-    monkeypatch.setattr(runtime, "available_engines", lambda: list(runtime.ENGINES))
+    monkeypatch.setattr(engines, "OvTower", broken)
+    monkeypatch.setattr(engines, "available_engines", lambda: list(engines.ENGINES))
     fp32 = pair[0]
     choice = quantize.build(tmp_path, fp32.model, fp32.tokenizer, fp32.image_size, 2)
     for tower in ("image", "text"):
         assert choice[f"{tower}_engine"] == "onnxruntime"
         assert "openvino" not in choice[f"{tower}_stats"]
-    towers = runtime.OnnxTowers(tmp_path, 2)
+    towers = engines.OnnxTowers(tmp_path, 2)
     assert towers.encode_tokens(fp32.tokenize(["a red star"])).shape == (1, fp32.dim)
 
 
@@ -121,10 +121,9 @@ def test_a_killed_export_is_retried_at_the_next_start(tmp_path: Path) -> None:
     import sys
 
     cache = tmp_path / "onnx"
-    killer = ("import os, signal, sys\nfrom indexer import quantize, runtime\nfrom indexer.model import Embedder\n"
-              "real = runtime.candidates\n"
+    killer = ("import os, signal, sys\nfrom indexer import engines\nfrom indexer.model import Embedder\n"
               "def die():\n    os.kill(os.getpid(), signal.SIGKILL)\n"
-              "runtime.candidates = die  # after both towers are exported and quantized, before the choice\n"
+              "engines.candidates = die  # after both towers are exported and quantized, before the choice\n"
               f"from pathlib import Path\nEmbedder({MODEL_SPEC!r}, precision='int8', cache=Path({str(cache)!r}))\n")
     res = subprocess.run([sys.executable, "-c", killer], cwd=Path(__file__).resolve().parents[2], capture_output=True)
     assert res.returncode == -9

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from indexer import runtime
+from indexer import preprocess, runtime, tokenizer
 from tests import world
 from tests.conftest import MODEL_SPEC, TINY_MODEL
 
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _pictures() -> list[Image.Image]:
     scenes = world.distinct_scenes(random.Random(3), 6)
     renders = [world.render(s, 97 + 31 * i, seed=i) for i, s in enumerate(scenes)]
-    return [im.convert("RGB") for im in runtime.probe_pictures()] + renders
+    return [im.convert("RGB") for im in preprocess.probe_pictures()] + renders
 
 
 @pytest.mark.parametrize("resize_mode", ["shortest", "longest", "squash"])
@@ -34,7 +34,7 @@ def test_preprocessing_matches_open_clip(resize_mode: str, interpolation: str) -
            "resize_mode": resize_mode, "fill_color": 7}
     theirs = image_transform(64, is_train=False, mean=cfg["mean"], std=cfg["std"], resize_mode=resize_mode,
                              interpolation=interpolation, fill_color=7)
-    ours = runtime.Preprocessor(cfg)
+    ours = preprocess.Preprocessor(cfg)
     for im in _pictures():
         a, b = ours(im), theirs(im).numpy()
         assert a.shape == b.shape == (3, 64, 64)
@@ -45,12 +45,13 @@ def test_tokenizer_matches_open_clip(tmp_path: Path) -> None:
     from open_clip import SimpleTokenizer
 
     captions = [world.caption(s) for s in world.distinct_scenes(random.Random(5), 30)]
-    texts = list(runtime.PROBE_STRINGS) + captions + ["a Dog", "<start_of_text> hi", "ｆｕｌｌ ｗｉｄｔｈ", "tab\tand\u00a0nbsp"]
+    texts = list(tokenizer.PROBE_STRINGS) + captions
+    texts += ["a Dog", "<start_of_text> hi", "ｆｕｌｌ ｗｉｄｔｈ", "tab\tand\u00a0nbsp"]
     for context in (77, 16):
         theirs = SimpleTokenizer(context_length=context)
-        text, meta = runtime.tokenizer_from_open_clip(theirs)
+        text, meta = tokenizer.tokenizer_from_open_clip(theirs)
         (tmp_path / "t.json").write_text(text)
-        ours = runtime.Tokenizer(tmp_path / "t.json", meta)
+        ours = tokenizer.Tokenizer(tmp_path / "t.json", meta)
         np.testing.assert_array_equal(ours(texts), theirs(texts).numpy())
 
 
@@ -93,7 +94,7 @@ def test_unverifiable_parts_fall_back_to_open_clip(tmp_path: Path) -> None:
 
     tok = SimpleTokenizer(context_length=32)
     tok.clean_fn = lambda x: x.upper()  # a clean-up the runtime does not know
-    assert runtime.tokenizer_from_open_clip(tok) is None
+    assert tokenizer.tokenizer_from_open_clip(tok) is None
     meta = runtime.write(tmp_path, lambda im: np.zeros((3, 64, 64), np.float32),
                          json.loads((TINY_MODEL / "open_clip_config.json").read_text())["preprocess_cfg"], tok, 64)
     assert meta["preprocess"] is None and meta["tokenizer"] is None

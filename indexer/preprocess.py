@@ -1,0 +1,81 @@
+"""open_clip's image preprocessing in PIL and numpy, so inference needs no torch (runtime.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+_RESAMPLE = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
+
+
+class Preprocessor:
+    """open_clip's inference transform (resize, crop or pad, scale, normalise) in PIL + numpy.
+
+    Mirrors torchvision's rules for PIL input: shortest-edge resize with ``int()``
+    for the long edge, ``round()`` for centre crops, ``(d)//2`` / ``(d+1)//2`` padding.
+    """
+
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        size = cfg["size"]
+        if isinstance(size, (list, tuple)):
+            if len(set(size)) != 1:
+                raise ValueError(f"non-square input {size} is not supported")
+            size = size[0]
+        self.size = int(size)
+        self.mode = cfg.get("resize_mode", "shortest")
+        if self.mode not in ("shortest", "longest", "squash"):
+            raise ValueError(f"unknown resize_mode {self.mode!r}")
+        self.resample = _RESAMPLE["bilinear" if cfg.get("interpolation") == "bilinear" else "bicubic"]
+        self.fill = int(cfg.get("fill_color", 0) or 0)
+        self.mean = np.asarray(cfg["mean"], np.float32).reshape(3, 1, 1)
+        self.std = np.asarray(cfg["std"], np.float32).reshape(3, 1, 1)
+
+    def __call__(self, image: Image.Image) -> np.ndarray:
+        im = self._geometry(image.convert("RGB"))
+        x = np.asarray(im, dtype=np.float32).transpose(2, 0, 1) / np.float32(255)
+        return np.ascontiguousarray((x - self.mean) / self.std)
+
+    def _geometry(self, im: Image.Image) -> Image.Image:
+        s, (w, h) = self.size, im.size
+        if self.mode == "squash":
+            return _resize(im, s, s, self.resample)
+        if self.mode == "shortest":
+            if w <= h:
+                im = _resize(im, s, int(s * h / w), self.resample)
+            else:
+                im = _resize(im, int(s * w / h), s, self.resample)
+            return _crop_or_pad(im, s, 0)
+        ratio = max(h / s, w / s)
+        return _crop_or_pad(_resize(im, round(w / ratio), round(h / ratio), self.resample), s, self.fill)
+
+    def config(self) -> dict[str, Any]:
+        inv = {v: k for k, v in _RESAMPLE.items()}
+        return {"size": self.size, "resize_mode": self.mode, "interpolation": inv[self.resample],
+                "fill_color": self.fill, "mean": self.mean.ravel().tolist(), "std": self.std.ravel().tolist()}
+
+
+def _resize(im: Image.Image, w: int, h: int, resample: Image.Resampling) -> Image.Image:
+    return im if im.size == (w, h) else im.resize((w, h), resample)
+
+
+def _crop_or_pad(im: Image.Image, s: int, fill: int) -> Image.Image:
+    w, h = im.size
+    if w < s or h < s:
+        pw, ph = max(s - w, 0), max(s - h, 0)
+        canvas = Image.new("RGB", (w + pw, h + ph), (fill,) * 3)
+        canvas.paste(im, (pw // 2, ph // 2))
+        im, (w, h) = canvas, canvas.size
+    top, left = int(round((h - s) / 2.0)), int(round((w - s) / 2.0))
+    return im if (w, h) == (s, s) else im.crop((left, top, left + s, top + s))
+
+
+def probe_pictures() -> list[Image.Image]:
+    """Pictures that exercise every branch: both orientations, exact size, tiny, grey, alpha."""
+    rng = np.random.default_rng(1)
+    sizes = [(300, 200), (200, 300), (256, 256), (64, 64), (1000, 37), (37, 1000), (31, 45), (257, 255)]
+    out = [Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)) for w, h in sizes]
+    out.append(Image.fromarray(rng.integers(0, 256, (90, 70), dtype=np.uint8), "L"))
+    out.append(Image.fromarray(rng.integers(0, 256, (50, 80, 4), dtype=np.uint8), "RGBA"))
+    return out
