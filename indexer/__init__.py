@@ -8,7 +8,7 @@ from indexer.catalog import download_model, import_model, list_models
 from indexer.config import PHOTO_EXTENSIONS, VIDEO_EXTENSIONS, Settings, format_seconds
 from indexer.errors import LibraryBusy, LibraryError, ModelMismatch, WriteCancelled
 from indexer.filters import Filters
-from indexer.library import Library, ModelState, Status
+from indexer.library import Library, Status
 from indexer.logs import session as log_session
 from indexer.paths import display as display_path
 from indexer.paths import is_text as path_is_text
@@ -17,6 +17,7 @@ from indexer.pipeline import IndexReport, Progress
 from indexer.query import Query
 from indexer.rank import Hit
 from indexer.store import FileRow, TextRow
+from indexer.switching import ModelState
 from indexer.textpass import TextReport
 from indexer.watch import Watcher
 

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import json
 import logging
-import shutil
 import threading
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from indexer.query import Query, encode_texts, query_vector, weighted
 from indexer.rank import GalleryStats, Hit, search_vector
 from indexer.reembed import ReembedPass, ReembedReport
 from indexer.store import FileRow, RootRow, Store, TextRow
+from indexer.switching import ModelRecords, ModelState
 from indexer.textpass import TextPass, TextReport
 from indexer.textsearch import line_in_moment, parse, phrase_matches, text_hits, with_text, word_matches
 from indexer.writelock import WriteLock
@@ -56,20 +55,6 @@ class RootStatus:
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelState:
-    """Which model answers searches, and a switch to another one if it is under way."""
-
-    active: str | None  # model id (name and weights fingerprint)
-    active_spec: str  # how to load it (NAME:TAG, hf-hub:..., local-dir:...)
-    target: str | None = None  # the model being switched to
-    target_spec: str | None = None
-    covered: int = 0  # indexed files the target has embedded
-    total: int = 0  # indexed files
-    space: tuple[tuple[str, int], ...] = ()  # (model id, bytes its vectors take), active first
-    kept: tuple[str, ...] = ()  # earlier models whose vectors are kept until `prune_models`
-
-
-@dataclasses.dataclass(frozen=True)
 class Status:
     library: str
     model: str | None
@@ -91,6 +76,7 @@ class Library:
         self.folder = folder
         self.settings = settings
         self.store = Store(folder / "library.db")
+        self.models = ModelRecords(self.store, folder)
         self._embedder = None
         self._ann: AnnIndex | None = None
         self._lock = threading.RLock()
@@ -197,29 +183,16 @@ class Library:
                 if self.model_id is None:
                     self.embedder  # noqa: B018 - records the library's model and its dimension
                 model = self.store.model
-                self._ann = AnnIndex.open(self._ann_dir(model), int(self.store.get_meta("dim")), self.store, model)
+                self._ann = AnnIndex.open(self.models.ann_dir(model), int(self.store.get_meta("dim")), self.store, model)
             return self._ann
 
-    def _ann_dir(self, model: str) -> Path:
-        """Each model's vectors have their own index (a switch builds the new one beside the old)."""
-        return self.folder / "ann" / hashlib.sha1(model.encode()).hexdigest()[:12]
-
-    # changing the model ---------------------------------------------------------------------------
+    # changing the model (switching.py keeps the records) ------------------------------------------
     def model_state(self) -> ModelState:
-        target = self.store.get_meta("target_model")
-        covered, total = self.store.coverage(target) if target else (0, 0)
-        space = self.store.model_bytes()
-        order = [m for m in (self.model_id, target) if m] + sorted(m for m in space if m not in (self.model_id, target))
-        return ModelState(self.model_id, self.store.get_meta("model_spec") or self.settings.model, target,
-                          self.store.get_meta("target_spec"), covered, total,
-                          tuple((m, space.get(m, 0)) for m in order), tuple(self._kept_models()))
-
-    def _kept_models(self) -> list[str]:
-        return json.loads(self.store.get_meta("kept_models") or "[]")
+        return self.models.state(self.settings.model)
 
     @property
     def switching(self) -> bool:
-        return self.store.get_meta("target_model") is not None
+        return self.models.target is not None
 
     def start_switch(self, spec: str, wait: bool = False, cancel: threading.Event | None = None) -> ModelState:
         """Start changing the library's model to ``spec``; search keeps using the active model.
@@ -234,11 +207,7 @@ class Library:
             self.cancel_switch(wait, cancel)
             return self.model_state()
         with self.writing(wait, cancel):
-            old = self.store.get_meta("target_model")
-            if old and old != emb.id:
-                self._forget_target(old)
-            self.store.switch_active(self.store.model, {"target_model": emb.id, "target_spec": spec,
-                                                        "target_dim": str(emb.dim)}, ())
+            self.models.begin(emb.id, spec, emb.dim)
             with self._lock:
                 self._target = emb
         return self.model_state()
@@ -254,21 +223,15 @@ class Library:
     def cancel_switch(self, wait: bool = False, cancel: threading.Event | None = None) -> bool:
         """Abandon a switch: its vectors are dropped and the library is exactly as before it."""
         with self.writing(wait, cancel):
-            target = self.store.get_meta("target_model")
+            target = self.models.target
             if target is None:
                 return False
-            self._forget_target(target)
+            self.models.forget(target)
+            with self._lock:
+                self._target = None
             self.ann.catch_up(self.store)
             self.ann.save()
         return True
-
-    def _forget_target(self, target: str) -> None:
-        if target not in self._kept_models():  # an earlier model's kept vectors stay for prune to decide
-            self.store.drop_model(target)
-        shutil.rmtree(self._ann_dir(target), ignore_errors=True)
-        self.store.switch_active(self.store.model, {}, ("target_model", "target_spec", "target_dim"))
-        with self._lock:
-            self._target = None
 
     def reembed(self, on_progress: ProgressFn | None = None, cancel: threading.Event | None = None,
                 pause: threading.Event | None = None, wait: bool = False,
@@ -278,7 +241,7 @@ class Library:
         Resumable: each pass embeds what is still missing. None when no switch is under way.
         """
         with self.writing(wait, cancel):
-            target = self.store.get_meta("target_model")
+            target = self.models.target
             if target is None:
                 return None
             report = ReembedPass(store=self.store, embedder=self._target_embedder(), model=target,
@@ -291,31 +254,26 @@ class Library:
     def _switch_encoders(self) -> tuple:
         """During a switch, the target model for indexing to embed new files with too. If it cannot
         be loaded now, indexing goes on with the active model: the switch's pass embeds them later."""
-        target = self.store.get_meta("target_model")
+        target = self.models.target
         if target is None:
             return ()
         try:
             return ((target, self._target_embedder()),)
         except Exception as e:  # noqa: BLE001 - the switch reports it; indexing must not stop for it
-            log.warning("indexing without the new model %s: %s", self.store.get_meta("target_spec"), e)
+            log.warning("indexing without the new model %s: %s", self.models.target_spec, e)
             return ()
 
     def _target_embedder(self) -> Encoder:
         with self._lock:
             if self._target is None:
-                self._target = self._load_encoder(self.store.get_meta("target_spec"))
+                self._target = self._load_encoder(self.models.target_spec)
             return self._target
 
     def _flip(self, target: str) -> None:
         """The target covers the library: its index is built first, then one transaction makes it active."""
-        spec, dim = self.store.get_meta("target_spec"), int(self.store.get_meta("target_dim"))
-        ann = AnnIndex.open(self._ann_dir(target), dim, self.store, target)
-        ann.save()
-        kept = [m for m in [*self._kept_models(), self.model_id] if m and m != target]
+        ann, spec, dim = self.models.target_index(target)
         with self._lock:  # no search runs half on the old model, half on the new
-            self.store.switch_active(target, {"model": target, "model_spec": spec, "dim": str(dim),
-                                              "kept_models": json.dumps(kept)},
-                                     ("target_model", "target_spec", "target_dim", "null_margin"))
+            self.models.flip(target, spec, dim)
             self._embedder, self._target, self._ann = self._target, None, ann
             self._stats, self._nonsense, self._bank = GalleryStats(), None, None
             self.settings = self.settings.replace(model=spec)
@@ -324,14 +282,10 @@ class Library:
     def prune_models(self, wait: bool = False, cancel: threading.Event | None = None) -> tuple[int, int]:
         """Delete the vectors earlier models left behind: (vectors deleted, bytes the library file shrank by)."""
         with self.writing(wait, cancel):
-            kept = self._kept_models()
-            if not kept:
+            if not self.models.kept():
                 return 0, 0
-            before, dropped = self.store.size_bytes(), 0
-            for m in kept:
-                dropped += self.store.drop_model(m)
-                shutil.rmtree(self._ann_dir(m), ignore_errors=True)
-            self.store.switch_active(self.store.model, {}, ("kept_models",))
+            before = self.store.size_bytes()
+            dropped = self.models.prune()
             self.ann.catch_up(self.store)
             self.ann.save()
             self.store.compact()
