@@ -8,8 +8,6 @@ so opening a library and listing its roots is instant.
 from __future__ import annotations
 
 import dataclasses
-import functools
-import json
 import logging
 import threading
 from pathlib import Path
@@ -22,27 +20,18 @@ from indexer.config import Settings, default_library_dir
 from indexer.duplicates import duplicate_groups
 from indexer.encoder import Encoder
 from indexer.errors import LibraryBusy, LibraryError, ModelMismatch
-from indexer.nonsense import NonsenseBar
 from indexer.paths import display
 from indexer.pipeline import IndexReport, Pipeline, ProgressFn
-from indexer.query import Query, encode_texts, query_vector, weighted
-from indexer.rank import GalleryStats, Hit, search_vector
+from indexer.query import Query
+from indexer.rank import Hit
 from indexer.reembed import ReembedPass, ReembedReport
+from indexer.searching import Results, Searcher, fresh
 from indexer.store import FileRow, RootRow, Store, TextRow
 from indexer.switching import ModelRecords, ModelState
 from indexer.textpass import TextPass, TextReport
-from indexer.textsearch import line_in_moment, parse, phrase_matches, text_hits, with_text, word_matches
 from indexer.writelock import WriteLock
 
 log = logging.getLogger(__name__)
-
-
-class Results(list):
-    """Hits, best first; ``no_good_matches`` when the words match nothing better than nonsense does."""
-
-    def __init__(self, hits=(), no_good_matches: bool = False) -> None:
-        super().__init__(hits)
-        self.no_good_matches = no_good_matches
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,11 +70,9 @@ class Library:
         self._ann: AnnIndex | None = None
         self._lock = threading.RLock()
         self.writing = WriteLock(folder / "write.lock")
-        self._stats = GalleryStats()
         self._bank_texts: tuple[str, ...] | None = None
-        self._bank: np.ndarray | None = None
+        self._searcher: Searcher | None = None  # the active model's search state (sample, bars, bank)
         self._unsaved = False  # settings given to open() that wait for the model to prove them
-        self._nonsense: NonsenseBar | None = None  # the default view's bar, per model
         self._reader = None  # the OCR models, loaded by the first text pass
         self._target = None  # a model switch's target encoder, loaded by the first re-embedding pass
 
@@ -275,7 +262,7 @@ class Library:
         with self._lock:  # no search runs half on the old model, half on the new
             self.models.flip(target, spec, dim)
             self._embedder, self._target, self._ann = self._target, None, ann
-            self._stats, self._nonsense, self._bank = GalleryStats(), None, None
+            self._searcher = None
             self.settings = self.settings.replace(model=spec)
             self._save_settings()
 
@@ -377,10 +364,7 @@ class Library:
     # searching --------------------------------------------------------------------------
     def _fresh_ann(self) -> AnnIndex:
         """The ANN index, caught up with writes made since (by us or another process)."""
-        ann = self.ann
-        if ann.version != self.store.version():
-            ann.catch_up(self.store)
-        return ann
+        return fresh(self.ann, self.store)
 
     def update_settings(self, **changes: object) -> Settings:
         """Change and save settings. A new model needs a new (or empty) library."""
@@ -399,7 +383,7 @@ class Library:
                 with self._lock:
                     self._embedder = None  # reloaded on next use
             with self._lock:
-                self._nonsense = None  # measured again for the new settings (templates, model)
+                self._searcher = None  # measured again for the new settings (templates, model)
                 self.settings = new
             self._save_settings()
         return new
@@ -411,104 +395,43 @@ class Library:
     def set_query_bank(self, texts: list[str] | tuple[str, ...]) -> None:
         """Reference queries for hubness correction and reference captions (default: everyday subjects)."""
         with self._lock:
-            self._bank_texts, self._bank = tuple(texts), None
-            self._stats = GalleryStats()
+            self._bank_texts = tuple(texts)
+            self._searcher = None
 
-    def query_bank(self) -> tuple[tuple[str, ...], np.ndarray]:
-        """(texts, unit vectors) of the reference query bank, encoded once per model."""
+    def searcher(self) -> Searcher:
+        """Search with the active model (made again when the model or the settings change)."""
         with self._lock:
-            if self._bank is None:
-                from indexer.prompts import SUBJECTS
-
-                self._bank_texts = self._bank_texts or SUBJECTS
-                self._bank = encode_texts(self.embedder, list(self._bank_texts), self.settings.templates)
-            return self._bank_texts or (), self._bank
-
-    def query_vector(self, query: Query):
-        """The unit vector a query searches with (exposed for benchmarks and tools)."""
-        bank = self.query_bank() if query.method == "pdv" and query.images and query.text else None
-        return query_vector(query, self.embedder, self.settings.templates, bank, self._spread())
-
-    def _spread(self):
-        """The spread of the library's scores for a vector (composition calibrates with it), or None."""
-        sample = self._stats.refresh(self.store, None).sample
-        if len(sample) < 8:
-            return None
-        return lambda v: float(np.std(sample @ v))
+            if self._searcher is None:
+                self._searcher = Searcher(self.store, self.embedder, self.ann, lambda: self.settings,
+                                          self._store_null, self._bank_texts)
+            return self._searcher
 
     def search(self, query: Query) -> Results:
-        """Photos and video moments for ``query``, most relevant first (``_search``)."""
+        """Photos and video moments for ``query``, most relevant first (``searching.py``)."""
         with self._lock:  # a model switch's flip waits: one search never mixes two models
-            return self._search(query)
+            return self.searcher().search(query)
 
-    def _search(self, query: Query) -> Results:
-        """Photos and video moments for ``query``, most relevant first.
+    def query_bank(self) -> tuple[tuple[str, ...], np.ndarray]:
+        return self.searcher().query_bank()
 
-        The default view (no ``min_score``) of a text query shows what stands out for these
-        words more than anything stands out for nonsense (``_nonsense_floor``): a partial
-        description keeps the many items it singles out; words that single out nothing get
-        an empty result with ``no_good_matches`` set, and ``min_score=0`` shows everything
-        anyway. An explicit ``min_score`` (or the library's ``Settings.min_score``) cuts on
-        the calibrated relevance as asked; an example image is never cut by default.
-        """
-        tq = parse(query.text)
-        within = phrase_matches(self.store, tq.phrases)  # None: no quoted phrase to hold
-        if query.text_only or (within is not None and not tq.words and not query.images):
-            return Results(text_hits(self.store, tq, query.effective_filters(), query.limit,
-                                     self.store.text_read_count()[1]))
-        if within is not None and not within:
-            return Results([])
-        query = dataclasses.replace(query, text=tq.semantic_text or None)
-        vec = self.query_vector(query)
-        min_score = query.min_score if query.min_score is not None else self.settings.min_score
-        # The example image itself is not an answer to "more like this" or "this, but ...".
-        own = {r.id for p in query.images if (r := self.store.file(str(Path(weighted(p)[0]).expanduser().resolve())))}
-        floor = self._nonsense_floor(vec) if min_score is None and not query.images and within is None else None
-        words = {} if query.images or within is not None else word_matches(self.store, tq.words,
-                                                                           self.store.text_read_count()[1])
-        if floor is not None and self._fresh_ann().search(vec, 1)[1][0] <= floor and not words:
-            return Results([], no_good_matches=True)  # nothing stands out more than it does for nonsense
-        find = functools.partial(self.search_vector, vec, filters=query.effective_filters(),
-                                 exclude=frozenset(own), hubness=query.hubness)
-        hits = find(query.limit, min_score=min_score, min_similarity=floor,
-                    within=frozenset(within) if within is not None else None)
-        if within:
-            return Results([with_text(h, within.get(h.file_id)) for h in hits])
-        if words:  # pictures showing the words: their picture score, raised by the words found
-            seen = {(h.file_id, h.start) for h in hits}
-            hits += [h for h in find(4 * len(words) + query.limit, min_score=0.0, within=frozenset(words))
-                     if (h.file_id, h.start) not in seen]
-            hits = [with_text(h, line_in_moment(h, words)) for h in hits]
-            hits = sorted((h for h in hits if min_score is None or h.score >= min_score), key=lambda h: -h.score)
-        return Results(hits[: query.limit])
+    def query_vector(self, query: Query) -> np.ndarray:
+        """The unit vector a query searches with (exposed for benchmarks and tools)."""
+        return self.searcher().query_vector(query)
 
-    def _nonsense_floor(self, vec: np.ndarray) -> float | None:
-        """The default view's bar for this text query (``nonsense.py``)."""
+    def search_vector(self, vec, limit: int = 20, filters=None, min_score: float | None = None,
+                      exclude: frozenset[int] = frozenset(), hubness: bool = True,
+                      min_similarity: float | None = None, within: frozenset[int] | None = None) -> list[Hit]:
         with self._lock:
-            if self._nonsense is None:  # made again whenever the model or the settings change
-                self._nonsense = NonsenseBar(
-                    json.dumps([self.model_id, list(self.settings.templates)]),
-                    lambda texts: encode_texts(self.embedder, texts, self.settings.templates),
-                    lambda: self.store.get_meta("null_margin"), self._store_null)
-            bar = self._nonsense
-        return bar.floor(vec, self._fresh_ann(), self._stats.refresh(self.store, None).sample)
+            return self.searcher().search_vector(vec, limit, filters, min_score, exclude, hubness, min_similarity,
+                                                 within)
 
     def _store_null(self, record: str) -> None:
-        """Keep the measurement for later processes, unless another process is writing (it is only a cache)."""
+        """Keep the nonsense bar for later processes, unless another process is writing (it is only a cache)."""
         try:
             with self.writing(wait=False):
                 self.store.set_meta("null_margin", record)
         except LibraryBusy:
             pass
-
-    def search_vector(self, vec, limit: int = 20, filters=None, min_score: float | None = None,
-                      exclude: frozenset[int] = frozenset(), hubness: bool = True,
-                      min_similarity: float | None = None, within: frozenset[int] | None = None) -> list[Hit]:
-        ann = self._fresh_ann()
-        alpha = self.settings.hub_alpha if hubness else 0.0
-        stats = self._stats.refresh(self.store, self.query_bank()[1] if alpha else None)
-        return search_vector(vec, self.store, ann, limit, filters, min_score, exclude, stats, alpha, min_similarity,
-                             within)
 
     def similar(self, path: str, limit: int = 20) -> list[Hit]:
         """More like this: neighbours of an indexed file's own vector."""

@@ -181,7 +181,7 @@ def test_the_nonsense_bar_is_measured_once_and_kept_for_the_next_process(rich) -
     vec = lib.query_vector(Query("a red star"))
     other = Library.open(lib.folder)
     try:
-        assert other._nonsense_floor(vec) == pytest.approx(lib._nonsense_floor(vec))
-        assert other._nonsense._probes is None  # the other process did not encode the probes again
+        assert other.searcher()._nonsense_floor(vec) == pytest.approx(lib.searcher()._nonsense_floor(vec))
+        assert other.searcher()._nonsense._probes is None  # the other process did not encode the probes again
     finally:
         other.close()
