@@ -123,7 +123,7 @@ def test_adding_a_folder_indexes_it_with_visible_progress(qtbot, tmp_path: Path)
     win = MainWindow(lib)
     qtbot.addWidget(win)
     win.show()
-    assert "Welcome" in win.message.text()
+    qtbot.waitUntil(lambda: "Welcome" in win.message.text(), timeout=10000)  # counted off the UI thread
     qtbot.waitUntil(lambda: win.model_ready, timeout=120000)
     seen: list[str] = []
     reports: list = []
@@ -159,7 +159,7 @@ def test_first_run_without_a_model_explains_and_imports_one(qtbot, tmp_path: Pat
     win.import_model(TINY_MODEL)
     qtbot.waitUntil(lambda: win.model_ready, timeout=60000)
     assert lib.settings.model == f"local-dir:{tmp_path / 'models' / 'imported' / 'tiny-clip'}"
-    assert "Welcome" in win.message.text()
+    qtbot.waitUntil(lambda: "Welcome" in win.message.text(), timeout=10000)  # counted off the UI thread
     win.close()
     lib.close()
 
@@ -223,7 +223,7 @@ def test_words_that_match_nothing_say_so_and_one_click_shows_everything(qtbot, w
         qtbot.mouseClick(window.everything_button, Qt.MouseButton.LeftButton)
     assert len(sig.args[0]) > 3 and window.pages.currentIndex() == 0
     type_query(qtbot, window, "a red star")  # new words: the default view again
-    assert not window._show_all
+    assert not window.bar.show_all
 
 
 def test_removing_a_folder_from_the_dialog_waits_for_indexing_and_never_fails(qtbot, tmp_path: Path) -> None:

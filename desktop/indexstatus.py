@@ -1,0 +1,73 @@
+"""The status bar: what the background work is doing (indexing, re-embedding, reading text),
+with a progress bar, rate and ETA, and Pause / Stop."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton
+
+from desktop.files import name_of
+from indexer import Progress, format_seconds
+
+BUSY_PHASES = ("scanning", "indexing", "re-embedding", "reading text")
+
+
+class IndexStatus(QObject):
+    """The status line and the progress controls of one window's status bar."""
+
+    pause_toggled = Signal(bool)
+    stop_clicked = Signal()
+
+    def __init__(self, bar: QStatusBar) -> None:
+        super().__init__(bar)
+        self.text = QLabel()
+        self.progress = QProgressBar(maximumWidth=220, visible=False)
+        self.cancel_button = QToolButton(text="Stop", visible=False)
+        self.cancel_button.clicked.connect(self.stop_clicked)
+        self.pause_button = QToolButton(text="Pause", checkable=True, visible=False)
+        self.pause_button.toggled.connect(self._paused)
+        bar.addWidget(self.text, 1)
+        for w in (self.progress, self.pause_button, self.cancel_button):
+            bar.addPermanentWidget(w)
+
+    def say(self, text: str) -> None:
+        self.text.setText(text)
+
+    def busy(self, text: str) -> None:
+        """Work started that reports later: a busy bar with Pause and Stop until it does."""
+        self.say(text)
+        self.progress.setRange(0, 0)
+        for w in (self.progress, self.pause_button, self.cancel_button):
+            w.show()
+
+    def idle(self) -> None:
+        for w in (self.progress, self.pause_button, self.cancel_button):
+            w.hide()
+
+    def show_progress(self, p: Progress) -> None:
+        busy = p.phase in BUSY_PHASES
+        for w in (self.progress, self.pause_button, self.cancel_button):
+            w.setVisible(busy)
+        if p.phase == "scanning":
+            self.progress.setRange(0, 0)
+            self.say(f"Looking for photos and videos… {p.done} found")
+            return
+        if not busy:
+            return
+        self.progress.setRange(0, max(p.total, 1))
+        self.progress.setValue(p.done)
+        eta = f"ETA {format_seconds(p.eta)}"
+        if p.phase == "indexing":
+            self.say(f"Indexing {p.done}/{p.total} · {p.rate:.1f} files/s · {eta} · {name_of(p.current or '')}"
+                     + (f" · {p.errors} errors" if p.errors else ""))
+        elif p.phase == "re-embedding":
+            self.say(f"Re-embedding for the new model {p.done}/{p.total} · {p.rate:.1f}/s · {eta} "
+                     "(search uses the current model until then)")
+        else:
+            self.say(f"Reading text in pictures {p.done}/{p.total} · {p.rate:.1f}/s · {eta} (search already works)")
+
+    def _paused(self, paused: bool) -> None:
+        self.pause_button.setText("Resume" if paused else "Pause")
+        if paused:
+            self.say("Paused")
+        self.pause_toggled.emit(paused)

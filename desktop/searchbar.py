@@ -1,0 +1,210 @@
+"""The search bar: words, example images, strength, kind, minimum score, "not" words and filters.
+
+It holds no engine state: ``current_query()`` builds the ``Query`` the window runs, and
+``search_requested`` fires when one should run (debounced while typing, at once for a
+click). Example images are chips that a click removes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QDate, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.files import display, load_pixmap
+from indexer import PHOTO_EXTENSIONS, Filters, Query
+
+DEBOUNCE_MS = 300
+RESULTS = 60
+
+
+class SearchBar(QWidget):
+    """Two rows of query controls and a hidden row of filters."""
+
+    search_requested = Signal()
+    threshold_changed = Signal(float)
+    add_folder = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.query_images: list[Path] = []
+        self.show_all = False  # "Show everything" after "No good matches": no cutoff for this query
+        self._folders: list[str] = []  # exact paths; the combo box only holds their index
+        self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
+        self._debounce.timeout.connect(self.search_requested)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(self._first_row())
+        lay.addLayout(self._second_row())
+        lay.addWidget(self._filters())
+        self.update_strength_visibility()
+
+    # layout -------------------------------------------------------------------------------
+    def _first_row(self) -> QHBoxLayout:
+        self.search_field = QLineEdit(placeholderText="Describe a photo or moment — or drop an image here")
+        self.search_field.setClearButtonEnabled(True)
+        self.search_field.textChanged.connect(self._on_text_changed)
+        self.search_field.returnPressed.connect(self.search_requested)
+        self.chips = QHBoxLayout()
+        self.chips.setSpacing(4)
+        self.kind = QComboBox()
+        self.kind.addItems(["All", "Photos", "Videos"])
+        self.kind.currentIndexChanged.connect(lambda _: self.search_requested.emit())
+        self.strength = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=50)
+        self.strength.setToolTip("How much the text changes the example image")
+        self.strength.setFixedWidth(110)
+        self.strength.valueChanged.connect(lambda _: self.request())
+        self.strength_label = QLabel("Change strength")
+        self.threshold = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=0)
+        self.threshold.setFixedWidth(110)
+        self.threshold.setToolTip("Hide results scoring below this")
+        self.threshold.valueChanged.connect(self._on_threshold)
+        self.threshold_label = QLabel("Min score 0.00")
+        pick = QToolButton(text="Image…")
+        pick.setToolTip("Search with an example image")
+        pick.clicked.connect(self._pick_image)
+        add = QPushButton("Add folder…")
+        add.clicked.connect(self.add_folder)
+        row = QHBoxLayout()
+        row.addLayout(self.chips)
+        row.addWidget(self.search_field, 1)
+        for w in (pick, self.strength_label, self.strength, self.kind, self.threshold_label, self.threshold, add):
+            row.addWidget(w)
+        return row
+
+    def _second_row(self) -> QHBoxLayout:
+        self.minus_field = QLineEdit(placeholderText="but not… (comma-separated)")
+        self.minus_field.setToolTip("Steer away from these words, e.g. 'people, text'")
+        self.minus_field.textChanged.connect(lambda _: self.request())
+        self.filters_button = QToolButton(text="Filters", checkable=True)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Not:"))
+        row.addWidget(self.minus_field, 1)
+        row.addWidget(self.filters_button)
+        return row
+
+    def _filters(self) -> QWidget:
+        self.filters_row = QWidget(visible=False)
+        self.filters_button.toggled.connect(self.filters_row.setVisible)
+        self.date_from, self.date_to = QDateEdit(calendarPopup=True), QDateEdit(calendarPopup=True)
+        for d, default in ((self.date_from, QDate(1990, 1, 1)), (self.date_to, QDate.currentDate().addDays(1))):
+            d.setDisplayFormat("yyyy-MM-dd")
+            d.setDate(default)
+            d.dateChanged.connect(lambda _: self.request())
+        self.use_dates = QCheckBox("Taken between")
+        self.folder_filter = QComboBox()
+        self.folder_filter.addItem("Any folder", None)
+        self.camera_filter = QLineEdit(placeholderText="camera")
+        self.camera_filter.setFixedWidth(120)
+        self.camera_filter.textChanged.connect(lambda _: self.request())
+        self.gps_filter = QCheckBox("Has location")
+        self.text_filter = QCheckBox("Text in image")
+        self.text_filter.setToolTip("Only pictures where Glimpse read some text")
+        for box in (self.use_dates, self.gps_filter, self.text_filter):
+            box.toggled.connect(lambda _: self.request())
+        self.folder_filter.currentIndexChanged.connect(lambda _: self.request())
+        fl = QHBoxLayout(self.filters_row)
+        fl.setContentsMargins(0, 0, 0, 0)
+        for w in (self.use_dates, self.date_from, QLabel("and"), self.date_to, QLabel("Folder"), self.folder_filter,
+                  self.camera_filter, self.gps_filter, self.text_filter):
+            fl.addWidget(w)
+        fl.addStretch(1)
+        return self.filters_row
+
+    # the query ------------------------------------------------------------------------------
+    def request(self) -> None:
+        """A search soon (typing goes on): the debounce restarts."""
+        self._debounce.start()
+
+    def stop_pending(self) -> None:
+        self._debounce.stop()
+
+    def current_filters(self) -> Filters:
+        kind = ["all", "photo", "video"][self.kind.currentIndex()]
+        if not self.filters_row.isVisible() and not self.filters_button.isChecked():
+            return Filters(kind)
+        after = before = None
+        if self.use_dates.isChecked():
+            after = self.date_from.dateTime().toSecsSinceEpoch()
+            before = self.date_to.dateTime().toSecsSinceEpoch()
+        choice = self.folder_filter.currentData()
+        folder = self._folders[choice] if choice is not None else None
+        return Filters(kind, after, before, folder, self.camera_filter.text().strip() or None,
+                       True if self.gps_filter.isChecked() else None,
+                       has_text=True if self.text_filter.isChecked() else None)
+
+    def current_query(self) -> Query:
+        minus = tuple(t.strip() for t in self.minus_field.text().split(",") if t.strip())
+        return Query(self.search_field.text().strip() or None, tuple(self.query_images), minus, RESULTS, "all",
+                     self.strength.value() / 100, min_score=0.0 if self.show_all else None,
+                     filters=self.current_filters())
+
+    def has_query(self) -> bool:
+        return bool(self.search_field.text() or self.query_images)
+
+    def set_folders(self, roots: list[str]) -> None:
+        """The library's folders, for the folder filter (shown readable, kept exact)."""
+        self.folder_filter.blockSignals(True)
+        self.folder_filter.clear()
+        self._folders = list(roots)
+        self.folder_filter.addItem("Any folder", None)
+        for i, r in enumerate(self._folders):
+            self.folder_filter.addItem(display(r), i)
+        self.folder_filter.blockSignals(False)
+
+    # example images -------------------------------------------------------------------------
+    def set_query_images(self, paths: list[Path]) -> None:
+        self.query_images = paths
+        while self.chips.count():
+            self.chips.takeAt(0).widget().deleteLater()
+        for p in paths:
+            chip = QToolButton()
+            chip.setIcon(QIcon(load_pixmap(str(p))))
+            chip.setIconSize(QSize(28, 28))
+            chip.setText(" ×")
+            chip.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            chip.setToolTip(f"{display(str(p))}\nClick to remove")
+            chip.clicked.connect(lambda _=False, p=p: self._remove_chip(p))
+            self.chips.addWidget(chip)
+        self.update_strength_visibility()
+
+    def _remove_chip(self, p: Path) -> None:
+        self.set_query_images([q for q in self.query_images if q != p])
+        self.search_requested.emit()
+
+    def _pick_image(self) -> None:
+        exts = " ".join(f"*{e}" for e in sorted(PHOTO_EXTENSIONS))
+        files, _ = QFileDialog.getOpenFileNames(self, "Search with an example image", "", f"Images ({exts})")
+        if files:
+            self.set_query_images([Path(f) for f in files])
+            self.search_requested.emit()
+
+    # reactions ------------------------------------------------------------------------------
+    def _on_text_changed(self, _text: str) -> None:
+        self.show_all = False
+        self.update_strength_visibility()  # the slider appears as the words are typed, not after the search
+        self.request()
+
+    def _on_threshold(self, value: int) -> None:
+        self.threshold_label.setText(f"Min score {value / 100:.2f}")
+        self.threshold_changed.emit(value / 100)
+
+    def update_strength_visibility(self) -> None:
+        composed = bool(self.query_images) and bool(self.search_field.text().strip())
+        self.strength.setVisible(composed)
+        self.strength_label.setVisible(composed)
