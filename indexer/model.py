@@ -51,6 +51,9 @@ class ModelSpec:
             return cls("local-dir", str(Path(spec[len("local-dir:"):]).expanduser().resolve()))
         if spec.startswith("hf-hub:"):
             return cls("hf-hub", spec[len("hf-hub:"):])
+        name, sep, tag = spec.partition(":")
+        if sep and os.sep not in name and tag.startswith((os.sep, "~", ".")):  # NAME:/weights.pt (open_clip's)
+            return cls("pretrained", name, str(Path(tag).expanduser().resolve()))
         if os.sep in spec or spec.startswith(".") or Path(spec).expanduser().is_dir():
             return cls("local-dir", str(Path(spec).expanduser().resolve()))
         name, _, tag = spec.partition(":")

@@ -28,7 +28,8 @@ from indexer.ann import AnnIndex
 from indexer.filters import Filters
 from indexer.store import Store
 
-EXACT_MAX_VECTORS = 50_000
+EXACT_MAX_VECTORS = 50_000  # a filter leaving this few vectors is searched exactly...
+EXACT_FRACTION = 0.05  # ...as is one leaving this share of the library (the ANN would need a huge k)
 SAMPLE_SIZE = 2048
 HUB_K = 10
 HUB_ALPHA = 0.5
@@ -150,7 +151,7 @@ def search_vector(vec: np.ndarray, store: Store, ann: AnnIndex, limit: int = 20,
         if not allowed:
             return []
         n_vec = store.vector_count_of(allowed)
-        if n_vec <= EXACT_MAX_VECTORS or n_vec <= 0.05 * max(len(ann), 1):
+        if n_vec <= EXACT_MAX_VECTORS or n_vec <= EXACT_FRACTION * max(len(ann), 1):
             ids, vecs = store.vectors_of_files(allowed)
             return _rank(vec, ids, vecs, store, limit, min_score, exclude, stats, hub_alpha, None, min_similarity)
     k = max(limit * 4, 32)

@@ -17,7 +17,6 @@ from PIL import Image
 from indexer import Library, Query
 from indexer.config import VIDEO_EXTENSIONS
 from indexer.doctor import check
-from indexer.store import StoreError
 from tests import world
 from tests.conftest import MODEL_SPEC, SHARED_DATA
 from tests.fuzz import opencv_reads, pillow_opens
@@ -158,32 +157,6 @@ def test_glimpse_never_writes_into_photo_folders(tmp_path: Path) -> None:
     assert before == after
     for d in (tmp_path / "lib", tmp_path / "lib" / "thumbs"):
         assert stat.S_IMODE(d.stat().st_mode) == 0o700, d
-
-
-def test_full_disk_fails_clearly_and_keeps_what_was_committed(tmp_path: Path, monkeypatch) -> None:
-    root = tmp_path / "photos"
-    world.write_corpus(root, world.distinct_scenes(random.Random(10), 40), seed=10)
-    lib = Library.open(tmp_path / "lib", model=MODEL_SPEC, batch_size=8)
-    from indexer.store import Store
-
-    real = Store.put_file
-    calls = {"n": 0}
-
-    def filling_up(self, record, vectors):
-        calls["n"] += 1
-        if calls["n"] > 20:
-            raise sqlite3.OperationalError("database or disk is full")
-        return real(self, record, vectors)
-
-    monkeypatch.setattr(Store, "put_file", filling_up)
-    with pytest.raises(StoreError, match="disk .* is full"):
-        lib.index([root])
-    monkeypatch.setattr(Store, "put_file", real)
-    assert check(lib) == []
-    kept = lib.status().photos
-    assert 0 < kept < 40 and kept % 8 == 0  # whole batches committed, the failing one rolled back
-    assert lib.index().added == 40 - kept  # resumes without re-embedding
-    lib.close()
 
 
 def test_cli_reports_a_read_only_library_in_plain_words(tmp_path: Path, monkeypatch, capsys) -> None:
