@@ -8,7 +8,7 @@ results it was asked for, and one that arrives after newer results were shown is
 from __future__ import annotations
 
 from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QThreadPool, Signal
-from PySide6.QtGui import QDesktopServices, QIcon, QImage, QPixmap, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QColor, QDesktopServices, QIcon, QImage, QPixmap, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QApplication, QLabel, QListView, QMenu, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
 from desktop.files import display, folder_url, name_of
@@ -35,6 +35,9 @@ class ResultsView(QStackedWidget):
         self.generation = 0
         self.thumb_pool = QThreadPool(self)
         self.thumb_pool.setMaxThreadCount(THUMB_THREADS)
+        blank = QPixmap(176, 176)
+        blank.fill(QColor(230, 230, 230))  # a QPixmap starts as whatever memory held: fill it
+        self.placeholder = QIcon(blank)
         self.model = QStandardItemModel(self)
         self.grid = QListView(viewMode=QListView.ViewMode.IconMode, resizeMode=QListView.ResizeMode.Adjust,
                               movement=QListView.Movement.Static, uniformItemSizes=True, wordWrap=True)
@@ -75,7 +78,7 @@ class ResultsView(QStackedWidget):
         self.thumb_pool.clear()
         self.hits = hits
         self.model.clear()
-        placeholder = QIcon(QPixmap(176, 176))
+        placeholder = self.placeholder
         for i, h in enumerate(hits):
             label = f"{h.score:.2f}  {name_of(h.path)}"
             if h.kind == "video":
