@@ -29,7 +29,7 @@ from indexer.crawl import CrawlProblem, FileRef, walk
 from indexer.decode import DecodeError, load_image, quick_hash, reason_for
 from indexer.encoder import Encoder
 from indexer.paths import display
-from indexer.store import FileRow, RootRow, Store, VectorIn
+from indexer.store import FileRecord, FileRow, RootRow, Store, VectorIn
 from indexer.video import moments, sample_frames
 
 ANN_SAVE_SECONDS = 30.0
@@ -74,7 +74,8 @@ class Prepared:
 
     ref: FileRef
     root_id: int
-    record: dict[str, Any]
+    record: FileRecord
+    vectors: list[VectorIn] = dataclasses.field(default_factory=list)  # every model's, once embedded
     pixels: list[Any] = dataclasses.field(default_factory=list)
     extra: list[list[Any]] = dataclasses.field(default_factory=list)  # pixels for each ``Pipeline.also`` model
     frames: list[tuple[float | None, float | None, float | None]] = dataclasses.field(default_factory=list)
@@ -240,9 +241,8 @@ class Pipeline:
 
     def _prepare(self, ref: FileRef, root_id: int, by_hash: dict[str, FileRow]) -> Prepared:
         """Runs in a decode thread. Whatever goes wrong with this one file becomes its error row."""
-        record: dict[str, Any] = {"path": str(ref.path), "root_id": root_id, "kind": ref.kind,
-                                  "ext": ref.path.suffix.lower().lstrip("."), "size": ref.size,
-                                  "mtime": ref.mtime, "indexed_at": time.time(), "error": None}
+        record = FileRecord(str(ref.path), ref.kind, root_id=root_id, ext=ref.path.suffix.lower().lstrip("."),
+                            size=ref.size, mtime=ref.mtime, indexed_at=time.time())
         prep = Prepared(ref, root_id, record)
         try:
             self._prepare_file(prep, by_hash)
@@ -257,10 +257,9 @@ class Pipeline:
         """Hash; reuse the vectors if the content is known; else decode and preprocess."""
         ref, record = prep.ref, prep.record
         st = ref.path.stat()  # the file may have been replaced since the crawl saw it
-        record.update(size=st.st_size, mtime=st.st_mtime)
-        record["hash"] = quick_hash(ref.path, st.st_size)
+        record.set(size=st.st_size, mtime=st.st_mtime, hash=quick_hash(ref.path, st.st_size))
         old = self.store.file(str(ref.path))
-        reuse = old if old and old.hash == record["hash"] and old.status == "ok" else by_hash.get(record["hash"])
+        reuse = old if old and old.hash == record.hash and old.status == "ok" else by_hash.get(record.hash)
         if reuse is not None:
             prep.reuse_from = reuse
             return
@@ -268,21 +267,21 @@ class Pipeline:
         if ref.kind == "video":
             info, frames = sample_frames(ref.path, self.settings.video_interval, self.settings.video_max_frames,
                                          target=size, workers=max(1, self.settings.decode_workers))
-            record.update(width=info.width, height=info.height, duration=info.duration)
+            record.set(width=info.width, height=info.height, duration=info.duration)
             images = [f.image for f in frames]
             prep.frames.extend((f.ts, None, None) for f in frames)
         else:
             dec = load_image(ref.path, size)
-            record.update(dataclasses.asdict(dec.meta))
+            record.set(**dataclasses.asdict(dec.meta))
             images = [dec.image]
             prep.frames.append((None, None, None))
         prep.pixels.extend(self.embedder.preprocess(im) for im in images)
         prep.extra = [[emb.preprocess(im) for im in images] for _, emb in self.also]
-        record["status"] = "ok"
+        record.status = "ok"
 
     @staticmethod
     def _failed(prep: Prepared, reason: str) -> Prepared:
-        prep.record.update(status="error", error=reason)
+        prep.record.set(status="error", error=reason)
         prep.pixels, prep.frames, prep.extra = [], [], []
         return prep
 
@@ -292,7 +291,7 @@ class Pipeline:
             return self._embed_all(batch)
         except Exception:  # noqa: BLE001
             if len(batch) == 1:
-                log.warning("cannot embed %s", display(batch[0].record["path"]), exc_info=True)
+                log.warning("cannot embed %s", display(batch[0].record.path), exc_info=True)
                 self._failed(batch[0], "the model could not embed this file; details in the log")
                 return batch
             for p in batch:
@@ -311,9 +310,9 @@ class Pipeline:
         for p in batch:
             n = len(p.pixels)
             ts = [f[0] for f in p.frames]
-            p.record["_vectors"] = frame_vectors(p.ref.kind, ts, vecs[k:k + n], p.record.get("duration"))
+            p.vectors = frame_vectors(p.ref.kind, ts, vecs[k:k + n], p.record.duration)
             for (model, _), theirs in zip(self.also, extra, strict=True):
-                p.record["_vectors"] += frame_vectors(p.ref.kind, ts, theirs[k:k + n], p.record.get("duration"), model)
+                p.vectors += frame_vectors(p.ref.kind, ts, theirs[k:k + n], p.record.duration, model)
             p.pixels, p.extra = [], []
             k += n
         return batch
@@ -348,31 +347,29 @@ class Pipeline:
         except sqlite3.OperationalError:
             raise  # disk full, read-only, locked: the library's problem, stop the run
         except Exception as e:  # noqa: BLE001
-            log.warning("cannot record %s", display(p.record["path"]), exc_info=True)
+            log.warning("cannot record %s", display(p.record.path), exc_info=True)
             p.reuse_from = None
             self._failed(p, reason_for(e))
-            p.record.pop("_vectors", None)
+            p.vectors = []
             with self.store.savepoint():
                 self.store.put_file(p.record, [])
             counts["errors"] += 1
 
     def _write_one(self, p: Prepared, counts: dict[str, int], moved: set[int]) -> None:
-        existing = self.store.file(p.record["path"])
+        existing = self.store.file(p.record.path)
         if p.reuse_from is not None:
             src = p.reuse_from
-            if src.path != p.record["path"]:
+            if src.path != p.record.path:
                 if existing is not None:  # the destination had an older file: replace it
                     self.store._delete_files([existing.id])
-                self.store.move_file(src.id, p.record["path"], p.root_id, p.record["mtime"], p.record["size"],
-                                     p.record["ext"])
+                self.store.move_file(src.id, p.record.path, p.root_id, p.record.mtime, p.record.size, p.record.ext)
                 moved.add(src.id)
                 counts["moved"] += 1
             else:
-                self.store.touch_file(src.id, p.record["mtime"], p.record["size"])
+                self.store.touch_file(src.id, p.record.mtime, p.record.size)
             return
-        vectors = p.record.pop("_vectors", [])
-        self.store.put_file(p.record, vectors)
-        if p.record["status"] == "error":
+        self.store.put_file(p.record, p.vectors)
+        if p.record.status == "error":
             counts["errors"] += 1
         elif existing is None:
             counts["added"] += 1

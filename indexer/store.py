@@ -115,6 +115,33 @@ class FileRow:
     indexed_at: float | None
 
 
+@dataclasses.dataclass
+class FileRecord:
+    """A file as indexing found it, to be written (``put_file``); filled in as it is decoded."""
+
+    path: str
+    kind: str
+    status: str = "ok"
+    root_id: int | None = None
+    ext: str | None = None
+    size: int | None = None
+    mtime: float | None = None
+    hash: str | None = None
+    width: int | None = None
+    height: int | None = None
+    taken_at: float | None = None
+    camera: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    duration: float | None = None
+    error: str | None = None
+    indexed_at: float | None = None
+
+    def set(self, **values: object) -> None:
+        for k, v in values.items():
+            setattr(self, k, v)
+
+
 @dataclasses.dataclass(frozen=True)
 class RootRow:
     id: int
@@ -320,13 +347,13 @@ class Store:
             out.update((r.id, r) for r in self._files(f"id IN ({marks})", chunk))
         return out
 
-    def put_file(self, record: dict[str, Any], vectors: Sequence[VectorIn]) -> list[int]:
+    def put_file(self, record: FileRecord, vectors: Sequence[VectorIn]) -> list[int]:
         """Insert or replace a file and its vectors; old vectors become tombstones.
 
         Call inside ``transaction()`` so a batch commits together. Returns new vector ids.
         """
-        cols = [k for k in record if k != "id"]
-        values = {**record, "path": to_db(record["path"])}
+        values = {**dataclasses.asdict(record), "path": to_db(record.path)}
+        cols = list(values)
         self.db.execute(
             f"INSERT INTO files ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
             f"ON CONFLICT(path) DO UPDATE SET {', '.join(f'{c}=excluded.{c}' for c in cols)}",

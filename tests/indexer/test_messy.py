@@ -189,7 +189,7 @@ def test_a_failure_at_any_stage_of_one_file_leaves_the_others_indexed(tmp_path: 
             real = Store.put_file
 
             def put(self, record, vectors):
-                if victim in record["path"] and record.get("status") == "ok":
+                if victim in record.path and record.status == "ok":
                     raise exc
                 return real(self, record, vectors)
             monkeypatch.setattr(Store, "put_file", put)

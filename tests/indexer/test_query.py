@@ -12,7 +12,7 @@ from PIL import Image
 
 from indexer import Filters, Library, Query
 from indexer.rank import GalleryStats, relevance, search_vector
-from indexer.store import Store, VectorIn
+from indexer.store import FileRecord, Store, VectorIn
 from tests import semantics, world
 from tests.conftest import MODEL_SPEC
 
@@ -146,7 +146,7 @@ def test_hubness_correction_stops_a_hub_from_winning_everything(tmp_path: Path) 
     store = Store(tmp_path / "db")
     with store.transaction():
         for i, v in enumerate([*gallery, hub]):
-            store.put_file({"path": f"/{i}.jpg", "kind": "photo", "status": "ok"}, [VectorIn(v)])
+            store.put_file(FileRecord(f"/{i}.jpg", "photo"), [VectorIn(v)])
     from indexer.ann import AnnIndex
 
     ann = AnnIndex.open(tmp_path / "ann", d, store)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from indexer.ann import AnnIndex
-from indexer.store import Store, VectorIn
+from indexer.store import FileRecord, Store, VectorIn
 
 
 def unit(rng: np.random.Generator, n: int, d: int = 16) -> np.ndarray:
@@ -18,7 +18,7 @@ def unit(rng: np.random.Generator, n: int, d: int = 16) -> np.ndarray:
 
 def add(store: Store, name: str, vec: np.ndarray) -> int:
     with store.transaction():
-        return store.put_file({"path": name, "kind": "photo", "status": "ok"}, [VectorIn(vec)])[0]
+        return store.put_file(FileRecord(name, "photo"), [VectorIn(vec)])[0]
 
 
 ALL = ["m001_initial", "m002_filter_indexes", "m003_text", "m004_vectors_per_model"]
