@@ -202,15 +202,16 @@ def cmd_index(lib: Library, args: argparse.Namespace) -> int:
     report = lib.index(args.paths, on_progress=None if args.quiet else ProgressLine(), wait=args.wait,
                        allow_mass_delete=args.allow_deletions)
     print_report(report)
-    if lib.switching and not report.cancelled:
-        rep = lib.reembed(on_progress=None if args.quiet else ProgressLine(), wait=args.wait)
-        if rep is not None:
+    for name, work in [] if report.cancelled else lib.passes():
+        if name == "reading text" and args.no_text:
+            continue
+        rep = work(None if args.quiet else ProgressLine(), wait=args.wait)
+        if name == "re-embedding" and rep is not None:
             left = f"; {rep.remaining} to go" if rep.remaining else "; the new model is now active"
             print(f"re-embedded {rep.done} files for the new model ({rep.seconds:.1f}s){left}")
-    if not args.no_text and lib.settings.read_text and not report.cancelled:
-        text = lib.read_text(on_progress=None if args.quiet else ProgressLine(), wait=args.wait)
-        print(f"text: read {text.read} pictures, words found in {text.with_text} ({text.seconds:.1f}s)"
-              + (f"; {text.remaining} left for the next run" if text.remaining else ""))
+        elif name == "reading text":
+            print(f"text: read {rep.read} pictures, words found in {rep.with_text} ({rep.seconds:.1f}s)"
+                  + (f"; {rep.remaining} left for the next run" if rep.remaining else ""))
     return PARTIAL if report.errors else 0
 
 

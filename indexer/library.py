@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -323,6 +324,17 @@ class Library:
             for prob in pipe.problems:
                 self.store.put_problem(str(prob.path), prob.reason)
         return report
+
+    def passes(self) -> list[tuple[str, Callable[..., object]]]:
+        """The passes after indexing, in the order they run: a model switch's re-embedding (search
+        quality first), then reading text. Each takes ``(on_progress, cancel, pause, wait=,
+        should_yield=)``, resumes where an earlier run stopped, and returns its report."""
+        out: list[tuple[str, Callable[..., object]]] = []
+        if self.switching:
+            out.append(("re-embedding", self.reembed))
+        if self.settings.read_text:
+            out.append(("reading text", self.read_text))
+        return out
 
     def text_kinds(self) -> tuple[str, ...]:
         return ("photo", "video") if self.settings.read_text_video else ("photo",)

@@ -1,10 +1,19 @@
-"""Indexing: crawl -> decode (thread pool) -> batched embed -> one writer thread.
+"""Indexing, as a list of stages (``STAGES``; ``Pipeline.run`` calls them in this order):
 
-Decoding and preprocessing run ahead of the encoder in a bounded pool, so the model
-is never waiting on JPEG decoding while memory stays bounded; each embedded batch is
-committed by a single writer thread in one SQLite transaction, and the ANN cache is
-brought level after every commit. Progress goes out as ``Progress`` events through
-a callback; a ``threading.Event`` cancels between files, keeping what was committed.
+1. **plan**: crawl the roots and diff with the store (new, changed, moved, gone);
+2. **decode**: read each file once and preprocess it for every model being embedded
+   (a bounded thread pool ahead of the encoder, so the model never waits on JPEG decoding
+   while memory stays bounded);
+3. **embed**: batches through the encoder(s);
+4. **write**: one writer thread commits each batch in one SQLite transaction and brings
+   the ANN cache level;
+5. **finish**: forget what vanished, save the ANN cache.
+
+``threaded=False`` runs decode and write on the calling thread, one file after the other,
+for debugging and tests. The passes that follow indexing (a model switch's re-embedding,
+reading text) are ``BackgroundPass``es run by ``Library`` in the order of ``Library.passes``.
+Progress goes out as ``Progress`` events; a ``threading.Event`` cancels between files,
+keeping what was committed.
 """
 
 from __future__ import annotations
@@ -16,8 +25,9 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +42,7 @@ from indexer.paths import display
 from indexer.store import FileRecord, FileRow, RootRow, Store, VectorIn
 from indexer.video import moments, sample_frames
 
+STAGES = ("plan", "decode", "embed", "write", "finish")
 ANN_SAVE_SECONDS = 30.0
 MASS_DELETE_FRACTION = 0.5
 MASS_DELETE_MIN = 20
@@ -119,11 +130,13 @@ class Pipeline:
     def __init__(self, store: Store, ann: AnnIndex, embedder: Encoder, settings: Settings,
                  on_progress: ProgressFn | None = None, cancel: threading.Event | None = None,
                  pause: threading.Event | None = None, settle: float = 0.0, allow_mass_delete: bool = False,
-                 also: tuple[tuple[str, Encoder], ...] = ()) -> None:
+                 also: tuple[tuple[str, Encoder], ...] = (), threaded: bool = True) -> None:
         self.store, self.ann, self.embedder, self.settings = store, ann, embedder, settings
         # During a model switch: (model id, encoder) of the target, so new files are embedded
         # with both and never left out whichever model ends up active.
         self.also = also
+        self.threaded = threaded
+        self._last_save = time.monotonic()
         self.on_progress = on_progress or (lambda p: None)
         self.cancel = cancel or threading.Event()
         self.pause = pause or threading.Event()
@@ -176,44 +189,59 @@ class Pipeline:
         todo, gone, info = self.plan(roots)
         by_hash = {r.hash: r for r in gone if r.hash and r.status == "ok"}
         counts = {"added": 0, "updated": 0, "moved": 0, "errors": 0}
-        writes: queue.Queue[list[Prepared] | None] = queue.Queue(maxsize=4)
         moved_ids: set[int] = set()
         self._write_error: BaseException | None = None
-        writer = threading.Thread(target=self._writer, args=(writes, counts, moved_ids), daemon=True)
-        writer.start()
         done = 0
-        batch: list[Prepared] = []
-        try:
+        with self._write_stage(counts, moved_ids) as write:
+            batch: list[Prepared] = []
             for prep in self._decoded(todo, by_hash):
                 if self._write_error is not None:
                     break
                 done += 1
                 batch.append(prep)
                 if sum(len(p.pixels) for p in batch) >= self.settings.batch_size:
-                    writes.put(self._embed(batch))
+                    write(self._embed(batch))
                     batch = []
                 self._report(done, len(todo), prep.ref.path, t0, counts["errors"])
-            if batch:
-                writes.put(self._embed(batch))
-        finally:
-            writes.put(None)
-            writer.join()
+            if batch and self._write_error is None:
+                write(self._embed(batch))
         if self._write_error is not None:
             self.ann.catch_up(self.store)  # keep what was committed before the failure searchable
             raise self._write_error
-        removed = 0
-        if not self.cancel.is_set():
-            leftover = [r.id for r in gone if r.id not in moved_ids]
-            removed = len(leftover)
-            if leftover:
-                self.store.delete_files(leftover)
-        self.on_progress(Progress("saving", done=done, total=len(todo)))
-        self.ann.catch_up(self.store)
-        self.ann.save()
-        self.on_progress(Progress("done", done=done, total=len(todo), errors=counts["errors"]))
+        removed = self._finish(gone, moved_ids, done, len(todo), counts["errors"])
         return IndexReport(counts["added"], counts["updated"], counts["moved"], removed, info["unchanged"],
                            counts["errors"] + len(self.problems), tuple(info["offline"]), tuple(info["held_back"]),
                            self.cancel.is_set(), time.monotonic() - t0, info["deferred"])
+
+    @contextmanager
+    def _write_stage(self, counts: dict[str, int], moved: set[int]) -> Iterator[Callable[[list[Prepared]], None]]:
+        """``write(batch)``: to the writer thread (bounded queue), or at once when not threaded."""
+        if not self.threaded:
+            yield lambda batch: self._commit(batch, counts, moved)
+            self._ann_level(force=True)
+            return
+        writes: queue.Queue[list[Prepared] | None] = queue.Queue(maxsize=4)
+        writer = threading.Thread(target=self._writer, args=(writes, counts, moved), daemon=True)
+        writer.start()
+        try:
+            yield writes.put
+        finally:
+            writes.put(None)
+            writer.join()
+
+    def _finish(self, gone: list[FileRow], moved: set[int], done: int, total: int, errors: int) -> int:
+        """Forget the files that vanished (not those that moved), then save the ANN cache."""
+        removed = 0
+        if not self.cancel.is_set():
+            leftover = [r.id for r in gone if r.id not in moved]
+            removed = len(leftover)
+            if leftover:
+                self.store.delete_files(leftover)
+        self.on_progress(Progress("saving", done=done, total=total))
+        self.ann.catch_up(self.store)
+        self.ann.save()
+        self.on_progress(Progress("done", done=done, total=total, errors=errors))
+        return removed
 
     def _report(self, done: int, total: int, path: Path, t0: float, errors: int) -> None:
         elapsed = max(time.monotonic() - t0, 1e-6)
@@ -222,7 +250,15 @@ class Pipeline:
         self.on_progress(Progress("indexing", done, total, str(path), rate, eta, errors))
 
     def _decoded(self, todo: list[tuple[FileRef, int]], by_hash: dict[str, FileRow]) -> Iterable[Prepared]:
-        """Decode ahead in a bounded pool, yielding in crawl order."""
+        """Decode ahead in a bounded pool (or one by one when not threaded), yielding in crawl order."""
+        if not self.threaded:
+            for ref, root_id in todo:
+                while self.pause.is_set() and not self.cancel.is_set():
+                    time.sleep(0.1)
+                if self.cancel.is_set():
+                    return
+                yield self._prepare(ref, root_id, by_hash)
+            return
         lookahead = max(4, self.settings.decode_workers * 4)
         with ThreadPoolExecutor(self.settings.decode_workers, thread_name_prefix="glimpse-decode") as pool:
             pending: deque[Future[Prepared]] = deque()
@@ -321,23 +357,28 @@ class Pipeline:
         return encode_all(embedder, flat, self.settings.batch_size)
 
     def _writer(self, writes: queue.Queue[list[Prepared] | None], counts: dict[str, int], moved: set[int]) -> None:
-        """The only thread that writes: one transaction per batch, then the ANN catches up."""
-        last_save = time.monotonic()
+        """The only thread that writes (threaded runs)."""
         while (batch := writes.get()) is not None:
-            if self._write_error is not None:
-                continue  # drain so the producer never blocks
-            try:
-                with self.store.transaction():
-                    for p in batch:
-                        self._write_isolated(p, counts, moved)
-            except Exception as e:  # disk full, read-only library...: stop cleanly, keep what is committed
-                self._write_error = e
-                self.cancel.set()
-                continue
-            self.ann.catch_up(self.store)
-            if time.monotonic() - last_save > ANN_SAVE_SECONDS:
-                self.ann.save()
-                last_save = time.monotonic()
+            if self._write_error is None:  # after a failure: drain so the producer never blocks
+                self._commit(batch, counts, moved)
+
+    def _commit(self, batch: list[Prepared], counts: dict[str, int], moved: set[int]) -> None:
+        """One transaction per batch, then the ANN catches up (saved every ``ANN_SAVE_SECONDS``)."""
+        try:
+            with self.store.transaction():
+                for p in batch:
+                    self._write_isolated(p, counts, moved)
+        except Exception as e:  # disk full, read-only library...: stop cleanly, keep what is committed
+            self._write_error = e
+            self.cancel.set()
+            return
+        self._ann_level()
+
+    def _ann_level(self, force: bool = False) -> None:
+        self.ann.catch_up(self.store)
+        if force or time.monotonic() - self._last_save > ANN_SAVE_SECONDS:
+            self.ann.save()
+            self._last_save = time.monotonic()
 
     def _write_isolated(self, p: Prepared, counts: dict[str, int], moved: set[int]) -> None:
         """Write one file; a failure that is this file's own (not the disk's) becomes its error row."""

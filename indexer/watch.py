@@ -157,20 +157,11 @@ class Watcher:
             return None
         self.on_report(report)
         if not report.cancelled:
-            self._reembed()
-            self._read_text()
+            done = {"re-embedding": self.on_switch, "reading text": self.on_text}
+            for name, work in self.library.passes():
+                self._after_pass(work, name, done[name])
         self.runs += 1
         return report
-
-    def _reembed(self) -> None:
-        """A model switch under way goes on after each indexing pass (before reading text)."""
-        if self.library.switching:
-            self._after_pass(self.library.reembed, "re-embedding for the new model", self.on_switch)
-
-    def _read_text(self) -> None:
-        """The text pass after each indexing pass."""
-        if self.library.settings.read_text:
-            self._after_pass(self.library.read_text, "reading text in pictures", self.on_text)
 
     def _after_pass(self, work: Callable, what: str, done: Callable) -> None:
         """Run one of the passes that follow indexing. It stops between files when something changed
