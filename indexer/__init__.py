@@ -10,10 +10,11 @@ from indexer.errors import LibraryBusy, LibraryError, ModelMismatch, WriteCancel
 from indexer.filters import Filters
 from indexer.library import Library, Status
 from indexer.logs import session as log_session
+from indexer.passes import Progress
 from indexer.paths import display as display_path
 from indexer.paths import is_text as path_is_text
 from indexer.paths import printable as printable_path
-from indexer.pipeline import IndexReport, Progress
+from indexer.pipeline import IndexReport
 from indexer.query import Query
 from indexer.rank import Hit
 from indexer.store import FileRow, TextRow

@@ -19,7 +19,7 @@ from indexer.paths import display, printable, to_b64
 
 if TYPE_CHECKING:
     from indexer.library import Library
-    from indexer.pipeline import Progress
+    from indexer.passes import Progress
 
 PARTIAL = 3  # exit status: the run finished, but some files could not be indexed (2: the library failed)
 

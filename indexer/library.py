@@ -21,8 +21,9 @@ from indexer.config import Settings, default_library_dir
 from indexer.duplicates import duplicate_groups
 from indexer.encoder import Encoder
 from indexer.errors import LibraryBusy, LibraryError, ModelMismatch
+from indexer.passes import ProgressFn
 from indexer.paths import display
-from indexer.pipeline import IndexReport, Pipeline, ProgressFn
+from indexer.pipeline import IndexReport, Pipeline
 from indexer.query import Query
 from indexer.rank import Hit
 from indexer.reembed import ReembedPass, ReembedReport

@@ -37,29 +37,18 @@ from indexer.ann import AnnIndex
 from indexer.config import Settings
 from indexer.crawl import CrawlProblem, FileRef, walk
 from indexer.decode import DecodeError, load_image, quick_hash, reason_for
+from indexer.embedding import encode_all, frame_vectors
 from indexer.encoder import Encoder
+from indexer.passes import Progress, ProgressFn
 from indexer.paths import display
 from indexer.store import FileRecord, FileRow, RootRow, Store, VectorIn
-from indexer.video import moments, sample_frames
+from indexer.video import sample_frames
 
 STAGES = ("plan", "decode", "embed", "write", "finish")
 ANN_SAVE_SECONDS = 30.0
 MASS_DELETE_FRACTION = 0.5
 MASS_DELETE_MIN = 20
 log = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass(frozen=True)
-class Progress:
-    """What the indexer is doing, for a progress bar (CLI) or status bar (GUI)."""
-
-    phase: str  # "scanning" | "indexing" | "saving" | "done"
-    done: int = 0
-    total: int = 0
-    current: str | None = None
-    rate: float = 0.0  # files per second
-    eta: float | None = None  # seconds
-    errors: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,35 +81,6 @@ class Prepared:
     frames: list[tuple[float | None, float | None, float | None]] = dataclasses.field(default_factory=list)
     reuse_from: FileRow | None = None  # same content already embedded (a move or a touch)
 
-
-ProgressFn = Callable[[Progress], None]
-
-
-@dataclasses.dataclass(kw_only=True)
-class BackgroundPass:
-    """What the passes after indexing share (text reading, a model switch's re-embedding):
-    progress with rate and ETA, pause, cancel, and yielding to the embedding pass when new
-    files arrive (the watcher's ``should_yield``). Subclasses implement ``run``."""
-
-    phase = "working"
-    on_progress: ProgressFn | None = None
-    cancel: threading.Event = dataclasses.field(default_factory=threading.Event)
-    pause: threading.Event = dataclasses.field(default_factory=threading.Event)
-    should_yield: Callable[[], bool] = lambda: False
-
-    def _stopping(self) -> bool:
-        """Between files: wait while paused; True when cancelled or asked to yield."""
-        while self.pause.is_set() and not self.cancel.is_set():
-            time.sleep(0.1)
-        return self.cancel.is_set() or self.should_yield()
-
-    def _progress(self, done: int, total: int, start: float, current: str | None, phase: str | None = None) -> None:
-        if self.on_progress is None:
-            return
-        elapsed = time.monotonic() - start
-        rate = done / elapsed if elapsed > 0 and done else 0.0
-        self.on_progress(Progress(phase or self.phase, done, total, current, rate,
-                                  (total - done) / rate if rate else None))
 
 
 
@@ -416,22 +376,3 @@ class Pipeline:
             counts["added"] += 1
         else:
             counts["updated"] += 1
-
-
-def encode_all(embedder: Encoder, pixels: list[Any], batch_size: int) -> np.ndarray:
-    """Preprocessed pictures through the image encoder, ``batch_size`` at a time."""
-    if not pixels:
-        return np.zeros((0, 1), np.float32)
-    return np.concatenate([embedder.encode_pixels(np.stack(pixels[i:i + batch_size]))
-                           for i in range(0, len(pixels), batch_size)])
-
-
-def frame_vectors(kind: str, ts: list[float | None], vecs: np.ndarray, duration: float | None,
-                  model: str | None = None) -> list[VectorIn]:
-    """Photos: one vector. Video frames: one each, carrying the bounds of the moment the
-    model sees them in (another model may cut a video into other moments)."""
-    if kind != "video" or len(vecs) == 0:
-        return [VectorIn(v, model=model) for v in vecs]
-    times = [float(t or 0.0) for t in ts]
-    bounds = moments(times, vecs, float(duration or times[-1]))
-    return [VectorIn(v, t, s, e, model) for v, t, (s, e) in zip(vecs, times, bounds, strict=True)]

@@ -21,8 +21,9 @@ import numpy as np
 
 from indexer.config import Settings
 from indexer.decode import load_image, reason_for
+from indexer.embedding import encode_all, frame_vectors
 from indexer.encoder import Encoder
-from indexer.pipeline import BackgroundPass, encode_all, frame_vectors
+from indexer.passes import BackgroundPass
 from indexer.store import FileRow, Store
 from indexer.video import sample_frames
 

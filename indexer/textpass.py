@@ -19,7 +19,7 @@ import numpy as np
 
 from indexer.decode import load_image, reason_for
 from indexer.ocr import MAX_SIDE, TextLine, TextReader
-from indexer.pipeline import BackgroundPass
+from indexer.passes import BackgroundPass
 from indexer.store import FileRow, Store
 from indexer.video import frame_at
 

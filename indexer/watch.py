@@ -17,7 +17,8 @@ from pathlib import Path
 
 from indexer.errors import WriteCancelled
 from indexer.library import Library
-from indexer.pipeline import IndexReport, Progress
+from indexer.passes import Progress
+from indexer.pipeline import IndexReport
 from indexer.reembed import ReembedReport
 from indexer.textpass import TextReport
 
