@@ -20,162 +20,25 @@ from typing import Any
 
 import numpy as np
 import sqlite_utils
-from sqlite_utils.migrations import Migrations
 
 from indexer.filters import Filters
 from indexer.paths import from_db, to_db
+from indexer.rows import (
+    FILE_FIELDS,
+    TEXT_FIELDS,
+    FileRecord,
+    FileRow,
+    RootRow,
+    TextRow,
+    VectorIn,
+    _file_row,
+    _text_row,
+    decode_vec,
+    encode_vec,
+)
+from indexer.schema import SCHEMA
 
-SCHEMA = Migrations("glimpse")
-
-
-@SCHEMA()
-def m001_initial(db: sqlite_utils.Database) -> None:
-    """Files, their vectors (photos: one; videos: one per sampled frame), roots, meta."""
-    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
-    db.execute("""CREATE TABLE roots (
-        id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL, added REAL NOT NULL,
-        online INTEGER NOT NULL DEFAULT 1)""")
-    db.execute("""CREATE TABLE files (
-        id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL, root_id INTEGER REFERENCES roots(id),
-        kind TEXT NOT NULL, ext TEXT, size INTEGER, mtime REAL, hash TEXT,
-        width INTEGER, height INTEGER, taken_at REAL, camera TEXT, lat REAL, lon REAL,
-        duration REAL, status TEXT NOT NULL, error TEXT, indexed_at REAL)""")
-    db.execute("CREATE INDEX files_root ON files(root_id)")
-    db.execute("CREATE INDEX files_hash ON files(hash)")
-    # AUTOINCREMENT: a vector id is an hnswlib label and must never be reused, or a
-    # stale index entry could point at somebody else's row.
-    db.execute("""CREATE TABLE vectors (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, file_id INTEGER NOT NULL REFERENCES files(id),
-        ts REAL, start REAL, end REAL, vec BLOB NOT NULL)""")
-    db.execute("CREATE INDEX vectors_file ON vectors(file_id)")
-    db.execute("CREATE TABLE tombstones (id INTEGER PRIMARY KEY, version INTEGER NOT NULL)")
-    db.execute("INSERT INTO meta VALUES ('version', '0')")
-
-
-@SCHEMA()
-def m002_filter_indexes(db: sqlite_utils.Database) -> None:
-    """Date and camera filters scan ``files``; index them so selective filters stay fast."""
-    db.execute("CREATE INDEX files_when ON files(COALESCE(taken_at, mtime))")
-    db.execute("CREATE INDEX files_kind_status ON files(kind, status)")
-
-
-@SCHEMA()
-def m003_text(db: sqlite_utils.Database) -> None:
-    """Words read in pictures (ocr.py): lines with boxes, an FTS5 index over them, and per file
-    which reader read it (NULL: not yet), so the text pass resumes and a new reader re-reads.
-
-    ``remove_diacritics 2`` makes "zurich" find "Zürich"; the FTS table holds no copy of the
-    text (``content=``), triggers keep it level with ``text_lines``.
-    """
-    db.execute("""CREATE TABLE text_lines (
-        id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL REFERENCES files(id), ts REAL,
-        text TEXT NOT NULL, confidence REAL NOT NULL, x0 REAL, y0 REAL, x1 REAL, y1 REAL)""")
-    db.execute("CREATE INDEX text_lines_file ON text_lines(file_id)")
-    db.execute("""CREATE VIRTUAL TABLE text_fts USING fts5(text, content='text_lines', content_rowid='id',
-        tokenize='unicode61 remove_diacritics 2')""")
-    db.execute("""CREATE TRIGGER text_lines_ai AFTER INSERT ON text_lines BEGIN
-        INSERT INTO text_fts(rowid, text) VALUES (new.id, new.text); END""")
-    db.execute("""CREATE TRIGGER text_lines_ad AFTER DELETE ON text_lines BEGIN
-        INSERT INTO text_fts(text_fts, rowid, text) VALUES ('delete', old.id, old.text); END""")
-    db.execute("ALTER TABLE files ADD COLUMN text_read TEXT")
-    db.execute("CREATE INDEX files_text_read ON files(kind, status, text_read)")
-
-
-@SCHEMA()
-def m004_vectors_per_model(db: sqlite_utils.Database) -> None:
-    """Vectors carry the model that made them, so a library can change model without starting
-    over: the new model's vectors are added beside the old ones until it covers the library
-    (library.py: ``start_switch``). Existing vectors belong to the library's model."""
-    db.execute("ALTER TABLE vectors ADD COLUMN model TEXT NOT NULL DEFAULT ''")
-    db.execute("UPDATE vectors SET model = COALESCE((SELECT value FROM meta WHERE key = 'model'), '')")
-    db.execute("CREATE INDEX vectors_model_file ON vectors(model, file_id)")
-
-
-@dataclasses.dataclass(frozen=True)
-class FileRow:
-    """One file as the library knows it."""
-
-    id: int
-    path: str
-    root_id: int | None
-    kind: str
-    ext: str | None
-    size: int | None
-    mtime: float | None
-    hash: str | None
-    width: int | None
-    height: int | None
-    taken_at: float | None
-    camera: str | None
-    lat: float | None
-    lon: float | None
-    duration: float | None
-    status: str
-    error: str | None
-    indexed_at: float | None
-
-
-@dataclasses.dataclass
-class FileRecord:
-    """A file as indexing found it, to be written (``put_file``); filled in as it is decoded."""
-
-    path: str
-    kind: str
-    status: str = "ok"
-    root_id: int | None = None
-    ext: str | None = None
-    size: int | None = None
-    mtime: float | None = None
-    hash: str | None = None
-    width: int | None = None
-    height: int | None = None
-    taken_at: float | None = None
-    camera: str | None = None
-    lat: float | None = None
-    lon: float | None = None
-    duration: float | None = None
-    error: str | None = None
-    indexed_at: float | None = None
-
-    def set(self, **values: object) -> None:
-        for k, v in values.items():
-            setattr(self, k, v)
-
-
-@dataclasses.dataclass(frozen=True)
-class RootRow:
-    id: int
-    path: str
-    added: float
-    online: bool
-
-
-@dataclasses.dataclass(frozen=True)
-class VectorIn:
-    """A vector to store; ``ts``/``start``/``end`` are seconds for video frames."""
-
-    vec: np.ndarray
-    ts: float | None = None
-    start: float | None = None
-    end: float | None = None
-    model: str | None = None  # None: the store's active model
-
-
-@dataclasses.dataclass(frozen=True)
-class TextRow:
-    """A line of text read in a file; ``box`` is (x0, y0, x1, y1) as fractions of the picture."""
-
-    id: int
-    file_id: int
-    text: str
-    confidence: float
-    box: tuple[float, float, float, float]
-    ts: float | None = None
-
-
-FILE_FIELDS = [f.name for f in dataclasses.fields(FileRow)]
-TEXT_FIELDS = "id, file_id, text, confidence, x0, y0, x1, y1, ts"
-
+__all__ = ["FileRecord", "FileRow", "RootRow", "Store", "StoreError", "TextRow", "VectorIn", "decode_vec", "encode_vec"]
 
 class StoreError(RuntimeError):
     """The database cannot be opened or written; the message says why in plain words."""
@@ -649,23 +512,6 @@ def _chunks(ids: Iterable[Any]) -> Iterator[list[int]]:
     ids = [int(i) for i in ids]
     for i in range(0, len(ids), SQL_VARIABLES):
         yield ids[i:i + SQL_VARIABLES]
-
-
-def _text_row(r: Sequence[Any]) -> TextRow:
-    return TextRow(r[0], r[1], r[2], r[3], (r[4], r[5], r[6], r[7]), r[8])
-
-
-def _file_row(r: Sequence[Any]) -> FileRow:
-    return FileRow(r[0], from_db(r[1]), *r[2:])
-
-
-def encode_vec(v: np.ndarray) -> bytes:
-    """float16 halves the database; cosine error stays below 1e-3 for unit vectors."""
-    return np.asarray(v, dtype=np.float16).tobytes()
-
-
-def decode_vec(b: bytes) -> np.ndarray:
-    return np.frombuffer(b, dtype=np.float16).astype(np.float32)
 
 
 def _explain(e: sqlite3.OperationalError, path: Path) -> str:
