@@ -22,7 +22,7 @@ LAYERS = {
     "nonsense": 2, "duplicates": 2, "switching": 2, "searching": 2,
     "library": 3,
     # clients of Library
-    "watch": 4, "doctor": 4, "cli": 4, "__init__": 5, "__main__": 5,
+    "watch": 4, "doctor": 4, "commands": 4, "cli": 4, "__init__": 5, "__main__": 5,
 }
 
 
