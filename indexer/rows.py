@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -112,3 +112,13 @@ def encode_vec(v: np.ndarray) -> bytes:
 
 def decode_vec(b: bytes) -> np.ndarray:
     return np.frombuffer(b, dtype=np.float16).astype(np.float32)
+
+
+SQL_VARIABLES = 900  # below SQLite's default limit of 999 bound parameters per statement
+
+
+def chunks(ids: Iterable[Any]) -> Iterator[list[int]]:
+    """``ids`` as int lists small enough for one ``IN (?, ?, ...)``: the one place this is done."""
+    ids = [int(i) for i in ids]
+    for i in range(0, len(ids), SQL_VARIABLES):
+        yield ids[i:i + SQL_VARIABLES]
