@@ -8,7 +8,7 @@ from indexer.catalog import download_model, import_model, list_models
 from indexer.config import PHOTO_EXTENSIONS, VIDEO_EXTENSIONS, Settings, format_seconds
 from indexer.errors import LibraryBusy, LibraryError, ModelMismatch, WriteCancelled
 from indexer.filters import Filters
-from indexer.library import Library, Status
+from indexer.library import Library
 from indexer.logs import session as log_session
 from indexer.passes import Progress
 from indexer.paths import display as display_path
@@ -17,6 +17,7 @@ from indexer.paths import printable as printable_path
 from indexer.pipeline import IndexReport
 from indexer.query import Query
 from indexer.rank import Hit
+from indexer.status import Status
 from indexer.store import FileRow, TextRow
 from indexer.switching import ModelState
 from indexer.textpass import TextReport

@@ -65,6 +65,17 @@ class Settings:
         return cls(**kept)
 
 
+def prepare_library_folder(folder: Path) -> None:
+    """The library folder and its subfolders, private to the user (0700 whatever the umask)."""
+    new = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if new:
+        folder.chmod(0o700)  # mkdir's mode is filtered by the umask
+    for sub in ("ann", "thumbs"):
+        (folder / sub).mkdir(exist_ok=True, mode=0o700)
+        (folder / sub).chmod(0o700)
+
+
 def default_library_dir() -> Path:
     """``GLIMPSE_LIBRARY`` if set, else the platform's per-user data directory."""
     env = os.environ.get("GLIMPSE_LIBRARY")

@@ -7,7 +7,6 @@ so opening a library and listing its roots is instant.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 from collections.abc import Callable
@@ -17,7 +16,7 @@ import numpy as np
 
 from indexer import atomic
 from indexer.ann import AnnIndex
-from indexer.config import Settings, default_library_dir
+from indexer.config import Settings, default_library_dir, prepare_library_folder
 from indexer.duplicates import duplicate_groups
 from indexer.encoder import Encoder
 from indexer.errors import LibraryBusy, LibraryError, ModelMismatch
@@ -28,36 +27,13 @@ from indexer.query import Query
 from indexer.rank import Hit
 from indexer.reembed import ReembedPass, ReembedReport
 from indexer.searching import Results, Searcher, fresh
+from indexer.status import Status, library_status
 from indexer.store import FileRow, RootRow, Store, TextRow
 from indexer.switching import ModelRecords, ModelState
 from indexer.textpass import TextPass, TextReport
 from indexer.writelock import WriteLock
 
 log = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass(frozen=True)
-class RootStatus:
-    path: str
-    online: bool
-    photos: int
-    videos: int
-    errors: int
-
-
-@dataclasses.dataclass(frozen=True)
-class Status:
-    library: str
-    model: str | None
-    photos: int
-    videos: int
-    vectors: int
-    errors: int
-    roots: tuple[RootStatus, ...]
-    text_read: int = 0  # pictures whose text was read
-    text_found: int = 0  # of them, pictures with some text
-    text_pending: int = 0  # indexed pictures not read yet
-    models: ModelState | None = None
 
 
 class Library:
@@ -88,13 +64,7 @@ class Library:
         """
         folder = Path(folder).expanduser() if folder else default_library_dir()
         try:
-            new = not folder.exists()
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if new:
-                folder.chmod(0o700)  # mkdir's mode is filtered by the umask
-            for sub in ("ann", "thumbs"):
-                (folder / sub).mkdir(exist_ok=True, mode=0o700)
-                (folder / sub).chmod(0o700)
+            prepare_library_folder(folder)
         except OSError as e:
             raise LibraryError(f"cannot create the library folder {display(str(folder))}: {e.strerror or e}") from e
         settings_file = folder / "settings.json"
@@ -462,15 +432,7 @@ class Library:
 
     # status -----------------------------------------------------------------------------
     def status(self) -> Status:
-        roots = []
-        for r in self.store.roots():
-            c = self.store.root_counts(r.id)
-            errs = sum(n for (k, s), n in c.items() if s == "error")
-            roots.append(RootStatus(r.path, r.online, c.get(("photo", "ok"), 0), c.get(("video", "ok"), 0), errs))
-        counts = self.store.counts()
-        return Status(str(self.folder), self.model_id, counts.get("photo:ok", 0), counts.get("video:ok", 0),
-                      counts.get("vectors", 0), sum(n for k, n in counts.items() if k.endswith(":error")),
-                      tuple(roots), *self.store.text_read_count(), self.text_pending(), self.model_state())
+        return library_status(self.store, str(self.folder), self.model_state(), self.text_pending())
 
     def file_info(self, path: str) -> FileRow | None:
         """What the library knows about one file (metadata for a preview)."""
