@@ -362,7 +362,7 @@ class Pipeline:
             src = p.reuse_from
             if src.path != p.record.path:
                 if existing is not None:  # the destination had an older file: replace it
-                    self.store._delete_files([existing.id])
+                    self.store.remove_files([existing.id])
                 self.store.move_file(src.id, p.record.path, p.root_id, p.record.mtime, p.record.size, p.record.ext)
                 moved.add(src.id)
                 counts["moved"] += 1

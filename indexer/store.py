@@ -137,7 +137,7 @@ class Store(VectorTables, TextTables):
         """Forget a root and everything under it; returns the vector ids dropped."""
         with self.transaction():
             ids = [r[0] for r in self._query("SELECT id FROM files WHERE root_id = ?", [root_id])]
-            dropped = self._delete_files(ids)
+            dropped = self.remove_files(ids)
             self.db.execute("DELETE FROM roots WHERE id = ?", [root_id])
         return dropped
 
@@ -270,9 +270,10 @@ class Store(VectorTables, TextTables):
     def delete_files(self, ids: Sequence[int]) -> list[int]:
         """Remove files; returns the vector ids that left the library."""
         with self.transaction():
-            return self._delete_files(ids)
+            return self.remove_files(ids)
 
-    def _delete_files(self, ids: Sequence[int]) -> list[int]:
+    def remove_files(self, ids: Sequence[int]) -> list[int]:
+        """``delete_files`` inside a ``transaction()`` the caller holds (a batch's write)."""
         dropped = self._drop_vectors_of(ids)
         self._drop_text_of(ids)
         for chunk in chunks(ids):
