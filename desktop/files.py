@@ -12,8 +12,8 @@ import os
 import urllib.parse
 from pathlib import Path
 
-from PySide6.QtCore import QBuffer, QByteArray, QUrl
-from PySide6.QtGui import QImageReader, QPixmap
+from PySide6.QtCore import QBuffer, QByteArray, Qt, QUrl
+from PySide6.QtGui import QImage, QImageReader, QPixmap
 
 from indexer import display_path as display
 from indexer import path_is_text as is_text
@@ -31,20 +31,31 @@ def folder_url(path: str) -> QUrl:
     return file_url(str(Path(path).parent))
 
 
-def load_pixmap(path: str) -> QPixmap:
+def load_image(path: str, max_side: int = 0) -> QImage:
     """The picture at ``path`` upright (EXIF orientation applied, as the indexer sees it, so
-    boxes found in it land in the right place); a null pixmap if it cannot be read."""
+    boxes found in it land in the right place), at most ``max_side`` px on its long side (the
+    decoder scales while reading: a 12 MP JPEG never exists in memory at full size); a null
+    image if it cannot be read. A QImage, so it may be read in a worker thread."""
+    buffer = QBuffer()
     if is_text(path):
         reader = QImageReader(path)
     else:
         try:
-            buffer = QBuffer()
             buffer.setData(QByteArray(Path(path).read_bytes()))
         except OSError:
-            return QPixmap()
+            return QImage()
         reader = QImageReader(buffer)
     reader.setAutoTransform(True)
-    return QPixmap.fromImage(reader.read())
+    size = reader.size()
+    if max_side and size.isValid() and max(size.width(), size.height()) > max_side:
+        size.scale(max_side, max_side, Qt.AspectRatioMode.KeepAspectRatio)
+        reader.setScaledSize(size)
+    return reader.read()
+
+
+def load_pixmap(path: str, max_side: int = 0) -> QPixmap:
+    """``load_image`` as a pixmap (UI thread only: small pictures such as query chips)."""
+    return QPixmap.fromImage(load_image(path, max_side))
 
 
 def name_of(path: str) -> str:
@@ -52,4 +63,4 @@ def name_of(path: str) -> str:
     return printable_path(Path(path).name)
 
 
-__all__ = ["display", "file_url", "folder_url", "load_pixmap", "name_of"]
+__all__ = ["display", "file_url", "folder_url", "load_image", "load_pixmap", "name_of"]

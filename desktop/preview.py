@@ -6,7 +6,7 @@ import datetime as dt
 import html
 
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QDesktopServices, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QDesktopServices, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
 
 from desktop.files import display, file_url, folder_url, load_pixmap, name_of
 from indexer import FileRow, Hit, TextRow, format_seconds
+
+PREVIEW_SIDE = 1600  # px: sharp on a large preview pane, and never a full 12 MP decode
 
 
 class Preview(QWidget):
@@ -69,8 +71,10 @@ class Preview(QWidget):
         lay.addWidget(self.text)
         lay.addLayout(buttons)
 
-    def show_hit(self, hit: Hit, row: FileRow | None, moments: list[Hit], lines: list[TextRow] | None = None) -> None:
-        """``lines``: the text read in the file (None: not read, or reading text is off)."""
+    def show_hit(self, hit: Hit, row: FileRow | None, moments: list[Hit], lines: list[TextRow] | None = None,
+                 image: QImage | None = None) -> None:
+        """``lines``: the text read in the file (None: not read, or reading text is off); ``image``:
+        the photo, already decoded off the UI thread (``PREVIEW_SIDE``)."""
         self.hit = hit
         self._show_text(hit, lines or [])
         lines = [f"<b>{html.escape(name_of(hit.path))}</b>", html.escape(display(hit.path)), f"score {hit.score:.3f}"]
@@ -95,7 +99,7 @@ class Preview(QWidget):
         else:
             self._stop_video()
             self.moments.hide()
-            self._pixmap = load_pixmap(hit.path)
+            self._pixmap = QPixmap.fromImage(image) if image is not None else load_pixmap(hit.path, PREVIEW_SIDE)
             self.stack.setCurrentIndex(0)
             self._fit_picture()
 

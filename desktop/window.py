@@ -16,10 +16,10 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QSplitter,
 
 from desktop.background import Background
 from desktop.dialogs import LibraryDialog, SettingsDialog
-from desktop.files import file_url
+from desktop.files import file_url, load_image
 from desktop.indexstatus import IndexStatus
 from desktop.modelsetup import ModelSetup
-from desktop.preview import Preview
+from desktop.preview import PREVIEW_SIDE, Preview
 from desktop.results import ResultsView
 from desktop.searchbar import SearchBar
 from desktop.workers import Worker, start
@@ -195,15 +195,17 @@ class MainWindow(QMainWindow):
         others = [h for h in self.hits if h.path == hit.path and h.kind == "video"]
         self._preview_gen += 1
         gen = self._preview_gen
-        w = Worker(lambda: (self.library.file_info(hit.path), self.library.text_of(hit.path)))
+        w = Worker(lambda: (self.library.file_info(hit.path), self.library.text_of(hit.path),
+                            load_image(hit.path, PREVIEW_SIDE) if hit.kind == "photo" else None))
         w.signals.result.connect(lambda got: self._show_preview(hit, others, *got) if gen == self._preview_gen else None)
-        w.signals.error.connect(lambda _e: self._show_preview(hit, others, None, None) if gen == self._preview_gen else None)
+        w.signals.error.connect(lambda _e: self._show_preview(hit, others, None, None, None)
+                                if gen == self._preview_gen else None)
         start(w)
 
-    def _show_preview(self, hit: Hit, others: list[Hit], row, lines) -> None:
+    def _show_preview(self, hit: Hit, others: list[Hit], row, lines, image) -> None:
         if not self._closing:
             self.preview.show()
-            self.preview.show_hit(hit, row, others, lines)
+            self.preview.show_hit(hit, row, others, lines, image)
 
     def _toggle_preview(self) -> None:
         self.preview.setVisible(not self.preview.isVisible())

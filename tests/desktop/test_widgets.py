@@ -129,3 +129,21 @@ def test_stop_ends_indexing_at_once_and_keeps_the_library_sound(qtbot, tmp_path:
     finally:
         win.close()
         library.close()
+
+
+def test_a_large_photo_is_decoded_small_and_upright_for_the_preview(tmp_path: Path) -> None:
+    """The preview reads photos in a worker at most PREVIEW_SIDE wide, turned as EXIF says."""
+    from PIL import Image
+
+    from desktop.files import load_image
+    from desktop.preview import PREVIEW_SIDE
+
+    big = tmp_path / "big.jpg"
+    Image.new("RGB", (4000, 3000), (200, 30, 30)).save(big, quality=80)
+    img = load_image(str(big), PREVIEW_SIDE)
+    assert (img.width(), img.height()) == (PREVIEW_SIDE, PREVIEW_SIDE * 3 // 4)
+    turned = tmp_path / "turned.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to view"
+    Image.new("RGB", (400, 300), (30, 30, 200)).save(turned, exif=exif.tobytes())
+    assert (load_image(str(turned)).width(), load_image(str(turned)).height()) == (300, 400)
