@@ -85,7 +85,7 @@ class ResultsView(QStackedWidget):
                 label += f" @ {format_seconds(h.timestamp)}"
             item = QStandardItem(placeholder, label)
             item.setData(h, HIT_ROLE)
-            item.setToolTip(display(h.path))
+            item.setToolTip(display(h.path) + _date_line(h))
             item.setEditable(False)
             self.model.appendRow(item)
             self._request_thumbnail(i, h)
@@ -138,3 +138,13 @@ class ResultsView(QStackedWidget):
         if hit.kind == "photo":
             menu.addAction("More like this", lambda: self.more_like_this.emit(hit))
         menu.exec(self.grid.viewport().mapToGlobal(pos))
+
+
+def _date_line(h: Hit) -> str:
+    """"taken 2024-03-05 14:02", or "file date …" when the picture carries no date of its own."""
+    if h.when is None:
+        return ""
+    import datetime as dt
+
+    when = dt.datetime.fromtimestamp(h.when).strftime("%Y-%m-%d %H:%M")
+    return f"\n{'file date' if h.date_is_file_date else 'taken'} {when}"

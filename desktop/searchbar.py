@@ -65,6 +65,10 @@ class SearchBar(QWidget):
         self.kind = QComboBox()
         self.kind.addItems(["All", "Photos", "Videos"])
         self.kind.currentIndexChanged.connect(lambda _: self.search_requested.emit())
+        self.sort = QComboBox()
+        self.sort.addItems(["Relevance", "Newest", "Oldest"])
+        self.sort.setToolTip("The same results, best first or by date (taken, else the file's date)")
+        self.sort.currentIndexChanged.connect(lambda _: self.search_requested.emit())
         self.strength = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=50)
         self.strength.setToolTip("How much the text changes the example image")
         self.strength.setFixedWidth(110)
@@ -83,7 +87,8 @@ class SearchBar(QWidget):
         row = QHBoxLayout()
         row.addLayout(self.chips)
         row.addWidget(self.search_field, 1)
-        for w in (pick, self.strength_label, self.strength, self.kind, self.threshold_label, self.threshold, add):
+        for w in (pick, self.strength_label, self.strength, self.kind, self.sort, self.threshold_label, self.threshold,
+                  add):
             row.addWidget(w)
         return row
 
@@ -152,7 +157,7 @@ class SearchBar(QWidget):
         minus = tuple(t.strip() for t in self.minus_field.text().split(",") if t.strip())
         return Query(self.search_field.text().strip() or None, tuple(self.query_images), minus, RESULTS, "all",
                      self.strength.value() / 100, min_score=0.0 if self.show_all else None,
-                     filters=self.current_filters())
+                     filters=self.current_filters(), sort=self.sort.currentText().lower())
 
     def has_query(self) -> bool:
         return bool(self.search_field.text() or self.query_images)

@@ -99,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-hubness", action="store_true", help="turn off hubness correction")
     p.add_argument("--text-only", action="store_true",
                    help="search only the words read in pictures (no picture search)")
+    p.add_argument("--sort", choices=["relevance", "newest", "oldest"], default="relevance",
+                   help="order of the same results: by relevance (default) or by date, grouped by month")
+    p.add_argument("--paths", action="store_true", help="print only the files' paths, one per line (for other tools)")
+    p.add_argument("-0", "--null", dest="null", action="store_true",
+                   help="with --paths: end each path with a NUL byte instead of a newline (xargs -0)")
     add_filter_args(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
 

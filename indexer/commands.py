@@ -167,9 +167,26 @@ def cmd_search(lib: Library, args: argparse.Namespace) -> int:
 
     q = Query(args.text, tuple(args.image), tuple(args.minus), args.limit, "all", args.strength, args.min_score,
               tuple(args.also), tuple(args.minus_image), filters_from(args), args.method or DEFAULT_METHOD,
-              args.reference_caption, not args.no_hubness, args.text_only)
-    print_hits(lib.search(q), args.json)
+              args.reference_caption, not args.no_hubness, args.text_only, args.sort)
+    hits = lib.search(q)
+    if args.paths or args.null:
+        print_paths(hits, args.null)
+    else:
+        print_hits(hits, args.json, by_month=args.sort != "relevance")
     return 0
+
+
+def print_paths(hits: list[Any], null: bool) -> None:
+    """Each file once, its exact bytes (a name that is not UTF-8 stays usable by the next tool)."""
+    import os
+
+    seen: set[str] = set()
+    out = sys.stdout.buffer
+    for h in hits:
+        if h.path not in seen:
+            seen.add(h.path)
+            out.write(os.fsencode(h.path) + (b"\0" if null else b"\n"))
+    out.flush()
 
 
 def cmd_duplicates(lib: Library, args: argparse.Namespace) -> int:
@@ -188,7 +205,7 @@ def cmd_similar(lib: Library, args: argparse.Namespace) -> int:
     return 0
 
 
-def print_hits(hits: list[Any], as_json: bool) -> None:
+def print_hits(hits: list[Any], as_json: bool, by_month: bool = False) -> None:
     nothing = bool(getattr(hits, "no_good_matches", False))
     if as_json:
         print(json.dumps({"results": [{**h.to_json(), **_json_path(h.path)} for h in hits],
@@ -197,10 +214,16 @@ def print_hits(hits: list[Any], as_json: bool) -> None:
     if nothing:
         print("no good matches: nothing stands out for these words more than for made-up words "
               "(--min-score 0 shows the closest anyway)", file=sys.stderr)
-    for h in hits:
-        at = f"  @ {format_seconds(h.timestamp)} ({format_seconds(h.start)}-{format_seconds(h.end)})" if h.kind == "video" else ""
-        said = f'  "{printable(h.text)}"' if h.text else ""
-        print(f"{h.score:6.3f}  {printable(h.path)}{at}{said}")
+    from indexer.ordering import by_month as months
+
+    for label, group in months(hits) if by_month else [("", hits)]:
+        if label:
+            print(f"# {label}")
+        for h in group:
+            at = f"  @ {format_seconds(h.timestamp)} ({format_seconds(h.start)}-{format_seconds(h.end)})" \
+                if h.kind == "video" else ""
+            said = f'  "{printable(h.text)}"' if h.text else ""
+            print(f"{h.score:6.3f}  {printable(h.path)}{at}{said}")
 
 
 def cmd_text(lib: Library, args: argparse.Namespace) -> int:

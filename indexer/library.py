@@ -20,6 +20,7 @@ from indexer.config import Settings, default_library_dir, prepare_library_folder
 from indexer.duplicates import duplicate_groups
 from indexer.encoder import Encoder
 from indexer.errors import LibraryBusy, LibraryError, ModelMismatch
+from indexer.ordering import order
 from indexer.passes import ProgressFn
 from indexer.paths import display
 from indexer.pipeline import IndexReport, Pipeline
@@ -392,7 +393,8 @@ class Library:
     def search(self, query: Query) -> Results:
         """Photos and video moments for ``query``, most relevant first (``searching.py``)."""
         with self._lock:  # a model switch's flip waits: one search never mixes two models
-            return self.searcher().search(query)
+            hits = self.searcher().search(query)
+        return Results(order(hits, query.sort), no_good_matches=hits.no_good_matches)
 
     def query_bank(self) -> tuple[tuple[str, ...], np.ndarray]:
         return self.searcher().query_bank()

@@ -46,6 +46,7 @@ class Query:
     reference_caption: str | None = None  # pdv: what the example image shows
     hubness: bool = True
     text_only: bool = False  # only the words read in pictures, no picture search (textsearch.py)
+    sort: str = "relevance"  # "relevance" | "newest" | "oldest" (ordering.py): the same results, reordered
 
     def is_empty(self) -> bool:
         return not (self.text and self.text.strip()) and not self.images and not self.also

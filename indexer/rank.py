@@ -58,9 +58,19 @@ class Hit:
     text: str | None = None  # the line of text in the picture that matched the words (textsearch.py)
     text_box: tuple[float, float, float, float] | None = None  # where it is: fractions of width and height
     text_score: float = 0.0  # share of the query's words found in the picture's text
+    file_date: float | None = None  # the file's modification time (when it was not taken_at)
+
+    @property
+    def when(self) -> float | None:
+        """When the photo was taken, else the file's date (``date_is_file_date``)."""
+        return self.taken_at if self.taken_at is not None else self.file_date
+
+    @property
+    def date_is_file_date(self) -> bool:
+        return self.taken_at is None and self.file_date is not None
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {**dataclasses.asdict(self), "date": self.when, "date_is_file_date": self.date_is_file_date}
 
 
 class GalleryStats:
@@ -196,7 +206,7 @@ def _rank(vec: np.ndarray, ids: np.ndarray, vecs: np.ndarray, store: Store, limi
         if key in best:
             continue  # best first: the first frame seen is the moment's best
         best[key] = Hit(f.path, float(rel[i]), f.kind, ts, start, end, f.id, f.width, f.height, f.taken_at, f.camera,
-                        float(sims[i]))
+                        float(sims[i]), file_date=f.mtime)
         if len(best) >= limit:
             break
     return list(best.values())

@@ -149,4 +149,4 @@ def text_hits(store: Store, tq: TextQuery, filters: Filters, limit: int, n_files
 
 def _hit(f: FileRow, m: TextMatch) -> Hit:
     return Hit(f.path, float(m.score), f.kind, m.line.ts, None, None, f.id, f.width, f.height, f.taken_at, f.camera,
-               0.0, m.line.text, m.line.box, float(m.score))
+               0.0, m.line.text, m.line.box, float(m.score), f.mtime)

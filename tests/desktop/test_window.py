@@ -251,3 +251,13 @@ def test_removing_a_folder_from_the_dialog_waits_for_indexing_and_never_fails(qt
     finally:
         win.close()
         lib.close()
+
+
+def test_results_can_be_ordered_by_date(qtbot, window) -> None:
+    best = type_query(qtbot, window, "a red star")
+    with qtbot.waitSignal(window.searched, timeout=60000) as sig:
+        window.bar.sort.setCurrentIndex(1)  # Newest
+    newest = sig.args[0]
+    assert sorted(h.path for h in newest) == sorted(h.path for h in best)
+    assert [h.when for h in newest] == sorted((h.when for h in newest), reverse=True)
+    assert "file date" in window.model.item(0).toolTip()  # generated pictures carry no date of their own
