@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton
 from desktop.files import name_of
 from indexer import Progress, format_seconds
 
-BUSY_PHASES = ("scanning", "indexing", "re-embedding", "reading text")
+BUSY_PHASES = ("scanning", "indexing", "re-embedding", "reading text", "exporting")
 
 
 class IndexStatus(QObject):
@@ -46,8 +46,9 @@ class IndexStatus(QObject):
 
     def show_progress(self, p: Progress) -> None:
         busy = p.phase in BUSY_PHASES
-        for w in (self.progress, self.pause_button, self.cancel_button):
-            w.setVisible(busy)
+        self.progress.setVisible(busy)
+        for w in (self.pause_button, self.cancel_button):  # they control the watcher's passes
+            w.setVisible(busy and p.phase != "exporting")
         if p.phase == "scanning":
             self.progress.setRange(0, 0)
             self.say(f"Looking for photos and videos… {p.done} found")
@@ -60,6 +61,8 @@ class IndexStatus(QObject):
         if p.phase == "indexing":
             self.say(f"Indexing {p.done}/{p.total} · {p.rate:.1f} files/s · {eta} · {name_of(p.current or '')}"
                      + (f" · {p.errors} errors" if p.errors else ""))
+        elif p.phase == "exporting":
+            self.say(f"Copying {p.done + 1}/{p.total} · {name_of(p.current or '')}")
         elif p.phase == "re-embedding":
             self.say(f"Re-embedding for the new model {p.done}/{p.total} · {p.rate:.1f}/s · {eta} "
                      "(search uses the current model until then)")

@@ -7,22 +7,42 @@ results it was asked for, and one that arrives after newer results were shown is
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QThreadPool, Signal
+from PySide6.QtCore import QItemSelectionModel, QMimeData, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor, QDesktopServices, QIcon, QImage, QPixmap, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QApplication, QLabel, QListView, QMenu, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
-from desktop.files import display, folder_url, name_of
+from desktop.files import display, file_url, folder_url, name_of
 from desktop.workers import Worker, start
-from indexer import Hit, Library, format_seconds
+from indexer import Hit, Library, format_seconds, month_groups
 
 HIT_ROLE = Qt.ItemDataRole.UserRole + 1
 THUMB_THREADS = 2
+
+
+class HitModel(QStandardItemModel):
+    """Tiles that drag out as files: the selection becomes ``file://`` URLs (each file once)."""
+
+    def mimeTypes(self) -> list[str]:  # noqa: N802 (Qt naming)
+        return ["text/uri-list"]
+
+    def mimeData(self, indexes) -> QMimeData:  # noqa: N802
+        data = QMimeData()
+        paths = dict.fromkeys(h.path for i in indexes if (h := i.data(HIT_ROLE)) is not None)
+        data.setUrls([file_url(p) for p in paths])
+        data.setText("\n".join(display(p) for p in paths))
+        return data
+
+    def supportedDragActions(self):  # noqa: N802
+        return Qt.DropAction.CopyAction
 
 
 class ResultsView(QStackedWidget):
     """Page 0: the grid; page 1: a message (welcome, nothing found, no good matches)."""
 
     current_hit = Signal(object)  # the selected tile's Hit
+    selection_changed = Signal(int)  # how many tiles are selected
+    export_requested = Signal(list)  # paths to copy to a folder
+    moment_requested = Signal(object, bool)  # a video Hit; True: as a clip, False: its frame
     open_requested = Signal(object)
     more_like_this = Signal(object)
     add_folder = Signal()
@@ -38,9 +58,14 @@ class ResultsView(QStackedWidget):
         blank = QPixmap(176, 176)
         blank.fill(QColor(230, 230, 230))  # a QPixmap starts as whatever memory held: fill it
         self.placeholder = QIcon(blank)
-        self.model = QStandardItemModel(self)
+        self.model = HitModel(self)
         self.grid = QListView(viewMode=QListView.ViewMode.IconMode, resizeMode=QListView.ResizeMode.Adjust,
                               movement=QListView.Movement.Static, uniformItemSizes=True, wordWrap=True)
+        # click, shift-click, ctrl-click, ctrl-A, rubber band; the selection drags out as files
+        self.grid.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
+        self.grid.setDragEnabled(True)
+        self.grid.setDragDropMode(QListView.DragDropMode.DragOnly)
+        self.grid.setDefaultDropAction(Qt.DropAction.CopyAction)
         self.grid.setIconSize(QSize(176, 176))
         self.grid.setGridSize(QSize(196, 224))
         self.grid.setSpacing(6)
@@ -48,7 +73,9 @@ class ResultsView(QStackedWidget):
         self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.grid.customContextMenuRequested.connect(self._context_menu)
         self.grid.selectionModel().currentChanged.connect(
-            lambda cur, _: cur.isValid() and self.current_hit.emit(cur.data(HIT_ROLE)))
+            lambda cur, _: cur.isValid() and cur.data(HIT_ROLE) is not None and self.current_hit.emit(cur.data(HIT_ROLE)))
+        self.grid.selectionModel().selectionChanged.connect(
+            lambda *_: self.selection_changed.emit(len(self.selected_hits())))
         self.grid.activated.connect(lambda idx: self.open_requested.emit(idx.data(HIT_ROLE)))
         self.addWidget(self.grid)
         self.addWidget(self._message_page())
@@ -72,27 +99,34 @@ class ResultsView(QStackedWidget):
         return page
 
     # showing -----------------------------------------------------------------------------------
-    def show_hits(self, hits: list[Hit], threshold: float) -> None:
-        """Replace the tiles; thumbnails of earlier results still on their way are dropped."""
+    def show_hits(self, hits: list[Hit], threshold: float, months: bool = False) -> None:
+        """Replace the tiles; thumbnails of earlier results still on their way are dropped.
+
+        ``months``: the hits are in date order; each month starts with a header tile
+        ("March 2024 · 14") that cannot be selected or dragged."""
         self.generation += 1
         self.thumb_pool.clear()
         self.hits = hits
         self.model.clear()
         placeholder = self.placeholder
-        for i, h in enumerate(hits):
-            label = f"{h.score:.2f}  {name_of(h.path)}"
-            if h.kind == "video":
-                label += f" @ {format_seconds(h.timestamp)}"
-            item = QStandardItem(placeholder, label)
-            item.setData(h, HIT_ROLE)
-            item.setToolTip(display(h.path) + _date_line(h))
-            item.setEditable(False)
-            self.model.appendRow(item)
-            self._request_thumbnail(i, h)
+        for label, group in month_groups(hits) if months else [("", hits)]:
+            if label:
+                self.model.appendRow(_header(label))
+            for h in group:
+                text = f"{h.score:.2f}  {name_of(h.path)}"
+                if h.kind == "video":
+                    text += f" @ {format_seconds(h.timestamp)}"
+                item = QStandardItem(placeholder, text)
+                item.setData(h, HIT_ROLE)
+                item.setToolTip(display(h.path) + _date_line(h))
+                item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
+                self.model.appendRow(item)
+                self._request_thumbnail(self.model.rowCount() - 1, h)
         self.apply_threshold(threshold)
         if hits:
             self.setCurrentIndex(0)
-            self.grid.setCurrentIndex(self.model.index(0, 0))
+            first = next(r for r in range(self.model.rowCount()) if self.model.item(r).data(HIT_ROLE) is not None)
+            self.grid.setCurrentIndex(self.model.index(first, 0))
 
     def _request_thumbnail(self, row: int, hit: Hit) -> None:
         gen = self.generation
@@ -112,13 +146,21 @@ class ResultsView(QStackedWidget):
 
     def apply_threshold(self, threshold: float) -> None:
         for r in range(self.model.rowCount()):
-            self.grid.setRowHidden(r, threshold > 0 and self.model.item(r).data(HIT_ROLE).score < threshold)
+            h = self.model.item(r).data(HIT_ROLE)
+            self.grid.setRowHidden(r, h is not None and threshold > 0 and h.score < threshold)
 
     def visible_hits(self) -> list[Hit]:
-        return [self.model.item(r).data(HIT_ROLE) for r in range(self.model.rowCount()) if not self.grid.isRowHidden(r)]
+        return [h for r in range(self.model.rowCount())
+                if not self.grid.isRowHidden(r) and (h := self.model.item(r).data(HIT_ROLE)) is not None]
+
+    def selected_hits(self) -> list[Hit]:
+        rows = sorted(i.row() for i in self.grid.selectionModel().selectedIndexes())
+        return [h for r in rows if (h := self.model.item(r).data(HIT_ROLE)) is not None]
 
     def select_row(self, row: int) -> None:
-        self.grid.selectionModel().setCurrentIndex(self.model.index(row, 0),
+        """Select the ``row``-th result (header tiles not counted)."""
+        rows = [r for r in range(self.model.rowCount()) if self.model.item(r).data(HIT_ROLE) is not None]
+        self.grid.selectionModel().setCurrentIndex(self.model.index(rows[row], 0),
                                                    QItemSelectionModel.SelectionFlag.ClearAndSelect)
 
     def close_down(self) -> None:
@@ -130,14 +172,36 @@ class ResultsView(QStackedWidget):
         idx = self.grid.indexAt(pos)
         if not idx.isValid():
             return
-        hit: Hit = idx.data(HIT_ROLE)
+        hit: Hit | None = idx.data(HIT_ROLE)
+        if hit is None:
+            return
+        chosen = self.selected_hits() if hit in self.selected_hits() else [hit]
+        paths = list(dict.fromkeys(h.path for h in chosen))
         menu = QMenu(self)
         menu.addAction("Open", lambda: self.open_requested.emit(hit))
         menu.addAction("Show in folder", lambda: QDesktopServices.openUrl(folder_url(hit.path)))
-        menu.addAction("Copy path", lambda: QApplication.clipboard().setText(display(hit.path)))
+        menu.addAction("Copy path" if len(paths) == 1 else f"Copy {len(paths)} paths",
+                       lambda: QApplication.clipboard().setText("\n".join(display(p) for p in paths)))
+        menu.addAction("Export…" if len(paths) == 1 else f"Export {len(paths)} files…",
+                       lambda: self.export_requested.emit(paths))
+        if hit.kind == "video":
+            menu.addAction("Export this moment as a clip…", lambda: self.moment_requested.emit(hit, True))
+            menu.addAction("Save this frame…", lambda: self.moment_requested.emit(hit, False))
         if hit.kind == "photo":
             menu.addAction("More like this", lambda: self.more_like_this.emit(hit))
         menu.exec(self.grid.viewport().mapToGlobal(pos))
+
+
+def _header(label: str) -> QStandardItem:
+    """A month's header tile in date order: text only, not selectable, not draggable."""
+    item = QStandardItem(label)
+    item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+    font = item.font()
+    font.setBold(True)
+    font.setPointSizeF(font.pointSizeF() * 1.2)
+    item.setFont(font)
+    item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+    return item
 
 
 def _date_line(h: Hit) -> str:

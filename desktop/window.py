@@ -16,14 +16,14 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QSplitter,
 
 from desktop.background import Background
 from desktop.dialogs import LibraryDialog, SettingsDialog
-from desktop.files import file_url, load_image
+from desktop.files import display, file_url, load_image
 from desktop.indexstatus import IndexStatus
 from desktop.modelsetup import ModelSetup
 from desktop.preview import PREVIEW_SIDE, Preview
 from desktop.results import ResultsView
 from desktop.searchbar import SearchBar
 from desktop.workers import Worker, start
-from indexer import PHOTO_EXTENSIONS, Hit, Library, Watcher
+from indexer import PHOTO_EXTENSIONS, Hit, Library, Watcher, clip, copy_files, still
 
 
 class MainWindow(QMainWindow):
@@ -75,6 +75,9 @@ class MainWindow(QMainWindow):
         self.results.more_like_this.connect(self.more_like_this)
         self.results.add_folder.connect(self._pick_folder)
         self.results.show_everything.connect(self.show_everything)
+        self.results.selection_changed.connect(lambda n: n > 1 and self.status.say(f"{n} selected"))
+        self.results.export_requested.connect(self.export_files)
+        self.results.moment_requested.connect(self.export_moment)
         self.preview.more_like_this.connect(self.more_like_this)
         self._menu_and_keys()
         self._expose()
@@ -179,7 +182,7 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         nothing = getattr(hits, "no_good_matches", False)
-        self.results.show_hits(hits, self.bar.threshold.value() / 100)
+        self.results.show_hits(hits, self.bar.threshold.value() / 100, months=self.bar.sort.currentIndex() > 0)
         if not hits:
             self.preview.hide()
             self.show_message("<h3>No good matches</h3><p>Nothing in your library stands out for these words more "
@@ -213,6 +216,32 @@ class MainWindow(QMainWindow):
     def open_hit(self, hit: Hit | None) -> None:
         if hit is not None:
             QDesktopServices.openUrl(file_url(hit.path))
+
+    # taking results elsewhere -------------------------------------------------------------------
+    def export_files(self, paths: list[str], dest: Path | None = None) -> None:
+        """Copy files into a folder (never overwriting), with progress; ``dest`` asked when not given."""
+        dest = dest or _ask_folder(self, f"Copy {len(paths)} files to…")
+        if dest is None:
+            return
+        w = Worker(copy_files, paths, dest, reports=True)
+        w.signals.progress.connect(self.status.show_progress)
+        w.signals.result.connect(lambda r: (self.status.idle(), self.status.say(
+            f"Copied {len(r.copied)} files to {display(str(dest))}" + (f"; {len(r.failed)} could not be copied: "
+                                                                       f"{r.failed[0][1]}" if r.failed else ""))))
+        w.signals.error.connect(lambda e: (self.status.idle(), self.status.say(f"Export failed: {e}")))
+        self.exported = start(w)
+
+    def export_moment(self, hit: Hit, as_clip: bool, dest: Path | None = None) -> None:
+        """A video moment as a short clip (± 1 s) or its best frame as a JPEG."""
+        dest = dest or _ask_folder(self, "Save the moment to…")
+        if dest is None:
+            return
+        w = (Worker(clip, hit.path, hit.start or 0.0, hit.end or hit.timestamp or 0.0, dest) if as_clip
+             else Worker(still, hit.path, hit.timestamp or 0.0, dest))
+        self.status.busy("Saving the moment…")
+        w.signals.result.connect(lambda out: (self.status.idle(), self.status.say(f"Saved {display(str(out))}")))
+        w.signals.error.connect(lambda e: (self.status.idle(), self.status.say(f"Could not save the moment: {e}")))
+        self.exported = start(w)
 
     # pictures and folders coming in ------------------------------------------------------------
     def paste_image(self) -> None:
@@ -318,3 +347,8 @@ class MainWindow(QMainWindow):
         self.qsettings.setValue("splitter", self.splitter.saveState())
         self.stop_indexing(wait=True)  # closing: let the current file's write finish before the library closes
         event.accept()
+
+
+def _ask_folder(parent: QWidget, title: str) -> Path | None:
+    folder = QFileDialog.getExistingDirectory(parent, title)
+    return Path(folder) if folder else None

@@ -7,9 +7,11 @@ shells over ``Library``.
 from indexer.catalog import download_model, import_model, list_models
 from indexer.config import PHOTO_EXTENSIONS, VIDEO_EXTENSIONS, Settings, format_seconds
 from indexer.errors import LibraryBusy, LibraryError, ModelMismatch, WriteCancelled
+from indexer.export import ExportReport, clip, copy_files, still
 from indexer.filters import Filters
 from indexer.library import Library
 from indexer.logs import session as log_session
+from indexer.ordering import by_month as month_groups
 from indexer.passes import Progress
 from indexer.paths import display as display_path
 from indexer.paths import is_text as path_is_text
@@ -23,8 +25,8 @@ from indexer.switching import ModelState
 from indexer.textpass import TextReport
 from indexer.watch import Watcher
 
-__all__ = ["PHOTO_EXTENSIONS", "VIDEO_EXTENSIONS", "FileRow", "Filters", "Hit", "IndexReport", "Library", "LibraryBusy",
-           "LibraryError", "ModelMismatch", "Progress", "Query", "ModelState", "Settings", "Status", "TextReport", "TextRow",
-           "Watcher", "WriteCancelled",
-           "display_path", "download_model", "format_seconds", "import_model", "list_models", "log_session",
-           "path_is_text", "printable_path"]
+__all__ = ["PHOTO_EXTENSIONS", "VIDEO_EXTENSIONS", "ExportReport", "FileRow", "Filters", "Hit", "IndexReport", "Library",
+           "LibraryBusy", "LibraryError", "ModelMismatch", "ModelState", "Progress", "Query", "Settings", "Status",
+           "TextReport", "TextRow", "Watcher", "WriteCancelled", "clip", "copy_files", "display_path", "download_model",
+           "format_seconds", "import_model", "list_models", "log_session", "month_groups", "path_is_text",
+           "printable_path", "still"]

@@ -261,3 +261,44 @@ def test_results_can_be_ordered_by_date(qtbot, window) -> None:
     assert sorted(h.path for h in newest) == sorted(h.path for h in best)
     assert [h.when for h in newest] == sorted((h.when for h in newest), reverse=True)
     assert "file date" in window.model.item(0).toolTip()  # generated pictures carry no date of their own
+
+
+def test_many_results_selected_drag_out_as_files_and_export(qtbot, window, tmp_path: Path) -> None:
+    from PySide6.QtCore import QItemSelectionModel
+
+    hits = type_query(qtbot, window, "a red star")
+    counts: list[int] = []
+    window.results.selection_changed.connect(counts.append)
+    sel = window.grid.selectionModel()
+    for r in (0, 2, 3):  # ctrl-click three tiles
+        sel.select(window.model.index(r, 0), QItemSelectionModel.SelectionFlag.Select)
+    assert counts[-1] == 3 and "3 selected" in window.status_text.text()
+    chosen = window.results.selected_hits()
+    drag = window.model.mimeData(sel.selectedIndexes())
+    assert [u.toLocalFile() for u in drag.urls()] == [h.path for h in chosen]
+    dest = tmp_path / "picked"
+    window.export_files([h.path for h in chosen], dest)
+    qtbot.waitUntil(lambda: "Copied 3 files" in window.status_text.text(), timeout=20000)
+    assert sorted(p.name for p in dest.iterdir()) == sorted(Path(h.path).name for h in chosen)
+    assert hits  # the grid kept its results
+
+
+def test_date_order_shows_month_headers_that_cannot_be_selected(qtbot, window, media) -> None:
+    import datetime as dt
+    import os
+
+    _, items, _ = media
+    for i, it in enumerate(items):  # three months of file dates
+        when = dt.datetime(2023, 6 + i % 3, 10).timestamp()
+        os.utime(it.path, (when, when))
+    window.start_indexing()  # the watcher sees the new dates (touch: nothing to embed again)
+    qtbot.waitUntil(lambda: not window.cancel_button.isVisible(), timeout=60000)
+    window.bar.sort.setCurrentIndex(2)  # Oldest
+    hits = type_query(qtbot, window, "a red star")
+    headers = [window.model.item(r) for r in range(window.model.rowCount())
+               if window.model.item(r).data(Qt.ItemDataRole.UserRole + 1) is None]
+    assert headers and headers[0].text().startswith("June 2023 ·")
+    assert sum(int(h.text().split("· ")[1]) for h in headers) == len(hits)
+    assert not headers[0].flags() & Qt.ItemFlag.ItemIsSelectable
+    window.select_row(0)
+    assert window.results.selected_hits() == [hits[0]]  # row 0 is the first result, not a header
