@@ -19,6 +19,7 @@ from indexer.paths import printable as printable_path
 from indexer.pipeline import IndexReport
 from indexer.query import Query
 from indexer.rank import Hit
+from indexer.saved import SavedSearch
 from indexer.status import Status
 from indexer.store import FileRow, TextRow
 from indexer.switching import ModelState
@@ -26,7 +27,7 @@ from indexer.textpass import TextReport
 from indexer.watch import Watcher
 
 __all__ = ["PHOTO_EXTENSIONS", "VIDEO_EXTENSIONS", "ExportReport", "FileRow", "Filters", "Hit", "IndexReport", "Library",
-           "LibraryBusy", "LibraryError", "ModelMismatch", "ModelState", "Progress", "Query", "Settings", "Status",
+           "LibraryBusy", "LibraryError", "ModelMismatch", "ModelState", "Progress", "Query", "SavedSearch", "Settings", "Status",
            "TextReport", "TextRow", "Watcher", "WriteCancelled", "clip", "copy_files", "display_path", "download_model",
            "format_seconds", "import_model", "list_models", "log_session", "month_groups", "path_is_text",
            "printable_path", "still"]

@@ -104,11 +104,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--paths", action="store_true", help="print only the files' paths, one per line (for other tools)")
     p.add_argument("-0", "--null", dest="null", action="store_true",
                    help="with --paths: end each path with a NUL byte instead of a newline (xargs -0)")
+    p.add_argument("--save", metavar="NAME", help="also keep this search as NAME (`glimpse saved` runs it again)")
     add_filter_args(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = sub.add_parser("text", help="the text read in a picture (or a video's moments)")
     p.add_argument("path")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("saved", help="saved searches with their new matches; run one again by its name")
+    p.add_argument("name", nargs="?", help="the saved search to run (its new matches are marked)")
+    p.add_argument("--delete", action="store_true", help="forget the saved search NAME")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("settings", help="show this library's settings, or change one")

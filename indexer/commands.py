@@ -169,6 +169,9 @@ def cmd_search(lib: Library, args: argparse.Namespace) -> int:
               tuple(args.also), tuple(args.minus_image), filters_from(args), args.method or DEFAULT_METHOD,
               args.reference_caption, not args.no_hubness, args.text_only, args.sort)
     hits = lib.search(q)
+    if args.save:
+        lib.searches.save(args.save, q)
+        print(f"saved as {args.save!r}; `glimpse saved {args.save}` runs it again", file=sys.stderr)
     if args.paths or args.null:
         print_paths(hits, args.null)
     else:
@@ -243,6 +246,36 @@ def cmd_text(lib: Library, args: argparse.Namespace) -> int:
     for t in lines:
         at = f"@ {format_seconds(t.ts)}  " if t.ts is not None else ""
         print(f"{at}{printable(t.text)}    ({t.confidence:.2f})")
+    return 0
+
+
+def cmd_saved(lib: Library, args: argparse.Namespace) -> int:
+    if args.name is None:
+        rows = lib.searches.counts()
+        if args.json:
+            print(json.dumps([{"name": s.name, "query": s.query.describe(), "new": n} for s, n in rows], indent=2))
+        for s, n in [] if args.json else rows:
+            print(f"{s.name}: {s.query.describe()}" + (f"  ({n} new)" if n else ""))
+        if not rows and not args.json:
+            print("no saved searches; `glimpse search WORDS --save NAME` keeps one", file=sys.stderr)
+        return 0
+    if args.delete:
+        if not lib.searches.delete(args.name):
+            raise ValueError(f"no saved search called {args.name!r}")
+        print(f"forgot {args.name!r}")
+        return 0
+    try:
+        hits, new = lib.searches.open(args.name)
+    except KeyError:
+        raise ValueError(f"no saved search called {args.name!r}; `glimpse saved` lists them") from None
+    fresh = {(h.file_id, h.start) for h in new}
+    if args.json:
+        print(json.dumps({"results": [{**h.to_json(), **_json_path(h.path), "new": (h.file_id, h.start) in fresh}
+                                      for h in hits]}, indent=2))
+        return 0
+    for h in hits:
+        print(f"{'new ' if (h.file_id, h.start) in fresh else '    '}{h.score:6.3f}  {printable(h.path)}")
+    print(f"{len(new)} new since you last opened {args.name!r}", file=sys.stderr)
     return 0
 
 
@@ -341,7 +374,7 @@ def cmd_status(lib: Library, args: argparse.Namespace) -> int:
 
 COMMANDS = {"index": cmd_index, "watch": cmd_watch, "doctor": cmd_doctor, "model": cmd_model, "search": cmd_search,
             "similar": cmd_similar, "roots": cmd_roots, "status": cmd_status, "duplicates": cmd_duplicates,
-            "text": cmd_text, "settings": cmd_settings}
+            "text": cmd_text, "settings": cmd_settings, "saved": cmd_saved}
 
 
 class ProgressLine:

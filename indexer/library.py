@@ -27,6 +27,7 @@ from indexer.pipeline import IndexReport, Pipeline
 from indexer.query import Query
 from indexer.rank import Hit
 from indexer.reembed import ReembedPass, ReembedReport
+from indexer.saved import Searches
 from indexer.searching import Results, Searcher, fresh
 from indexer.status import Status, library_status
 from indexer.store import FileRow, RootRow, Store, TextRow
@@ -54,6 +55,7 @@ class Library:
         self._unsaved = False  # settings given to open() that wait for the model to prove them
         self._reader = None  # the OCR models, loaded by the first text pass
         self._target = None  # a model switch's target encoder, loaded by the first re-embedding pass
+        self.searches = Searches(self.store, self.search)  # recent and saved searches (saved.py)
 
     @classmethod
     def open(cls, folder: Path | str | None = None, **overrides: object) -> Library:

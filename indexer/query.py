@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -53,6 +54,32 @@ class Query:
 
     def effective_filters(self) -> Filters:
         return self.filters if self.kind == "all" else dataclasses.replace(self.filters, kind=self.kind)
+
+    def to_json(self) -> str:
+        """The query as JSON (recent and saved searches are kept in the library)."""
+        raw = dataclasses.asdict(self)
+        raw["images"] = [str(p) for p in self.images]
+        raw["minus_images"] = [str(p) for p in self.minus_images]
+        return json.dumps(raw, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Query:
+        """A query written by ``to_json`` (fields a newer Glimpse added are ignored)."""
+        raw = json.loads(text)
+        names = {f.name for f in dataclasses.fields(cls)}
+        filters = Filters(**{k: tuple(v) if isinstance(v, list) else v for k, v in (raw.pop("filters", None) or {}).items()
+                             if k in {f.name for f in dataclasses.fields(Filters)}})
+        kept = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k in names}
+        return cls(**kept, filters=filters)
+
+    def describe(self) -> str:
+        """One line for a menu: the words, the example images' names, the filters that are set."""
+        parts = [self.text] if self.text else []
+        parts += [f"[{Path(str(p)).name}]" for p in self.images]
+        parts += [f"not {m}" for m in self.minus]
+        if self.effective_filters().is_set():
+            parts.append("(filtered)")
+        return " ".join(parts) or "(empty)"
 
 
 def weighted(term: str | Path, default: float = 1.0) -> tuple[str, float]:

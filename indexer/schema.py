@@ -73,3 +73,12 @@ def m004_vectors_per_model(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE vectors ADD COLUMN model TEXT NOT NULL DEFAULT ''")
     db.execute("UPDATE vectors SET model = COALESCE((SELECT value FROM meta WHERE key = 'model'), '')")
     db.execute("CREATE INDEX vectors_model_file ON vectors(model, file_id)")
+
+
+@SCHEMA()
+def m005_searches(db: sqlite_utils.Database) -> None:
+    """Recent searches (``name`` NULL) and saved ones ("smart albums"): the query as JSON and, for
+    saved ones, the files it showed when last opened, so new matches can be counted."""
+    db.execute("""CREATE TABLE searches (
+        id INTEGER PRIMARY KEY, name TEXT UNIQUE, query TEXT NOT NULL, used REAL NOT NULL, seen TEXT)""")
+    db.execute("CREATE INDEX searches_used ON searches(used)")

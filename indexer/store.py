@@ -11,6 +11,7 @@ a full rebuild.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import sqlite3
 import threading
@@ -279,6 +280,40 @@ class Store(VectorTables, TextTables):
         for chunk in chunks(ids):
             self.db.execute(f"DELETE FROM files WHERE id IN ({','.join('?' * len(chunk))})", chunk)
         return dropped
+
+    # searches: recent and saved ---------------------------------------------------------
+    def remember_search(self, query: str, keep: int = 20) -> None:
+        """A search just run, as the newest recent one (once: an identical one moves up)."""
+        with self._lock, self.db.atomic():
+            self.db.execute("DELETE FROM searches WHERE name IS NULL AND query = ?", [query])
+            self.db.execute("INSERT INTO searches (name, query, used) VALUES (NULL, ?, ?)", [query, time.time()])
+            self.db.execute("DELETE FROM searches WHERE name IS NULL AND id NOT IN "
+                            "(SELECT id FROM searches WHERE name IS NULL ORDER BY used DESC, id DESC LIMIT ?)", [keep])
+
+    def recent_searches(self, limit: int = 20) -> list[str]:
+        rows = self._query("SELECT query FROM searches WHERE name IS NULL ORDER BY used DESC, id DESC LIMIT ?", [limit])
+        return [r[0] for r in rows]
+
+    def save_search(self, name: str, query: str, seen: Sequence[int]) -> None:
+        """Keep a search under ``name`` (replacing one of that name), with the files it shows now."""
+        with self._lock:
+            self.db.execute("INSERT INTO searches (name, query, used, seen) VALUES (?, ?, ?, ?) ON CONFLICT(name) "
+                            "DO UPDATE SET query = excluded.query, used = excluded.used, seen = excluded.seen",
+                            [name, query, time.time(), json.dumps(sorted(set(seen)))])
+
+    def saved_searches(self) -> list[tuple[str, str, float, list[int]]]:
+        """(name, query, last opened, file ids shown then), by name."""
+        rows = self._query("SELECT name, query, used, seen FROM searches WHERE name IS NOT NULL ORDER BY name")
+        return [(n, q, u, json.loads(s or "[]")) for n, q, u, s in rows]
+
+    def mark_search_seen(self, name: str, seen: Sequence[int]) -> None:
+        with self._lock:
+            self.db.execute("UPDATE searches SET used = ?, seen = ? WHERE name = ?",
+                            [time.time(), json.dumps(sorted(set(seen))), name])
+
+    def delete_search(self, name: str) -> bool:
+        with self._lock:
+            return self.db.execute("DELETE FROM searches WHERE name = ?", [name]).rowcount > 0
 
     def counts(self) -> dict[str, int]:
         q = "SELECT kind, status, COUNT(*) FROM files GROUP BY kind, status"
