@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QDate, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QDate, QDateTime, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QPushButton,
     QSlider,
     QToolButton,
@@ -84,7 +85,13 @@ class SearchBar(QWidget):
         pick.clicked.connect(self._pick_image)
         add = QPushButton("Add folder…")
         add.clicked.connect(self.add_folder)
+        self.recent_button = QToolButton(text="Recent", popupMode=QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.recent_button.setToolTip("Your last searches: words, example images, strength and filters")
+        self.recent_menu = QMenu(self.recent_button)
+        self.recent_button.setMenu(self.recent_menu)
+        self.recent: list[Query] = []  # filled by the window after each search (from the library)
         row = QHBoxLayout()
+        row.addWidget(self.recent_button)
         row.addLayout(self.chips)
         row.addWidget(self.search_field, 1)
         for w in (pick, self.strength_label, self.strength, self.kind, self.sort, self.threshold_label, self.threshold,
@@ -171,6 +178,44 @@ class SearchBar(QWidget):
         for i, r in enumerate(self._folders):
             self.folder_filter.addItem(display(r), i)
         self.folder_filter.blockSignals(False)
+
+    def set_recent(self, queries: list[Query]) -> None:
+        self.recent = queries
+        self.recent_menu.clear()
+        for q in queries:
+            self.recent_menu.addAction(q.describe(), lambda q=q: (self.set_query(q), self.search_requested.emit()))
+        self.recent_button.setEnabled(bool(queries))
+
+    def set_query(self, q: Query) -> None:
+        """Put a query back in the bar (a recent or saved search), without searching meanwhile."""
+        widgets = (self.search_field, self.minus_field, self.strength, self.kind, self.sort, self.use_dates,
+                   self.date_from, self.date_to, self.folder_filter, self.camera_filter, self.gps_filter,
+                   self.text_filter, self.filters_button)
+        for w in widgets:
+            w.blockSignals(True)
+        try:
+            f = q.effective_filters()
+            self.search_field.setText(q.text or "")
+            self.minus_field.setText(", ".join(q.minus))
+            self.strength.setValue(round(q.strength * 100))
+            self.kind.setCurrentIndex(["all", "photo", "video"].index(f.kind))
+            self.sort.setCurrentIndex(["relevance", "newest", "oldest"].index(q.sort))
+            self.use_dates.setChecked(f.after is not None)
+            if f.after is not None:
+                self.date_from.setDateTime(QDateTime.fromSecsSinceEpoch(int(f.after)))
+            if f.before is not None:
+                self.date_to.setDateTime(QDateTime.fromSecsSinceEpoch(int(f.before)))
+            self.folder_filter.setCurrentIndex(self._folders.index(f.folder) + 1 if f.folder in self._folders else 0)
+            self.camera_filter.setText(f.camera or "")
+            self.gps_filter.setChecked(bool(f.has_gps))
+            self.text_filter.setChecked(bool(f.has_text))
+            filtered = Filters(f.kind) != f
+            self.filters_button.setChecked(filtered)
+            self.filters_row.setVisible(filtered)
+        finally:
+            for w in widgets:
+                w.blockSignals(False)
+        self.set_query_images([Path(str(p)) for p in q.images])
 
     # example images -------------------------------------------------------------------------
     def set_query_images(self, paths: list[Path]) -> None:

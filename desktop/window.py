@@ -21,6 +21,7 @@ from desktop.indexstatus import IndexStatus
 from desktop.modelsetup import ModelSetup
 from desktop.preview import PREVIEW_SIDE, Preview
 from desktop.results import ResultsView
+from desktop.savedpanel import SavedPanel
 from desktop.searchbar import SearchBar
 from desktop.workers import Worker, start
 from indexer import PHOTO_EXTENSIONS, Hit, Library, Watcher, clip, copy_files, still
@@ -51,16 +52,21 @@ class MainWindow(QMainWindow):
         self._restore_geometry()
         self._show_start_page()
         self.setup.load()
+        self.refresh_saved()
+        self._load_recent()
 
     # layout -------------------------------------------------------------------------------
     def _build(self) -> None:
         self.bar = SearchBar()
         self.results = ResultsView(self.library)
         self.preview = Preview(self)
+        self.saved = SavedPanel()
+        self.saved.hide()  # shown once there is a saved search
         self.splitter = QSplitter()
+        self.splitter.addWidget(self.saved)
         self.splitter.addWidget(self.results)
         self.splitter.addWidget(self.preview)
-        self.splitter.setSizes([820, 380])
+        self.splitter.setSizes([180, 820, 380])
         central = QWidget()
         v = QVBoxLayout(central)
         v.addWidget(self.bar)
@@ -79,6 +85,8 @@ class MainWindow(QMainWindow):
         self.results.export_requested.connect(self.export_files)
         self.results.moment_requested.connect(self.export_moment)
         self.preview.more_like_this.connect(self.more_like_this)
+        self.saved.open_requested.connect(self.open_saved)
+        self.saved.save_requested.connect(self.save_search)
         self._menu_and_keys()
         self._expose()
         self._refresh_folders()
@@ -162,10 +170,52 @@ class MainWindow(QMainWindow):
             return
         self._generation += 1
         gen = self._generation
-        w = Worker(self.library.search, q)
-        w.signals.result.connect(lambda hits: self._show_hits(hits) if gen == self._generation else None)
+        w = Worker(self._search_and_remember, q)
+        w.signals.result.connect(lambda got: self._searched(*got) if gen == self._generation else None)
         w.signals.error.connect(lambda e: self.status.say(f"Search failed: {e}"))
         start(w)
+
+    def _search_and_remember(self, q):
+        """Off the UI thread: the search, then it joins the recent ones (kept in the library)."""
+        hits = self.library.search(q)
+        self.library.searches.remember(q)
+        return hits, self.library.searches.recent()
+
+    def _searched(self, hits, recent) -> None:
+        self.bar.set_recent(recent)
+        self._show_hits(hits)
+
+    # saved searches -------------------------------------------------------------------------------
+    def refresh_saved(self) -> None:
+        """Each saved search re-run for its count of new matches (in a worker)."""
+        w = Worker(self.library.searches.counts)
+        w.signals.result.connect(lambda rows: not self._closing and self.saved.show_counts(rows))
+        start(w)
+
+    def save_search(self, name: str) -> None:
+        q = self.bar.current_query()
+        if q.is_empty():
+            self.status.say("Search for something first, then save it")
+            return
+        w = Worker(self.library.searches.save, name, q)
+        w.signals.result.connect(lambda _: (self.status.say(f"Saved as “{name}”"), self.refresh_saved()))
+        w.signals.error.connect(lambda e: self.status.say(f"Could not save the search: {e}"))
+        start(w)
+
+    def open_saved(self, name: str) -> None:
+        """Run a saved search again: its query back in the bar, its new matches counted as seen."""
+        self._generation += 1
+        gen = self._generation
+        w = Worker(lambda: (self.library.searches.get(name).query, *self.library.searches.open(name)))
+        w.signals.result.connect(lambda got: self._saved_opened(name, *got) if gen == self._generation else None)
+        w.signals.error.connect(lambda e: self.status.say(f"Could not run “{name}”: {e}"))
+        start(w)
+
+    def _saved_opened(self, name: str, query, hits, new) -> None:
+        self.bar.set_query(query)
+        self._show_hits(hits)
+        self.status.say(f"“{name}”: {len(hits)} results, {len(new)} new since you last opened it")
+        self.refresh_saved()
 
     def show_everything(self) -> None:
         """One click past "no good matches": the same query with no cutoff at all."""
@@ -307,8 +357,14 @@ class MainWindow(QMainWindow):
     def _index_summary(self) -> str:
         return self.background.summary
 
+    def _load_recent(self) -> None:
+        w = Worker(self.library.searches.recent)
+        w.signals.result.connect(lambda recent: not self._closing and self.bar.set_recent(recent))
+        start(w)
+
     def _results_stale(self) -> None:
         """Something the results depend on changed: the search on screen runs again (or the start page)."""
+        self.refresh_saved()  # new files can be new matches of saved searches
         if self.bar.has_query():
             self.run_search()
         elif self.results.currentIndex() == 1:

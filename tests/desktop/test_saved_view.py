@@ -1,0 +1,56 @@
+"""Coming back later in the window: the Recent menu restores a search; a saved search shows its
+new matches beside the results and counts them as seen once opened."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from indexer import Library
+from tests import world
+from tests.conftest import MODEL_SPEC
+from tests.desktop.test_window import type_query
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def test_recent_and_saved_searches(qtbot, tmp_path: Path) -> None:
+    from desktop.window import MainWindow
+
+    items = world.write_corpus(tmp_path / "pics", world.distinct_scenes(random.Random(71), 16), seed=71)
+    lib = Library.open(tmp_path / "lib", model=MODEL_SPEC, read_text=False)
+    lib.index([tmp_path / "pics"])
+    win = MainWindow(lib)
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        qtbot.waitUntil(lambda: win.watcher is not None and win.watcher.runs >= 1, timeout=60000)
+        target = items[3]
+        words = f"a {target.scene.colour} {target.scene.shape}"
+        type_query(qtbot, win, "a blue circle")
+        first = type_query(qtbot, win, words)
+        qtbot.waitUntil(lambda: len(win.bar.recent_menu.actions()) >= 2, timeout=10000)
+        assert win.bar.recent_menu.actions()[0].text() == words  # newest first
+        with qtbot.waitSignal(win.searched, timeout=30000):
+            win.bar.recent_menu.actions()[1].trigger()  # back to the earlier search
+        assert win.search_field.text() == "a blue circle"
+
+        type_query(qtbot, win, words)
+        win.save_search("mine")
+        qtbot.waitUntil(lambda: win.saved.list.count() == 1 and win.saved.isVisible(), timeout=20000)
+        assert win.saved.list.item(0).text() == "mine"
+        world.render(target.scene, 192, seed=4242).save(tmp_path / "pics" / "new.jpg")  # a new match arrives
+        win.start_indexing()
+        qtbot.waitUntil(lambda: "new" in win.saved.list.item(0).text(), timeout=60000)
+        type_query(qtbot, win, "something else")
+        with qtbot.waitSignal(win.searched, timeout=30000) as sig:
+            win.saved.list.itemClicked.emit(win.saved.list.item(0))
+        assert win.search_field.text() == words and str(tmp_path / "pics" / "new.jpg") in [h.path for h in sig.args[0]]
+        assert "1 new since you last opened it" in win.status_text.text()
+        qtbot.waitUntil(lambda: win.saved.list.item(0).text() == "mine", timeout=20000)  # seen now
+        assert first
+    finally:
+        win.close()
+        lib.close()
