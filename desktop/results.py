@@ -53,6 +53,7 @@ class ResultsView(QStackedWidget):
         self.library = library
         self.hits: list[Hit] = []
         self.generation = 0
+        self.show_scores = True  # on each tile, or only in its tooltip (View menu)
         self.thumb_pool = QThreadPool(self)
         self.thumb_pool.setMaxThreadCount(THUMB_THREADS)
         blank = QPixmap(176, 176)
@@ -113,12 +114,9 @@ class ResultsView(QStackedWidget):
             if label:
                 self.model.appendRow(_header(label))
             for h in group:
-                text = f"{h.score:.2f}  {name_of(h.path)}"
-                if h.kind == "video":
-                    text += f" @ {format_seconds(h.timestamp)}"
-                item = QStandardItem(placeholder, text)
+                item = QStandardItem(placeholder, self._label(h))
                 item.setData(h, HIT_ROLE)
-                item.setToolTip(display(h.path) + _date_line(h))
+                item.setToolTip(display(h.path) + _date_line(h) + f"\nscore {h.score:.3f}")
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
                 self.model.appendRow(item)
                 self._request_thumbnail(self.model.rowCount() - 1, h)
@@ -127,6 +125,16 @@ class ResultsView(QStackedWidget):
             self.setCurrentIndex(0)
             first = next(r for r in range(self.model.rowCount()) if self.model.item(r).data(HIT_ROLE) is not None)
             self.grid.setCurrentIndex(self.model.index(first, 0))
+
+    def _label(self, h: Hit) -> str:
+        """Two lines: [score] name [@ moment] / date (taken, or the file's, marked) [· "text"]."""
+        first = (f"{h.score:.2f}  " if self.show_scores else "") + name_of(h.path)
+        if h.kind == "video":
+            first += f"  ▶ {format_seconds(h.timestamp)}"
+        second = _short_date(h)
+        if h.text:
+            second += f"  · “{h.text[:18]}”"
+        return f"{first}\n{second}" if second else first
 
     def _request_thumbnail(self, row: int, hit: Hit) -> None:
         gen = self.generation
@@ -202,6 +210,15 @@ def _header(label: str) -> QStandardItem:
     item.setFont(font)
     item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
     return item
+
+
+def _short_date(h: Hit) -> str:
+    if h.when is None:
+        return ""
+    import datetime as dt
+
+    day = dt.datetime.fromtimestamp(h.when).strftime("%Y-%m-%d")
+    return f"{day} (file)" if h.date_is_file_date else day
 
 
 def _date_line(h: Hit) -> str:

@@ -100,6 +100,12 @@ class MainWindow(QMainWindow):
         menu.addAction("Download the model", lambda: self.setup.download())
         menu.addSeparator()
         menu.addAction("Quit", QKeySequence.StandardKey.Quit, self.close)
+        view = self.menuBar().addMenu("&View")
+        scores = view.addAction("Scores on tiles")
+        scores.setCheckable(True)
+        scores.setChecked(self.qsettings.value("show_scores", True, type=bool))
+        scores.toggled.connect(self._show_scores)
+        self.results.show_scores = scores.isChecked()
         focus = QAction(self, shortcut=QKeySequence.StandardKey.Find, triggered=self.bar.search_field.setFocus)
         paste = QAction(self, shortcut=QKeySequence.StandardKey.Paste, triggered=self.paste_image)
         space = QAction(self, shortcut=QKeySequence(Qt.Key.Key_Space), triggered=self._toggle_preview)
@@ -259,6 +265,11 @@ class MainWindow(QMainWindow):
         if not self._closing:
             self.preview.show()
             self.preview.show_hit(hit, row, others, lines, image)
+
+    def _show_scores(self, on: bool) -> None:
+        self.qsettings.setValue("show_scores", on)
+        self.results.show_scores = on
+        self.results.show_hits(self.hits, self.bar.threshold.value() / 100, months=self.bar.sort.currentIndex() > 0)
 
     def _toggle_preview(self) -> None:
         self.preview.setVisible(not self.preview.isVisible())
