@@ -91,10 +91,18 @@ class LibraryDialog(QDialog):
         v.addWidget(tabs)
         v.addWidget(close)
         self.tabs = tabs
+        self._roots: list[str] = []
         self.refresh()
 
     def refresh(self) -> None:
-        st = self.library.status()
+        """Counts and errors are SQL over the whole library: read in a worker, shown when they arrive."""
+        self.loaded = False
+        w = Worker(lambda: (self.library.status(), self.library.errors()))
+        w.signals.result.connect(lambda got: self._show(*got))
+        self._loading = start(w)
+
+    def _show(self, st, errs) -> None:
+        self.loaded = True
         self._show_models(st.models)
         self._roots = [root.path for root in st.roots]  # exact paths: the table shows readable ones
         self.folders.setRowCount(len(st.roots))
@@ -103,7 +111,6 @@ class LibraryDialog(QDialog):
                                      "online" if root.online else "offline (kept until it returns)"]):
                 self.folders.setItem(r, c, QTableWidgetItem(str(val)))
         self.folders.resizeColumnToContents(0)
-        errs = self.library.errors()
         self.errors.setRowCount(len(errs))
         for r, e in enumerate(errs):
             self.errors.setItem(r, 0, QTableWidgetItem(display_path(e.path)))
@@ -129,9 +136,7 @@ class LibraryDialog(QDialog):
     def _add(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a folder to Glimpse")
         if folder:
-            self.library.add_root(folder)
-            self.refresh()
-            self.folders_changed.emit()
+            self._write(partial(self.library.add_root, folder), self.folders_changed, "Adding the folder…")
 
     def _remove(self) -> None:
         row = self.folders.currentRow()

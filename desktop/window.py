@@ -7,6 +7,7 @@ callbacks are handled by ``background.py``.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -312,12 +313,10 @@ class MainWindow(QMainWindow):
         image = QApplication.clipboard().image()
         if image.isNull():
             return
-        folder = self.library.folder / "pasted"
-        folder.mkdir(exist_ok=True, mode=0o700)
-        path = Path(tempfile.mkstemp(suffix=".png", dir=folder)[1])
-        image.save(str(path))
-        self.bar.set_query_images([path])
-        self.run_search()
+        w = Worker(_save_pasted, image, self.library.folder / "pasted")  # a big screenshot takes a while to write
+        w.signals.result.connect(lambda path: (self.bar.set_query_images([path]), self.run_search()))
+        w.signals.error.connect(lambda e: self.status.say(f"Cannot use the pasted picture: {e}"))
+        start(w)
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt naming)
         if event.mimeData().hasUrls() or event.mimeData().hasImage():
@@ -343,10 +342,12 @@ class MainWindow(QMainWindow):
             self.add_folders([Path(folder)])
 
     def add_folders(self, folders: list[Path]) -> None:
-        for f in folders:
-            self.library.add_root(f)  # a row in the roots table: instant, and the watcher needs it now
-        self._refresh_folders()
-        self.start_indexing()
+        """New library folders (in a worker), then indexing starts; a folder that cannot be added says why."""
+        self.status.busy("Adding the folder…")
+        w = Worker(lambda: [self.library.add_root(f) for f in folders])
+        w.signals.result.connect(lambda _: (self._refresh_folders(), self.start_indexing()))
+        w.signals.error.connect(lambda e: (self.status.idle(), self.status.say(f"Cannot add the folder: {e}")))
+        start(w)
 
     def _refresh_folders(self) -> None:
         w = Worker(lambda: [r.path for r in self.library.roots()])
@@ -419,3 +420,13 @@ class MainWindow(QMainWindow):
 def _ask_folder(parent: QWidget, title: str) -> Path | None:
     folder = QFileDialog.getExistingDirectory(parent, title)
     return Path(folder) if folder else None
+
+
+def _save_pasted(image, folder: Path) -> Path:
+    """The clipboard's picture as a PNG in the library (a QImage may be saved from any thread)."""
+    folder.mkdir(exist_ok=True, mode=0o700)
+    fd, name = tempfile.mkstemp(suffix=".png", dir=folder)
+    os.close(fd)
+    if not image.save(name):
+        raise OSError(f"could not write {name}")
+    return Path(name)

@@ -17,11 +17,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
+from PySide6.QtCore import QEventLoop, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from desktop.window import MainWindow  # noqa: E402
-from indexer import Library  # noqa: E402
+from indexer import Library, Query  # noqa: E402
 from tests import textworld, world  # noqa: E402
 from tests.conftest import MODEL_SPEC  # noqa: E402
 
@@ -90,6 +90,7 @@ def main() -> None:
     win.close()
     lib.close()
     shoot_text_search(tmp)
+    shoot_dates(tmp)
 
 
 def shoot_text_search(tmp: Path) -> None:
@@ -109,6 +110,39 @@ def shoot_text_search(tmp: Path) -> None:
     win.select_row(0)
     wait_for(lambda: win.preview.text.isVisible())
     shoot(win, "screenshot-text.png")
+    win.close()
+    lib.close()
+
+
+
+def shoot_dates(tmp: Path) -> None:
+    """Results in date order, grouped by month, three of them selected, a saved search beside."""
+    import datetime as dt
+
+    from PySide6.QtCore import QItemSelectionModel
+
+    items = world.write_corpus(tmp / "Trips", world.distinct_scenes(random.Random(5), 40), seed=5, size=256)
+    for i, it in enumerate(items):
+        when = dt.datetime(2023, 5 + i % 4, 1 + i % 27, 12).timestamp()
+        os.utime(it.path, (when, when))
+    lib = Library.open(tmp / "dates-lib", model=MODEL_SPEC, read_text=False)
+    lib.index([tmp / "Trips"])
+    lib.searches.save("Red things", Query("something red", min_score=0.0))
+    win = MainWindow(lib)
+    win.resize(1200, 780)
+    win.show()
+    wait_for(lambda: win.model_ready)
+    wait_for(lambda: win.watcher is not None and win.watcher.runs >= 1)
+    win.bar.sort.setCurrentIndex(1)
+    win.search_field.setText("a star")
+    win.run_search()
+    wait_for(lambda: win.model.rowCount() > 0)
+    wait(600)
+    rows = [r for r in range(win.model.rowCount()) if win.model.item(r).data(Qt.ItemDataRole.UserRole + 1)]
+    sel = win.grid.selectionModel()
+    for r in rows[:3]:
+        sel.select(win.model.index(r, 0), QItemSelectionModel.SelectionFlag.Select)
+    shoot(win, "screenshot-dates.png")
     win.close()
     lib.close()
 

@@ -46,6 +46,7 @@ def test_settings_model_switches_in_the_background_and_search_keeps_working(qtbo
         assert after[0].path == str(items[6].path)  # answered by the new model
         dlg = win.show_library_dialog()
         qtbot.addWidget(dlg)
+        qtbot.waitUntil(lambda: dlg.loaded, timeout=20000)  # counts arrive from a worker
         assert "tiny-clip-gap" in dlg.model_line.text() and dlg.prune.isVisibleTo(dlg)
         dlg.prune.click()
         qtbot.waitUntil(lambda: not lib.model_state().kept, timeout=20000)

@@ -171,6 +171,7 @@ def test_library_dialog_lists_folders_and_errors(qtbot, window, media) -> None:
         window.library.index(wait=True)  # the window's watcher may be indexing: wait our turn
         dlg = window.show_library_dialog()
         qtbot.addWidget(dlg)
+        qtbot.waitUntil(lambda: dlg.loaded, timeout=20000)  # counts arrive from a worker
         assert dlg.folders.item(0, 0).text() == str(folder)
         assert int(dlg.folders.item(0, 1).text()) == 24
         assert dlg.errors.rowCount() == 1 and "empty file" in dlg.errors.item(0, 1).text()
@@ -208,6 +209,7 @@ def test_a_file_name_that_is_not_utf8_is_shown_previewed_and_opened(qtbot, tmp_p
         assert urllib.parse.unquote_to_bytes(bytes(url.toEncoded()).decode()[len("file://"):]) == os.fsencode(str(photo))
         dlg = win.show_library_dialog()
         qtbot.addWidget(dlg)
+        qtbot.waitUntil(lambda: dlg.loaded, timeout=20000)  # counts arrive from a worker
         assert dlg.folders.item(0, 0).text().endswith("Fotos \ufffdt\ufffd")
     finally:
         win.close()
@@ -243,6 +245,7 @@ def test_removing_a_folder_from_the_dialog_waits_for_indexing_and_never_fails(qt
         win.start_indexing()  # the watcher indexes a while the user removes b
         dlg = win.show_library_dialog()
         qtbot.addWidget(dlg)
+        qtbot.waitUntil(lambda: dlg.loaded, timeout=20000)  # counts arrive from a worker
         row = dlg._roots.index(str(b))
         dlg.folders.selectRow(row)
         dlg._remove()
@@ -283,6 +286,11 @@ def test_many_results_selected_drag_out_as_files_and_export(qtbot, window, tmp_p
     qtbot.waitUntil(lambda: "Copied 3 files" in window.status_text.text(), timeout=20000)
     assert sorted(p.name for p in dest.iterdir()) == sorted(Path(h.path).name for h in chosen)
     assert hits  # the grid kept its results
+    window.grid.setFocus()
+    qtbot.keyClick(window.grid, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)  # ctrl-A: everything
+    assert len(window.results.selected_hits()) == len(window.visible_hits()) and counts[-1] == len(hits)
+    qtbot.keyClick(window.grid, Qt.Key.Key_End)  # keyboard navigation moves the current tile (and the preview)
+    assert window.grid.currentIndex().row() == window.model.rowCount() - 1
 
 
 def test_date_order_shows_month_headers_that_cannot_be_selected(qtbot, window, media) -> None:
