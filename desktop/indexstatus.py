@@ -26,6 +26,7 @@ class IndexStatus(QObject):
         self.cancel_button.clicked.connect(self.stop_clicked)
         self.pause_button = QToolButton(text="Pause", checkable=True, visible=False)
         self.pause_button.toggled.connect(self._paused)
+        self.switch_target = "the new model"  # named once a switch is started from this window
         bar.addWidget(self.text, 1)
         for w in (self.progress, self.pause_button, self.cancel_button):
             bar.addPermanentWidget(w)
@@ -55,8 +56,6 @@ class IndexStatus(QObject):
             return
         if not busy:
             return
-        self.progress.setRange(0, max(p.total, 1))
-        self.progress.setValue(p.done)
         eta = f"ETA {format_seconds(p.eta)}"
         if p.phase == "indexing":
             self.say(f"Indexing {p.done}/{p.total} · {p.rate:.1f} files/s · {eta} · {name_of(p.current or '')}"
@@ -64,10 +63,12 @@ class IndexStatus(QObject):
         elif p.phase == "exporting":
             self.say(f"Copying {p.done + 1}/{p.total} · {name_of(p.current or '')}")
         elif p.phase == "re-embedding":
-            self.say(f"Re-embedding for the new model {p.done}/{p.total} · {p.rate:.1f}/s · {eta} "
+            self.say(f"Re-embedding for {self.switch_target}: {p.done}/{p.total} · {p.rate:.1f}/s · {eta} "
                      "(search uses the current model until then)")
         else:
             self.say(f"Reading text in pictures {p.done}/{p.total} · {p.rate:.1f}/s · {eta} (search already works)")
+        self.progress.setRange(0, max(p.total, 1))  # after the words: the bar and its line always agree
+        self.progress.setValue(p.done)
 
     def _paused(self, paused: bool) -> None:
         self.pause_button.setText("Resume" if paused else "Pause")

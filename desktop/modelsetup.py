@@ -100,6 +100,7 @@ class ModelSetup:
     def _applied(self, state) -> None:
         win = self.win
         if state is not None and state.target is not None:  # a switch: the watcher re-embeds, search goes on
+            win.status.switch_target = state.target_spec
             win.status.say(f"Switching to {state.target_spec}: re-embedding in the background; "
                            "search keeps using the current model until it is done")
             win.start_indexing()

@@ -41,7 +41,7 @@ def test_settings_model_switches_in_the_background_and_search_keeps_working(qtbo
                               check_params_cb=lambda _hits: lib.model_state().active_spec == B):
             win.show_settings()
         assert win._index_summary.startswith("Now using")  # what the status bar says when results are not shown
-        assert any("Re-embedding" in s for s in seen) or lib.model_state().total <= 16
+        assert any(f"Re-embedding for {B}" in s for s in seen), seen  # progress, named, in the status bar
         after = type_query(qtbot, win, world.caption(items[6].scene))
         assert after[0].path == str(items[6].path)  # answered by the new model
         dlg = win.show_library_dialog()
