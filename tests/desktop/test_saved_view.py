@@ -3,30 +3,18 @@ new matches beside the results and counts them as seen once opened."""
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
 
-from indexer import Library
 from tests import world
-from tests.conftest import MODEL_SPEC
-from tests.desktop.test_window import type_query
+from tests.desktop.test_window import type_query, window_on
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 def test_recent_and_saved_searches(qtbot, tmp_path: Path) -> None:
-    from desktop.window import MainWindow
-
-    items = world.write_corpus(tmp_path / "pics", world.distinct_scenes(random.Random(71), 16), seed=71)
-    lib = Library.open(tmp_path / "lib", model=MODEL_SPEC, read_text=False)
-    lib.index([tmp_path / "pics"])
-    win = MainWindow(lib)
-    qtbot.addWidget(win)
-    win.show()
-    try:
-        qtbot.waitUntil(lambda: win.watcher is not None and win.watcher.runs >= 1, timeout=60000)
+    with window_on(qtbot, tmp_path, 16, 71) as (win, lib, items):
         target = items[3]
         words = f"a {target.scene.colour} {target.scene.shape}"
         type_query(qtbot, win, "a blue circle")
@@ -51,6 +39,3 @@ def test_recent_and_saved_searches(qtbot, tmp_path: Path) -> None:
         assert "1 new since you last opened it" in win.status_text.text()
         qtbot.waitUntil(lambda: win.saved.list.item(0).text() == "mine", timeout=20000)  # seen now
         assert first
-    finally:
-        win.close()
-        lib.close()

@@ -3,14 +3,12 @@ its progress, search keeps answering, and the Library dialog shows and prunes th
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
 
-from indexer import Library
 from tests import world
-from tests.desktop.test_window import type_query
+from tests.desktop.test_window import type_query, window_on
 from tests.indexer.test_switch import A, B
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -19,16 +17,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_settings_model_switches_in_the_background_and_search_keeps_working(qtbot, tmp_path: Path,
                                                                             monkeypatch) -> None:
     from desktop.dialogs import SettingsDialog
-    from desktop.window import MainWindow
 
-    items = world.write_corpus(tmp_path / "pics", world.distinct_scenes(random.Random(8), 24), seed=8)
-    lib = Library.open(tmp_path / "lib", model=A, read_text=False)
-    lib.index([tmp_path / "pics"])
-    win = MainWindow(lib)
-    qtbot.addWidget(win)
-    win.show()
-    try:
-        qtbot.waitUntil(lambda: win.watcher is not None and win.watcher.runs >= 1, timeout=120000)
+    with window_on(qtbot, tmp_path, 24, 8, model=A) as (win, lib, items):
         first = type_query(qtbot, win, world.caption(items[4].scene))
         assert first[0].path == str(items[4].path)
         chosen = {**SettingsDialog(lib.settings, True, 300.0, win).values(), "model": B}
@@ -51,6 +41,3 @@ def test_settings_model_switches_in_the_background_and_search_keeps_working(qtbo
         dlg.prune.click()
         qtbot.waitUntil(lambda: not lib.model_state().kept, timeout=20000)
         qtbot.waitUntil(lambda: not dlg.prune.isVisibleTo(dlg), timeout=20000)
-    finally:
-        win.close()
-        lib.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,25 @@ def window(qtbot, tmp_path: Path, media):
     yield win
     win.close()
     lib.close()
+
+
+@contextmanager
+def window_on(qtbot, folder: Path, items: int, seed: int, model: str = MODEL_SPEC):
+    """A window on a fresh library of ``items`` generated photos, its catch-up pass done."""
+    from desktop.window import MainWindow
+
+    corpus = world.write_corpus(folder / "pics", world.distinct_scenes(random.Random(seed), items), seed=seed)
+    lib = Library.open(folder / "lib", model=model, read_text=False)
+    lib.index([folder / "pics"])
+    win = MainWindow(lib)
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        qtbot.waitUntil(lambda: win.watcher is not None and win.watcher.runs >= 1, timeout=120000)
+        yield win, lib, corpus
+    finally:
+        win.close()
+        lib.close()
 
 
 def type_query(qtbot, win, text: str) -> list:
