@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QInputDialog, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
+from desktop.workers import Worker, start
 from indexer import SavedSearch
 
 
@@ -46,3 +47,42 @@ class SavedPanel(QWidget):
         name, ok = QInputDialog.getText(self, "Save this search", "Name:")
         if ok and name.strip():
             self.save_requested.emit(name.strip())
+
+
+class SavedSearches:
+    """The window's saved searches: counts refreshed, the current search saved, one opened again."""
+
+    def __init__(self, window) -> None:
+        self.win = window
+
+    def refresh(self) -> None:
+        """Each saved search re-run for its count of new matches (in a worker)."""
+        w = Worker(self.win.library.searches.counts)
+        w.signals.result.connect(lambda rows: not self.win._closing and self.win.saved.show_counts(rows))
+        start(w)
+
+    def save(self, name: str) -> None:
+        win = self.win
+        q = win.bar.current_query()
+        if q.is_empty():
+            win.status.say("Search for something first, then save it")
+            return
+        w = Worker(win.library.searches.save, name, q)
+        w.signals.result.connect(lambda _: (win.status.say(f"Saved as “{name}”"), self.refresh()))
+        w.signals.error.connect(lambda e: win.status.say(f"Could not save the search: {e}"))
+        start(w)
+
+    def open(self, name: str, gen: int) -> None:
+        """Run a saved search again: its query back in the bar, its new matches counted as seen."""
+        win, searches = self.win, self.win.library.searches
+        w = Worker(lambda: (searches.get(name).query, *searches.open(name)))
+        w.signals.result.connect(lambda got: self._opened(name, *got) if gen == win._generation else None)
+        w.signals.error.connect(lambda e: win.status.say(f"Could not run “{name}”: {e}"))
+        start(w)
+
+    def _opened(self, name: str, query, hits, new) -> None:
+        win = self.win
+        win.bar.set_query(query)
+        win._show_hits(hits)
+        win.status.say(f"“{name}”: {len(hits)} results, {len(new)} new since you last opened it")
+        self.refresh()

@@ -17,15 +17,16 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QSplitter,
 
 from desktop.background import Background
 from desktop.dialogs import LibraryDialog, SettingsDialog
-from desktop.files import display, file_url, load_image
+from desktop.exporting import Exporter
+from desktop.files import file_url, load_image
 from desktop.indexstatus import IndexStatus
 from desktop.modelsetup import ModelSetup
 from desktop.preview import PREVIEW_SIDE, Preview
 from desktop.results import ResultsView
-from desktop.savedpanel import SavedPanel
+from desktop.savedpanel import SavedPanel, SavedSearches
 from desktop.searchbar import SearchBar
 from desktop.workers import Worker, start
-from indexer import PHOTO_EXTENSIONS, Hit, Library, Watcher, clip, copy_files, still
+from indexer import PHOTO_EXTENSIONS, Hit, Library, Watcher
 
 
 class MainWindow(QMainWindow):
@@ -83,9 +84,11 @@ class MainWindow(QMainWindow):
         self.results.add_folder.connect(self._pick_folder)
         self.results.show_everything.connect(self.show_everything)
         self.results.selection_changed.connect(lambda n: n > 1 and self.status.say(f"{n} selected"))
+        self.exporter = Exporter(self, self.status)
         self.results.export_requested.connect(self.export_files)
         self.results.moment_requested.connect(self.export_moment)
         self.preview.more_like_this.connect(self.more_like_this)
+        self.saved_searches = SavedSearches(self)
         self.saved.open_requested.connect(self.open_saved)
         self.saved.save_requested.connect(self.save_search)
         self._menu_and_keys()
@@ -192,37 +195,16 @@ class MainWindow(QMainWindow):
         self.bar.set_recent(recent)
         self._show_hits(hits)
 
-    # saved searches -------------------------------------------------------------------------------
+    # saved searches (the panel's own module) ------------------------------------------------------
     def refresh_saved(self) -> None:
-        """Each saved search re-run for its count of new matches (in a worker)."""
-        w = Worker(self.library.searches.counts)
-        w.signals.result.connect(lambda rows: not self._closing and self.saved.show_counts(rows))
-        start(w)
+        self.saved_searches.refresh()
 
     def save_search(self, name: str) -> None:
-        q = self.bar.current_query()
-        if q.is_empty():
-            self.status.say("Search for something first, then save it")
-            return
-        w = Worker(self.library.searches.save, name, q)
-        w.signals.result.connect(lambda _: (self.status.say(f"Saved as “{name}”"), self.refresh_saved()))
-        w.signals.error.connect(lambda e: self.status.say(f"Could not save the search: {e}"))
-        start(w)
+        self.saved_searches.save(name)
 
     def open_saved(self, name: str) -> None:
-        """Run a saved search again: its query back in the bar, its new matches counted as seen."""
-        self._generation += 1
-        gen = self._generation
-        w = Worker(lambda: (self.library.searches.get(name).query, *self.library.searches.open(name)))
-        w.signals.result.connect(lambda got: self._saved_opened(name, *got) if gen == self._generation else None)
-        w.signals.error.connect(lambda e: self.status.say(f"Could not run “{name}”: {e}"))
-        start(w)
-
-    def _saved_opened(self, name: str, query, hits, new) -> None:
-        self.bar.set_query(query)
-        self._show_hits(hits)
-        self.status.say(f"“{name}”: {len(hits)} results, {len(new)} new since you last opened it")
-        self.refresh_saved()
+        self._generation += 1  # like a search: a late older result is dropped
+        self.saved_searches.open(name, self._generation)
 
     def show_everything(self) -> None:
         """One click past "no good matches": the same query with no cutoff at all."""
@@ -279,31 +261,12 @@ class MainWindow(QMainWindow):
         if hit is not None:
             QDesktopServices.openUrl(file_url(hit.path))
 
-    # taking results elsewhere -------------------------------------------------------------------
+    # taking results elsewhere (exporting.py) ------------------------------------------------------
     def export_files(self, paths: list[str], dest: Path | None = None) -> None:
-        """Copy files into a folder (never overwriting), with progress; ``dest`` asked when not given."""
-        dest = dest or _ask_folder(self, f"Copy {len(paths)} files to…")
-        if dest is None:
-            return
-        w = Worker(copy_files, paths, dest, reports=True)
-        w.signals.progress.connect(self.status.show_progress)
-        w.signals.result.connect(lambda r: (self.status.idle(), self.status.say(
-            f"Copied {len(r.copied)} files to {display(str(dest))}" + (f"; {len(r.failed)} could not be copied: "
-                                                                       f"{r.failed[0][1]}" if r.failed else ""))))
-        w.signals.error.connect(lambda e: (self.status.idle(), self.status.say(f"Export failed: {e}")))
-        self.exported = start(w)
+        self.exporter.files(paths, dest)
 
     def export_moment(self, hit: Hit, as_clip: bool, dest: Path | None = None) -> None:
-        """A video moment as a short clip (± 1 s) or its best frame as a JPEG."""
-        dest = dest or _ask_folder(self, "Save the moment to…")
-        if dest is None:
-            return
-        w = (Worker(clip, hit.path, hit.start or 0.0, hit.end or hit.timestamp or 0.0, dest) if as_clip
-             else Worker(still, hit.path, hit.timestamp or 0.0, dest))
-        self.status.busy("Saving the moment…")
-        w.signals.result.connect(lambda out: (self.status.idle(), self.status.say(f"Saved {display(str(out))}")))
-        w.signals.error.connect(lambda e: (self.status.idle(), self.status.say(f"Could not save the moment: {e}")))
-        self.exported = start(w)
+        self.exporter.moment(hit, as_clip, dest)
 
     # pictures and folders coming in ------------------------------------------------------------
     def paste_image(self) -> None:
@@ -415,11 +378,6 @@ class MainWindow(QMainWindow):
         self.qsettings.setValue("splitter", self.splitter.saveState())
         self.stop_indexing(wait=True)  # closing: let the current file's write finish before the library closes
         event.accept()
-
-
-def _ask_folder(parent: QWidget, title: str) -> Path | None:
-    folder = QFileDialog.getExistingDirectory(parent, title)
-    return Path(folder) if folder else None
 
 
 def _save_pasted(image, folder: Path) -> Path:
