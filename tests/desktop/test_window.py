@@ -306,6 +306,16 @@ def test_many_results_selected_drag_out_as_files_and_export(qtbot, window, tmp_p
     qtbot.waitUntil(lambda: "Copied 3 files" in window.status_text.text(), timeout=20000)
     assert sorted(p.name for p in dest.iterdir()) == sorted(Path(h.path).name for h in chosen)
     assert hits  # the grid kept its results
+    window.export_files([h.path for h in chosen], dest)  # the same again: nothing is overwritten
+    qtbot.waitUntil(lambda: len(list(dest.iterdir())) == 6, timeout=20000)
+    assert sum(" (2)" in p.name for p in dest.iterdir()) == 3
+    grid = window.grid
+    grid.clearSelection()
+    for r in (1, 4):  # the mouse: a click, then a ctrl-click
+        spot = grid.visualRect(window.model.index(r, 0)).center()
+        mods = Qt.KeyboardModifier.ControlModifier if r == 4 else Qt.KeyboardModifier.NoModifier
+        qtbot.mouseClick(grid.viewport(), Qt.MouseButton.LeftButton, mods, spot)
+    assert [h.path for h in window.results.selected_hits()] == [hits[1].path, hits[4].path]
     window.grid.setFocus()
     qtbot.keyClick(window.grid, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)  # ctrl-A: everything
     assert len(window.results.selected_hits()) == len(window.visible_hits()) and counts[-1] == len(hits)
