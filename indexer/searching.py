@@ -96,8 +96,7 @@ class Searcher:
         tq = parse(query.text)
         within = phrase_matches(self.store, tq.phrases)  # None: no quoted phrase to hold
         if query.text_only or (within is not None and not tq.words and not query.images):
-            return Results(text_hits(self.store, tq, query.effective_filters(), query.limit,
-                                     self.store.text_read_count()[1]))
+            return Results(text_hits(self.store, tq, query.effective_filters(), query.limit, within))
         if within is not None and not within:
             return Results([])
         query = dataclasses.replace(query, text=tq.semantic_text or None)
@@ -106,8 +105,7 @@ class Searcher:
         # The example image itself is not an answer to "more like this" or "this, but ...".
         own = {r.id for p in query.images if (r := self.store.file(str(Path(weighted(p)[0]).expanduser().resolve())))}
         floor = self._nonsense_floor(vec) if min_score is None and not query.images and within is None else None
-        words = {} if query.images or within is not None else word_matches(self.store, tq.words,
-                                                                           self.store.text_read_count()[1])
+        words = {} if query.images or within is not None else word_matches(self.store, tq.words)
         if floor is not None and fresh(self.ann, self.store).search(vec, 1)[1][0] <= floor and not words:
             return Results([], no_good_matches=True)  # nothing stands out more than it does for nonsense
         find = functools.partial(self.search_vector, vec, filters=query.effective_filters(),

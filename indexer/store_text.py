@@ -24,21 +24,20 @@ class TextTables:
     # text read in pictures -----------------------------------------------------------
     def files_without_text(self, reader: str, kinds: Sequence[str], limit: int = 10_000) -> list[FileRow]:
         """Indexed files the text pass has not read with ``reader`` yet, oldest rows first."""
-        marks = ",".join("?" * len(kinds))
-        return self._files(f"status = 'ok' AND kind IN ({marks}) AND (text_read IS NULL OR text_read != ?) "
-                          f"ORDER BY id LIMIT ?", [*kinds, reader, limit])
+        where, args = _unread(reader, kinds)
+        return self._files(f"{where} ORDER BY id LIMIT ?", [*args, limit])
 
     def text_pending_count(self, reader: str, kinds: Sequence[str]) -> int:
-        marks = ",".join("?" * len(kinds))
-        q = (f"SELECT COUNT(*) FROM files WHERE status = 'ok' AND kind IN ({marks}) "
-             "AND (text_read IS NULL OR text_read != ?)")
-        return int(self._query(q, [*kinds, reader])[0][0])
+        where, args = _unread(reader, kinds)
+        return int(self._query(f"SELECT COUNT(*) FROM files WHERE {where}", args)[0][0])
 
     def text_read_count(self) -> tuple[int, int]:
         """(files whose text was read, of them files where some text was found)."""
         read = self._query("SELECT COUNT(*) FROM files WHERE text_read IS NOT NULL")[0][0]
-        found = self._query("SELECT COUNT(DISTINCT file_id) FROM text_lines")[0][0]
-        return int(read), int(found)
+        return int(read), self.files_with_text()
+
+    def files_with_text(self) -> int:
+        return int(self._query("SELECT COUNT(DISTINCT file_id) FROM text_lines")[0][0])
 
     def put_text(self, file_id: int, reader: str, lines: Sequence[tuple[str, float, Sequence[float], float | None]],
                  expect_mtime: float | None) -> bool:
@@ -82,3 +81,9 @@ class TextTables:
         except sqlite3.OperationalError:  # a query FTS5 cannot parse matches nothing
             return []
         return [(_text_row(r[:-1]), float(r[-1])) for r in rows]
+
+
+def _unread(reader: str, kinds: Sequence[str]) -> tuple[str, list[object]]:
+    """Indexed files of ``kinds`` that ``reader`` has not read (never, or another reader did)."""
+    return (f"status = 'ok' AND kind IN ({','.join('?' * len(kinds))}) AND (text_read IS NULL OR text_read != ?)",
+            [*kinds, reader])

@@ -95,12 +95,13 @@ def phrase_matches(store: Store, phrases: Iterable[str]) -> dict[int, TextMatch]
     return out
 
 
-def word_matches(store: Store, words: str, n_files: int) -> dict[int, TextMatch]:
+def word_matches(store: Store, words: str) -> dict[int, TextMatch]:
     """Files whose text holds some of ``words``, scored by the IDF-weighted share found."""
     tokens = list(dict.fromkeys(words_of(words)))
-    if not tokens:
-        return {}
     lines_of: dict[str, list[TextRow]] = {t: [r for r, _ in store.match_text(f'"{t}"')] for t in tokens}
+    if not any(lines_of.values()):
+        return {}  # the usual case for a picture search: no counting on its path
+    n_files = store.files_with_text()
     idf = {t: math.log(1 + (n_files + 1) / (len({r.file_id for r in rows}) + 0.5)) for t, rows in lines_of.items()}
     total = sum(idf.values())
     per_file: dict[int, dict[int, tuple[TextRow, float]]] = {}  # file -> line id -> (line, idf found in it)
@@ -134,11 +135,12 @@ def line_in_moment(hit: Hit, matches: dict[int, TextMatch]) -> TextMatch | None:
     return m if hit.start <= m.line.ts <= (hit.end if hit.end is not None else hit.start) else None
 
 
-def text_hits(store: Store, tq: TextQuery, filters: Filters, limit: int, n_files: int) -> list[Hit]:
-    """Only the words read in pictures (``--text-only``, or a query of quoted phrases alone)."""
-    matches = phrase_matches(store, tq.phrases)
+def text_hits(store: Store, tq: TextQuery, filters: Filters, limit: int,
+              matches: dict[int, TextMatch] | None) -> list[Hit]:
+    """Only the words read in pictures (``--text-only``, or a query of quoted phrases alone);
+    ``matches``: the files holding every quoted phrase (``phrase_matches``; None: no phrases)."""
     if tq.words:
-        found = word_matches(store, tq.words, n_files)
+        found = word_matches(store, tq.words)
         matches = found if matches is None else {f: found.get(f, m) for f, m in matches.items()}
     if not matches:
         return []
