@@ -70,7 +70,8 @@ class ReembedPass(BackgroundPass):
                 ok = [d for d in decoded if d is not None]
                 failed += len(decoded) - len(ok)
                 done += self._write(ok, self._encode(ok))
-        remaining = len(self.store.files_missing_model(self.model))
+        covered, total = self.store.coverage(self.model)
+        remaining = total - covered
         self._progress(len(todo), len(todo), start, None, phase="done")
         return ReembedReport(done, failed, remaining, self.cancel.is_set(), time.monotonic() - start)
 
