@@ -392,18 +392,9 @@ class ProgressLine:
         if p.phase == "scanning":
             line = f"scanning… {p.done} files seen"
         elif p.phase == "indexing":
-            pct = 100 * p.done / max(p.total, 1)
-            bar = "#" * int(pct / 5)
-            eta = format_seconds(p.eta) if p.eta is not None else "?"
-            line = f"[{bar:<20}] {p.done}/{p.total} {pct:3.0f}%  {p.rate:.1f} files/s  ETA {eta}  errors {p.errors}"
-        elif p.phase == "re-embedding":
-            pct = 100 * p.done / max(p.total, 1)
-            eta = format_seconds(p.eta) if p.eta is not None else "?"
-            line = f"re-embedding [{'#' * int(pct / 5):<20}] {p.done}/{p.total} {pct:3.0f}%  {p.rate:.1f}/s  ETA {eta}"
-        elif p.phase == "reading text":
-            pct = 100 * p.done / max(p.total, 1)
-            eta = format_seconds(p.eta) if p.eta is not None else "?"
-            line = f"reading text [{'#' * int(pct / 5):<20}] {p.done}/{p.total} {pct:3.0f}%  {p.rate:.1f}/s  ETA {eta}"
+            line = f"{_bar(p)}  {p.rate:.1f} files/s  ETA {_eta(p)}  errors {p.errors}"
+        elif p.phase in ("re-embedding", "reading text"):
+            line = f"{p.phase} {_bar(p)}  {p.rate:.1f}/s  ETA {_eta(p)}"
         elif p.phase == "saving":
             line = "saving index…"
         else:
@@ -411,3 +402,12 @@ class ProgressLine:
         end = "\r" if self.tty and p.phase != "done" else "\n"
         if line or self.tty:
             print(f"\x1b[2K{line}" if self.tty else line, end=end, file=sys.stderr, flush=True)
+
+
+def _bar(p: Progress) -> str:
+    pct = 100 * p.done / max(p.total, 1)
+    return f"[{'#' * int(pct / 5):<20}] {p.done}/{p.total} {pct:3.0f}%"
+
+
+def _eta(p: Progress) -> str:
+    return format_seconds(p.eta) if p.eta is not None else "?"
