@@ -7,6 +7,8 @@ results it was asked for, and one that arrives after newer results were shown is
 
 from __future__ import annotations
 
+import datetime as dt
+
 from PySide6.QtCore import QItemSelectionModel, QMimeData, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor, QDesktopServices, QIcon, QImage, QPixmap, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QApplication, QLabel, QListView, QMenu, QPushButton, QStackedWidget, QVBoxLayout, QWidget
@@ -213,19 +215,15 @@ def _header(label: str) -> QStandardItem:
 
 
 def _short_date(h: Hit) -> str:
-    if h.when is None:
-        return ""
-    import datetime as dt
-
-    day = dt.datetime.fromtimestamp(h.when).strftime("%Y-%m-%d")
-    return f"{day} (file)" if h.date_is_file_date else day
+    day = _when(h, "%Y-%m-%d")
+    return f"{day} (file)" if day and h.date_is_file_date else day
 
 
 def _date_line(h: Hit) -> str:
     """"taken 2024-03-05 14:02", or "file date …" when the picture carries no date of its own."""
-    if h.when is None:
-        return ""
-    import datetime as dt
+    when = _when(h, "%Y-%m-%d %H:%M")
+    return f"\n{'file date' if h.date_is_file_date else 'taken'} {when}" if when else ""
 
-    when = dt.datetime.fromtimestamp(h.when).strftime("%Y-%m-%d %H:%M")
-    return f"\n{'file date' if h.date_is_file_date else 'taken'} {when}"
+
+def _when(h: Hit, fmt: str) -> str:
+    return dt.datetime.fromtimestamp(h.when).strftime(fmt) if h.when is not None else ""
