@@ -1,19 +1,19 @@
 """Taking results elsewhere: copy the files to a folder, or a video moment as a clip or a still.
 
 Nothing is ever overwritten: a name already in the destination gets " (2)", " (3)"... before
-its extension, and each copy goes through a temporary name first, so an interrupted export
-leaves no half-written file under a real name.
+its extension, and each file is written under a temporary name first (``atomic.new_file``),
+so an interrupted export leaves no half-written file under a real name.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from indexer import atomic
 from indexer.passes import Progress, ProgressFn
 from indexer.video import frame_at, open_video
 
@@ -25,16 +25,6 @@ class ExportReport:
     copied: tuple[str, ...] = ()  # the new files, in the order asked
     failed: tuple[tuple[str, str], ...] = ()  # (source, why)
     cancelled: bool = False
-
-
-def free_name(folder: Path, name: str) -> Path:
-    """``folder/name``, or ``name (2)``, ``name (3)``... when taken: never an existing file."""
-    base, ext = os.path.splitext(name)
-    candidate, n = folder / name, 1
-    while candidate.exists() or candidate.is_symlink():
-        n += 1
-        candidate = folder / f"{base} ({n}){ext}"
-    return candidate
 
 
 def copy_files(paths: Sequence[str], dest: Path, on_progress: ProgressFn | None = None,
@@ -59,24 +49,17 @@ def copy_files(paths: Sequence[str], dest: Path, on_progress: ProgressFn | None 
 
 
 def _copy(src: Path, dest: Path) -> Path:
-    target = free_name(dest, src.name)
-    tmp = dest / f".{target.name}.glimpse-part"
-    try:
-        shutil.copy2(src, tmp)
-        if target.exists():  # taken meanwhile by another program: find another name
-            target = free_name(dest, src.name)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
+    with atomic.new_file(dest, src.name) as out:
+        shutil.copy2(src, out.tmp)  # names and dates kept; the rename keeps the dates
+    return out.path
 
 
 def still(video: str, ts: float, dest: Path) -> Path:
     """The frame at ``ts`` as a JPEG in ``dest`` ("name @ 1m05s.jpg")."""
     dest.mkdir(parents=True, exist_ok=True)
-    target = free_name(dest, f"{Path(video).stem} @ {_stamp(ts)}.jpg")
-    frame_at(Path(video), ts, target=4096).save(target, quality=92)
-    return target
+    with atomic.new_file(dest, f"{Path(video).stem} @ {_stamp(ts)}.jpg") as out:
+        frame_at(Path(video), ts, target=4096).save(out.tmp, format="JPEG", quality=92)
+    return out.path
 
 
 def clip(video: str, start: float, end: float, dest: Path,
@@ -92,19 +75,17 @@ def clip(video: str, start: float, end: float, dest: Path,
         if info.duration:
             stop = min(stop, info.duration)
         cap.set(cv2.CAP_PROP_POS_MSEC, begin * 1000)
-        target = free_name(dest, f"{Path(video).stem} {_stamp(begin)}-{_stamp(stop)}.mp4")
-        tmp = dest / f".{target.name}.glimpse-part.mp4"
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (info.width, info.height))
-        try:
-            for _ in range(max(1, round((stop - begin) * fps))):
-                ok, frame = cap.read()
-                if not ok or should_stop():
-                    break
-                writer.write(frame)
-        finally:
-            writer.release()
-        os.replace(tmp, target)
-        return target
+        with atomic.new_file(dest, f"{Path(video).stem} {_stamp(begin)}-{_stamp(stop)}.mp4") as out:
+            writer = cv2.VideoWriter(str(out.tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (info.width, info.height))
+            try:
+                for _ in range(max(1, round((stop - begin) * fps))):
+                    ok, frame = cap.read()
+                    if not ok or should_stop():
+                        break
+                    writer.write(frame)
+            finally:
+                writer.release()
+        return out.path
     finally:
         cap.release()
 
