@@ -21,7 +21,7 @@ from indexer.decode import load_image, reason_for
 from indexer.ocr import MAX_SIDE, TextLine, TextReader
 from indexer.passes import BackgroundPass
 from indexer.store import FileRow, Store
-from indexer.video import frame_at
+from indexer.video import frames_at
 
 log = logging.getLogger(__name__)
 PHASE = "reading text"
@@ -89,8 +89,8 @@ class TextPass(BackgroundPass):
         """The video's sampled frames that look different from the last one read (``keyframes``),
         read like photos; a line seen again in a later frame is kept once, at its first time."""
         out: dict[str, TextLine] = {}
-        for ts in keyframes(self.store.vectors_of(row.id)):
-            for line in self.reader.read(frame_at(Path(row.path), ts, MAX_SIDE * 3 // 4), ts):
+        for frame in frames_at(Path(row.path), keyframes(self.store.vectors_of(row.id)), MAX_SIDE * 3 // 4):
+            for line in self.reader.read(frame.image, frame.ts):
                 out.setdefault(line.text.casefold(), line)
         return list(out.values())
 

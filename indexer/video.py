@@ -227,6 +227,11 @@ def moments(ts: list[float], vecs: np.ndarray, duration: float) -> list[tuple[fl
     return out
 
 
+def frames_at(path: Path, times: list[float], target: int = 512) -> list[Frame]:
+    """The frames at ``times`` seconds, the file opened once (a time it cannot reach is skipped)."""
+    return [f for f, _ in _seek_slice(path, sorted(times), target)]
+
+
 def frame_at(path: Path, ts: float, target: int = 512) -> Image.Image:
     """The frame at ``ts`` seconds, for a moment's poster thumbnail."""
     import cv2
