@@ -348,10 +348,6 @@ class Library:
         return lines if lines or self.store.was_text_read(row.id) else None
 
     # searching --------------------------------------------------------------------------
-    def _fresh_ann(self) -> AnnIndex:
-        """The ANN index, caught up with writes made since (by us or another process)."""
-        return fresh(self.ann, self.store)
-
     def update_settings(self, **changes: object) -> Settings:
         """Change and save settings. A new model needs a new (or empty) library."""
         new = self.settings.replace(**changes)
@@ -432,7 +428,7 @@ class Library:
 
     def duplicates(self, threshold: float = 0.95, k: int = 8) -> list[list[str]]:
         """Groups of near-duplicate photos (cosine >= ``threshold``), biggest first."""
-        return duplicate_groups(self.store, self._fresh_ann(), threshold, k)
+        return duplicate_groups(self.store, fresh(self.ann, self.store), threshold, k)
 
     # status -----------------------------------------------------------------------------
     def status(self) -> Status:
