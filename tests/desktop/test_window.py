@@ -306,8 +306,10 @@ def test_many_results_selected_drag_out_as_files_and_export(qtbot, window, tmp_p
     qtbot.waitUntil(lambda: "Copied 3 files" in window.status_text.text(), timeout=20000)
     assert sorted(p.name for p in dest.iterdir()) == sorted(Path(h.path).name for h in chosen)
     assert hits  # the grid kept its results
+    window.status.say("")
     window.export_files([h.path for h in chosen], dest)  # the same again: nothing is overwritten
-    qtbot.waitUntil(lambda: len(list(dest.iterdir())) == 6, timeout=20000)
+    qtbot.waitUntil(lambda: "Copied 3 files" in window.status_text.text(), timeout=20000)  # when it has finished
+    assert len(list(dest.iterdir())) == 6
     assert sum(" (2)" in p.name for p in dest.iterdir()) == 3
     grid = window.grid
     grid.clearSelection()
