@@ -7,6 +7,7 @@ shells over ``Library``.
 from indexer.catalog import download_model, import_model, list_models
 from indexer.config import PHOTO_EXTENSIONS, VIDEO_EXTENSIONS, Settings, format_seconds
 from indexer.errors import LibraryBusy, LibraryError, ModelMismatch, WriteCancelled
+from indexer.explain import why_matched
 from indexer.export import ExportReport, clip, copy_files, still
 from indexer.filters import Filters
 from indexer.library import Library
@@ -19,6 +20,7 @@ from indexer.paths import printable as printable_path
 from indexer.pipeline import IndexReport
 from indexer.query import Query
 from indexer.rank import Hit
+from indexer.regions import region_name
 from indexer.saved import SavedSearch
 from indexer.status import Status
 from indexer.store import FileRow, TextRow
@@ -30,4 +32,4 @@ __all__ = ["PHOTO_EXTENSIONS", "VIDEO_EXTENSIONS", "ExportReport", "FileRow", "F
            "LibraryBusy", "LibraryError", "ModelMismatch", "ModelState", "Progress", "Query", "SavedSearch", "Settings", "Status",
            "TextReport", "TextRow", "Watcher", "WriteCancelled", "clip", "copy_files", "display_path", "download_model",
            "format_seconds", "import_model", "list_models", "log_session", "month_groups", "path_is_text",
-           "printable_path", "still"]
+           "printable_path", "region_name", "still", "why_matched"]

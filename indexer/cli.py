@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="search only the words read in pictures (no picture search)")
     p.add_argument("--sort", choices=["relevance", "newest", "oldest"], default="relevance",
                    help="order of the same results: by relevance (default) or by date, grouped by month")
+    p.add_argument("--why", action="store_true",
+                   help="say under each result why it matched: the region of the photo, the video frame, the "
+                        "words read, the example image's share")
     p.add_argument("--paths", action="store_true", help="print only the files' paths, one per line (for other tools)")
     p.add_argument("-0", "--null", dest="null", action="store_true",
                    help="with --paths: end each path with a NUL byte instead of a newline (xargs -0)")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from indexer.config import format_seconds
+from indexer.explain import why_matched
 from indexer.paths import display, printable, to_b64
 
 if TYPE_CHECKING:
@@ -175,7 +176,7 @@ def cmd_search(lib: Library, args: argparse.Namespace) -> int:
     if args.paths or args.null:
         print_paths(hits, args.null)
     else:
-        print_hits(hits, args.json, by_month=args.sort != "relevance")
+        print_hits(hits, args.json, by_month=args.sort != "relevance", why=args.why)
     return 0
 
 
@@ -208,10 +209,10 @@ def cmd_similar(lib: Library, args: argparse.Namespace) -> int:
     return 0
 
 
-def print_hits(hits: list[Any], as_json: bool, by_month: bool = False) -> None:
+def print_hits(hits: list[Any], as_json: bool, by_month: bool = False, why: bool = False) -> None:
     nothing = bool(getattr(hits, "no_good_matches", False))
     if as_json:
-        print(json.dumps({"results": [{**h.to_json(), **_json_path(h.path)} for h in hits],
+        print(json.dumps({"results": [{**h.to_json(), **_json_path(h.path), "why": why_matched(h)} for h in hits],
                           "no_good_matches": nothing}, indent=2))
         return
     if nothing:
@@ -227,6 +228,8 @@ def print_hits(hits: list[Any], as_json: bool, by_month: bool = False) -> None:
                 if h.kind == "video" else ""
             said = f'  "{printable(h.text)}"' if h.text else ""
             print(f"{h.score:6.3f}  {printable(h.path)}{at}{said}")
+            if why:
+                print(f"        {why_matched(h)}")
 
 
 def cmd_text(lib: Library, args: argparse.Namespace) -> int:

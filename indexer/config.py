@@ -42,6 +42,9 @@ class Settings:
     follow_symlinks: bool = False
     read_text: bool = True  # the text pass (OCR) after indexing; off: no text search, nothing read
     read_text_video: bool = False  # also one frame per video moment (slower; docs/benchmarks.md)
+    # Region vectors for large photos (regions.py): finds small things; off by default because
+    # indexing a large photo then costs ~6 encoder runs instead of 1 (docs/benchmarks.md).
+    regions: bool = False
     settings_version: int = 2
 
     def replace(self, **changes: object) -> Settings:

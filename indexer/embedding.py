@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from indexer.encoder import Encoder
+from indexer.regions import Box
 from indexer.store import VectorIn
 from indexer.video import moments
 
@@ -21,11 +22,12 @@ def encode_all(embedder: Encoder, pixels: list[Any], batch_size: int) -> np.ndar
 
 
 def frame_vectors(kind: str, ts: list[float | None], vecs: np.ndarray, duration: float | None,
-                  model: str | None = None) -> list[VectorIn]:
-    """Photos: one vector. Video frames: one each, carrying the bounds of the moment the
-    model sees them in (another model may cut a video into other moments)."""
+                  model: str | None = None, boxes: list[Box | None] | None = None) -> list[VectorIn]:
+    """Photos: the whole picture's vector, then one per region (``boxes``, regions.py). Video
+    frames: one each, carrying the bounds of the moment the model sees them in (another model
+    may cut a video into other moments)."""
     if kind != "video" or len(vecs) == 0:
-        return [VectorIn(v, model=model) for v in vecs]
+        return [VectorIn(v, model=model, box=b) for v, b in zip(vecs, boxes or [None] * len(vecs), strict=True)]
     times = [float(t or 0.0) for t in ts]
     bounds = moments(times, vecs, float(duration or times[-1]))
     return [VectorIn(v, t, s, e, model) for v, t, (s, e) in zip(vecs, times, bounds, strict=True)]

@@ -27,6 +27,7 @@ from indexer.pipeline import IndexReport, Pipeline
 from indexer.query import Query
 from indexer.rank import Hit
 from indexer.reembed import ReembedPass, ReembedReport
+from indexer.regionpass import RegionPass, RegionReport
 from indexer.saved import Searches
 from indexer.searching import Results, Searcher, fresh
 from indexer.status import Status, library_status
@@ -306,9 +307,27 @@ class Library:
         out: list[tuple[str, Callable[..., object]]] = []
         if self.switching:
             out.append(("re-embedding", self.reembed))
+        if self.settings.regions:
+            out.append(("finding regions", self.find_regions))
         if self.settings.read_text:
             out.append(("reading text", self.read_text))
         return out
+
+    def find_regions(self, on_progress: ProgressFn | None = None, cancel: threading.Event | None = None,
+                     pause: threading.Event | None = None, wait: bool = False,
+                     should_yield=lambda: False) -> RegionReport:
+        """The regions pass: region vectors for indexed large photos without them (``regionpass.py``).
+
+        New photos get theirs while indexed; this covers a library that had regions off. Does
+        nothing when ``Settings.regions`` is off.
+        """
+        if not self.settings.regions:
+            return RegionReport()
+        embedder = self.embedder
+        with self.writing(wait, cancel):
+            return RegionPass(store=self.store, embedder=embedder, settings=self.settings, on_progress=on_progress,
+                              cancel=cancel or threading.Event(), pause=pause or threading.Event(),
+                              should_yield=should_yield).run()
 
     def text_kinds(self) -> tuple[str, ...]:
         return ("photo", "video") if self.settings.read_text_video else ("photo",)
@@ -364,6 +383,8 @@ class Library:
                                                            self.settings.threads):
                 with self._lock:
                     self._embedder = None  # reloaded on next use
+            if self.settings.regions and not new.regions and self.model_id is not None:
+                self.store.drop_regions()  # their space back; turning regions on again makes them anew
             with self._lock:
                 self._searcher = None  # measured again for the new settings (templates, model)
                 self.settings = new
@@ -403,10 +424,11 @@ class Library:
 
     def search_vector(self, vec, limit: int = 20, filters=None, min_score: float | None = None,
                       exclude: frozenset[int] = frozenset(), hubness: bool = True,
-                      min_similarity: float | None = None, within: frozenset[int] | None = None) -> list[Hit]:
+                      min_similarity: float | None = None, within: frozenset[int] | None = None,
+                      regions: bool = True) -> list[Hit]:
         with self._lock:
             return self.searcher().search_vector(vec, limit, filters, min_score, exclude, hubness, min_similarity,
-                                                 within)
+                                                 within, regions=regions)
 
     def _store_null(self, record: str) -> None:
         """Keep the nonsense bar for later processes, unless another process is writing (it is only a cache)."""
@@ -424,7 +446,7 @@ class Library:
         vecs = self.store.vectors_of(row.id)
         vec = sum(v for _, v, _ in vecs)
         vec = vec / max(float((vec ** 2).sum()) ** 0.5, 1e-12)
-        return self.search_vector(vec, limit, None, 0.0, frozenset({row.id}))
+        return self.search_vector(vec, limit, None, 0.0, frozenset({row.id}), regions=False)  # whole to whole
 
     def duplicates(self, threshold: float = 0.95, k: int = 8) -> list[list[str]]:
         """Groups of near-duplicate photos (cosine >= ``threshold``), biggest first."""

@@ -36,11 +36,12 @@ import numpy as np
 from indexer.ann import AnnIndex
 from indexer.config import Settings
 from indexer.crawl import CrawlProblem, FileRef, walk
-from indexer.decode import DecodeError, load_image, quick_hash, reason_for
+from indexer.decode import DecodeError, quick_hash, reason_for
 from indexer.embedding import encode_all, frame_vectors
 from indexer.encoder import Encoder
 from indexer.passes import Progress, ProgressFn
 from indexer.paths import display
+from indexer.regions import Box, load_parts
 from indexer.store import FileRecord, FileRow, RootRow, Store, VectorIn
 from indexer.video import sample_frames
 
@@ -79,6 +80,8 @@ class Prepared:
     pixels: list[Any] = dataclasses.field(default_factory=list)
     extra: list[list[Any]] = dataclasses.field(default_factory=list)  # pixels for each ``Pipeline.also`` model
     frames: list[tuple[float | None, float | None, float | None]] = dataclasses.field(default_factory=list)
+    boxes: list[Box | None] = dataclasses.field(default_factory=list)  # per picture: None, or a region's box
+    regions: bool = False  # its regions were made (regions.py), perhaps none passing the gate
     reuse_from: FileRow | None = None  # same content already embedded (a move or a touch)
 
 
@@ -267,18 +270,24 @@ class Pipeline:
             images = [f.image for f in frames]
             prep.frames.extend((f.ts, None, None) for f in frames)
         else:
-            dec = load_image(ref.path, size)
-            record.set(**dataclasses.asdict(dec.meta))
-            images = [dec.image]
-            prep.frames.append((None, None, None))
+            images = self._photo(prep, size)
         prep.pixels.extend(self.embedder.preprocess(im) for im in images)
         prep.extra = [[emb.preprocess(im) for im in images] for _, emb in self.also]
         record.status = "ok"
 
+    def _photo(self, prep: Prepared, size: int) -> list[Any]:
+        """The photo, and its regions when they are on and it is large enough (regions.py)."""
+        smallest = min([self.embedder.image_size, *(e.image_size for _, e in self.also)])
+        dec, parts, prep.regions = load_parts(prep.ref.path, size, smallest, self.settings.regions)
+        prep.record.set(**dataclasses.asdict(dec.meta))
+        prep.frames.extend((None, None, None) for _ in parts)
+        prep.boxes.extend(b for b, _ in parts)
+        return [im for _, im in parts]
+
     @staticmethod
     def _failed(prep: Prepared, reason: str) -> Prepared:
         prep.record.set(status="error", error=reason)
-        prep.pixels, prep.frames, prep.extra = [], [], []
+        prep.pixels, prep.frames, prep.extra, prep.boxes, prep.regions = [], [], [], [], False
         return prep
 
     def _embed(self, batch: list[Prepared]) -> list[Prepared]:
@@ -306,9 +315,10 @@ class Pipeline:
         for p in batch:
             n = len(p.pixels)
             ts = [f[0] for f in p.frames]
-            p.vectors = frame_vectors(p.ref.kind, ts, vecs[k:k + n], p.record.duration)
+            boxes = p.boxes or None
+            p.vectors = frame_vectors(p.ref.kind, ts, vecs[k:k + n], p.record.duration, boxes=boxes)
             for (model, _), theirs in zip(self.also, extra, strict=True):
-                p.vectors += frame_vectors(p.ref.kind, ts, theirs[k:k + n], p.record.duration, model)
+                p.vectors += frame_vectors(p.ref.kind, ts, theirs[k:k + n], p.record.duration, model, boxes)
             p.pixels, p.extra = [], []
             k += n
         return batch
@@ -369,7 +379,8 @@ class Pipeline:
             else:
                 self.store.touch_file(src.id, p.record.mtime, p.record.size)
             return
-        self.store.put_file(p.record, p.vectors)
+        made = [None, *(m for m, _ in self.also)] if p.regions and p.record.status == "ok" else []
+        self.store.put_file(p.record, p.vectors, regions_for=made)
         if p.record.status == "error":
             counts["errors"] += 1
         elif existing is None:

@@ -130,10 +130,17 @@ def compose(image_vec: np.ndarray, text_vec: np.ndarray, strength: float,
     dot product with this one vector, so the ANN index serves it unchanged. Without
     ``spread`` (no library yet) it is WeiMoCIR's plain weighted sum.
     """
+    wi, wt = composition_weights(image_vec, text_vec, strength, spread)
+    return unit(wi * image_vec + wt * text_vec)
+
+
+def composition_weights(image_vec: np.ndarray, text_vec: np.ndarray, strength: float,
+            spread: Callable[[np.ndarray], float] | None = None) -> tuple[float, float]:
+    """The image's and the words' weights in ``compose``."""
     wi, wt = 1.0 - strength, strength
     if spread is not None:
         wi, wt = wi / max(spread(image_vec), 1e-6), wt / max(spread(text_vec), 1e-6)
-    return unit(wi * image_vec + wt * text_vec)
+    return wi, wt
 
 
 def compose_pdv(image_vec: np.ndarray, text_vec: np.ndarray, reference_vec: np.ndarray, strength: float) -> np.ndarray:
@@ -150,13 +157,31 @@ def _weighted_mean(vecs: Sequence[np.ndarray], weights: Sequence[float]) -> np.n
     return unit(sum(w * v for v, w in zip(vecs, weights, strict=True)))
 
 
+@dataclasses.dataclass(frozen=True)
+class QueryVector:
+    """The unit vector a query searches with; for a composed query also its two weighted parts
+    (``image``, ``words``: what each contributes to an item's score, for "why it matched")."""
+
+    vec: np.ndarray
+    image: np.ndarray | None = None
+    words: np.ndarray | None = None
+
+
 def query_vector(q: Query, embedder: Encoder, templates: Sequence[str],
                  caption_bank: tuple[Sequence[str], np.ndarray] | None = None,
                  spread: Callable[[np.ndarray], float] | None = None) -> np.ndarray:
     """The single unit vector a query searches with."""
+    return query_parts(q, embedder, templates, caption_bank, spread).vec
+
+
+def query_parts(q: Query, embedder: Encoder, templates: Sequence[str],
+                caption_bank: tuple[Sequence[str], np.ndarray] | None = None,
+                spread: Callable[[np.ndarray], float] | None = None) -> QueryVector:
+    """``query_vector`` with a composed query's weighted image and words parts."""
     if q.is_empty():
         raise ValueError("empty query: give some text, an image, or both")
     img = txt = None
+    parts: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
     if q.images:
         files, weights = zip(*(weighted(p) for p in q.images), strict=True)
         img = _weighted_mean(encode_image_files(embedder, files), weights)
@@ -170,8 +195,10 @@ def query_vector(q: Query, embedder: Encoder, templates: Sequence[str],
                 ref = derive_caption(img, caption_bank[0], caption_bank[1])
             ref_vec = encode_text(embedder, ref, templates) if ref else np.zeros_like(img)
             vec = compose_pdv(img, txt, ref_vec, q.strength)
+            parts = (img, q.strength * (txt - ref_vec))
         else:
-            vec = compose(img, txt, q.strength, spread)
+            wi, wt = composition_weights(img, txt, q.strength, spread)
+            vec, parts = unit(wi * img + wt * txt), (wi * img, wt * txt)
     else:
         vec = img if img is not None else txt
     for term in q.minus:
@@ -180,4 +207,4 @@ def query_vector(q: Query, embedder: Encoder, templates: Sequence[str],
     for p in q.minus_images:
         path, w = weighted(p, DEFAULT_NEGATIVE_WEIGHT)
         vec = vec - w * encode_image_files(embedder, [path])[0]
-    return unit(vec)
+    return QueryVector(unit(vec), *parts)

@@ -13,6 +13,9 @@
   cutoff on that relevance lets a nonsense query return little instead of everything.
 * Hits are grouped per photo and per video *moment*: one video can return several
   distinct moments while neighbouring frames of one moment collapse into one result.
+* A large photo may have region vectors (regions.py): its score is the best of its whole
+  picture and its regions, a region counting only when it beats the whole by
+  ``REGION_MARGIN`` of the query's spread over the library; the hit names the region.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ from __future__ import annotations
 import dataclasses
 import random
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from indexer.ann import AnnIndex
 from indexer.filters import Filters
+from indexer.regions import region_name
 from indexer.store import Store
 
 EXACT_MAX_VECTORS = 50_000  # a filter leaving this few vectors is searched exactly...
@@ -34,6 +39,13 @@ SAMPLE_SIZE = 2048
 HUB_K = 10
 HUB_ALPHA = 0.5
 Z_MID, Z_SCALE = 2.0, 0.6  # relevance 0.5 at z = 2; ~0.96 at z = 4
+# In spreads of the query's scores over the library. A crop shows its object larger and off its
+# place in the photo, so for words about size or position ("a large red object on the left")
+# some crop of an unrelated photo can outscore the right whole photo. Chosen on tuning seeds of
+# the three test models (tests/indexer/test_regions.py, docs/benchmarks.md): small-object R@5
+# over whole-photo only +0.33/+0.25/+0.17 at 0.1, +0.25/+0.25/+0.17 at 0.5, +0.17/+0.21/+0.21
+# at 1.0; partial-description mAP -0.14/-0.08/-0.13, -0.04/-0.01/-0.09, -0.01/0/-0.07.
+REGION_MARGIN = 0.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +71,9 @@ class Hit:
     text_box: tuple[float, float, float, float] | None = None  # where it is: fractions of width and height
     text_score: float = 0.0  # share of the query's words found in the picture's text
     file_date: float | None = None  # the file's modification time (when it was not taken_at)
+    region: tuple[float, float, float, float] | None = None  # the part of the photo that matched best (regions.py)
+    whole_score: float | None = None  # with a region: the whole photo's own score, for comparison
+    image_share: float | None = None  # composed queries: the share of the match owed to the example image
 
     @property
     def when(self) -> float | None:
@@ -70,7 +85,8 @@ class Hit:
         return self.taken_at is None and self.file_date is not None
 
     def to_json(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "date": self.when, "date_is_file_date": self.date_is_file_date}
+        return {**dataclasses.asdict(self), "date": self.when, "date_is_file_date": self.date_is_file_date,
+                "region_name": region_name(self.region) if self.region else None}
 
 
 class GalleryStats:
@@ -102,10 +118,7 @@ class GalleryStats:
             if self._version >= 0 and abs(n - self._count) <= 0.2 * max(self._count, 1) and self._count:
                 self._version = version
                 return self
-            ids = sorted(store.vector_ids())
-            pick = random.Random(0).sample(ids, min(SAMPLE_SIZE, len(ids)))
-            vecs = store.vectors_by_id(pick)
-            self.sample = np.stack(vecs) if vecs else np.zeros((0, 1), np.float32)
+            self.sample = _sample(store, store.vector_ids(regions=False))  # whole pictures and video frames
             self._set_bank(query_bank)
             self._version, self._count = store.version(), n
             return self
@@ -117,6 +130,12 @@ class GalleryStats:
         self._banked = query_bank is not None and len(query_bank) > 0
 
 
+def _sample(store: Store, ids: set[int]) -> np.ndarray:
+    pick = random.Random(0).sample(sorted(ids), min(SAMPLE_SIZE, len(ids)))
+    vecs = store.vectors_by_id(pick)
+    return np.stack(vecs) if vecs else np.zeros((0, 1), np.float32)
+
+
 def hub_scores(vecs: np.ndarray, bank: np.ndarray, k: int = HUB_K) -> np.ndarray:
     """Mean of each vector's top-k similarities to the bank: high for hubs."""
     if len(bank) == 0 or len(vecs) == 0:
@@ -124,6 +143,12 @@ def hub_scores(vecs: np.ndarray, bank: np.ndarray, k: int = HUB_K) -> np.ndarray
     sims = vecs @ bank.T
     k = min(k, sims.shape[1])
     return np.sort(sims, axis=1)[:, -k:].mean(axis=1).astype(np.float32)
+
+
+def spread(sample_scores: np.ndarray) -> tuple[float, float]:
+    """(median, robust standard deviation) of a query's scores over the library sample."""
+    med = float(np.median(sample_scores))
+    return med, 1.4826 * float(np.median(np.abs(sample_scores - med))) or float(sample_scores.std()) or 1e-6
 
 
 def relevance(scores: np.ndarray, sample_scores: np.ndarray) -> np.ndarray:
@@ -136,8 +161,7 @@ def relevance(scores: np.ndarray, sample_scores: np.ndarray) -> np.ndarray:
     """
     if len(sample_scores) < 2:
         return np.clip((scores + 1) / 2, 0, 1)
-    med = float(np.median(sample_scores))
-    sd = 1.4826 * float(np.median(np.abs(sample_scores - med))) or float(sample_scores.std()) or 1e-6
+    med, sd = spread(sample_scores)
     z = (scores - med) / sd
     return 1.0 / (1.0 + np.exp(np.clip(-(z - Z_MID) / Z_SCALE, -50, 50)))
 
@@ -145,15 +169,18 @@ def relevance(scores: np.ndarray, sample_scores: np.ndarray) -> np.ndarray:
 def search_vector(vec: np.ndarray, store: Store, ann: AnnIndex, limit: int = 20, filters: Filters | None = None,
                   min_score: float | None = None, exclude: frozenset[int] = frozenset(),
                   stats: GalleryStats | None = None, hub_alpha: float = HUB_ALPHA,
-                  min_similarity: float | None = None, within: frozenset[int] | None = None) -> list[Hit]:
+                  min_similarity: float | None = None, within: frozenset[int] | None = None,
+                  share: Callable[[np.ndarray], float | None] | None = None, regions: bool = True) -> list[Hit]:
     """Best photos and video moments for ``vec``, most relevant first.
 
     ``min_score`` cuts on the calibrated relevance, ``min_similarity`` on the raw cosine
     (the default view's nonsense floor, ``Library._nonsense_floor``); ``within`` limits the
-    search to these files (the ones whose text holds a quoted phrase).
+    search to these files (the ones whose text holds a quoted phrase); ``share`` gives a
+    composed query's image share of a matched vector (``Hit.image_share``); ``regions=False``
+    matches whole pictures and video frames only.
     """
     filters = filters or Filters()
-    allowed: set[int] | None = None
+    cut = _Cut(limit, min_score, exclude, None, min_similarity, share, regions)
     if filters.is_set() or within is not None:
         allowed = {r.id for r in store.filtered(filters)}
         if within is not None:
@@ -163,20 +190,33 @@ def search_vector(vec: np.ndarray, store: Store, ann: AnnIndex, limit: int = 20,
         n_vec = store.vector_count_of(allowed)
         if n_vec <= EXACT_MAX_VECTORS or n_vec <= EXACT_FRACTION * max(len(ann), 1):
             ids, vecs = store.vectors_of_files(allowed)
-            return _rank(vec, ids, vecs, store, limit, min_score, exclude, stats, hub_alpha, None, min_similarity)
+            return _rank(vec, ids, vecs, store, cut, stats, hub_alpha)
+        cut = dataclasses.replace(cut, allowed=frozenset(allowed))
     k = max(limit * 4, 32)
     while True:
         ids, _ = ann.search(vec, k)
         vecs = ann.vectors(ids)
-        hits = _rank(vec, ids, vecs, store, limit, min_score, exclude, stats, hub_alpha, allowed, min_similarity)
+        hits = _rank(vec, ids, vecs, store, cut, stats, hub_alpha)
         if len(hits) >= limit or len(ids) < k or (min_similarity is not None and float((vecs @ vec).min()) < min_similarity):
             return hits
         k *= 4
 
 
-def _rank(vec: np.ndarray, ids: np.ndarray, vecs: np.ndarray, store: Store, limit: int, min_score: float | None,
-          exclude: frozenset[int], stats: GalleryStats | None, alpha: float, allowed: set[int] | None,
-          min_similarity: float | None = None) -> list[Hit]:
+@dataclasses.dataclass(frozen=True)
+class _Cut:
+    """What a ranking keeps: how many, above which bars, among which files."""
+
+    limit: int
+    min_score: float | None = None
+    exclude: frozenset[int] = frozenset()
+    allowed: frozenset[int] | None = None
+    min_similarity: float | None = None
+    share: Callable[[np.ndarray], float | None] | None = None
+    regions: bool = True
+
+
+def _rank(vec: np.ndarray, ids: np.ndarray, vecs: np.ndarray, store: Store, cut: _Cut, stats: GalleryStats | None,
+          alpha: float) -> list[Hit]:
     if len(ids) == 0:
         return []
     sims = vecs @ vec
@@ -187,26 +227,45 @@ def _rank(vec: np.ndarray, ids: np.ndarray, vecs: np.ndarray, store: Store, limi
         if alpha:
             adjusted = sims - alpha * hub_scores(vecs, stats.bank)
             sample_scores = sample_scores - alpha * stats.sample_hub
+    top = np.argsort(-adjusted)[: max(cut.limit * 8, 256)]
+    rows = store.vector_rows([int(ids[i]) for i in top])
+    regional = np.array([rows[int(ids[i])].box is not None if int(ids[i]) in rows else False for i in top], bool)
+    if regional.any() and len(sample_scores) >= 2:  # a region counts when it beats the whole by a margin
+        adjusted[top[regional]] -= REGION_MARGIN * spread(sample_scores)[1]
+    order = top[np.argsort(-adjusted[top], kind="stable")]
     rel = relevance(adjusted, sample_scores)
-    order = np.argsort(-adjusted)
-    rows = store.vector_rows([int(ids[i]) for i in order[: max(limit * 8, 256)]])
-    files = store.files_by_id({r[0] for r in rows.values()})
+    files = store.files_by_id({r.file_id for r in rows.values()})
     best: dict[tuple[int, float | None], Hit] = {}
     for i in order:
         row = rows.get(int(ids[i]))
-        if row is None or (min_score is not None and rel[i] < min_score):
+        if row is None or (cut.min_score is not None and rel[i] < cut.min_score) or (row.box and not cut.regions):
             continue
-        if min_similarity is not None and sims[i] < min_similarity:
+        if cut.min_similarity is not None and sims[i] < cut.min_similarity:
             continue
-        file_id, ts, start, end = row
-        f = files.get(file_id)
-        if f is None or f.status != "ok" or file_id in exclude or (allowed is not None and file_id not in allowed):
+        f = files.get(row.file_id)
+        if f is None or f.status != "ok" or f.id in cut.exclude or (cut.allowed is not None and f.id not in cut.allowed):
             continue
-        key = (file_id, start if f.kind == "video" else None)
+        key = (f.id, row.start if f.kind == "video" else None)
         if key in best:
-            continue  # best first: the first frame seen is the moment's best
-        best[key] = Hit(f.path, float(rel[i]), f.kind, ts, start, end, f.id, f.width, f.height, f.taken_at, f.camera,
-                        float(sims[i]), file_date=f.mtime)
-        if len(best) >= limit:
+            continue  # best first: the first frame seen is the moment's best, a photo's best part
+        best[key] = Hit(f.path, float(rel[i]), f.kind, row.ts, row.start, row.end, f.id, f.width, f.height,
+                        f.taken_at, f.camera, float(sims[i]), file_date=f.mtime, region=row.box,
+                        image_share=cut.share(vecs[i]) if cut.share else None)
+        if len(best) >= cut.limit:
             break
-    return list(best.values())
+    return _with_whole_scores(list(best.values()), vec, store, stats, alpha, sample_scores)
+
+
+def _with_whole_scores(hits: list[Hit], vec: np.ndarray, store: Store, stats: GalleryStats | None, alpha: float,
+                       sample_scores: np.ndarray) -> list[Hit]:
+    """Hits that matched by a region also carry their whole photo's score ("why it matched")."""
+    wholes = store.whole_vectors([h.file_id for h in hits if h.region is not None])
+    if not wholes:
+        return hits
+    fids = list(wholes)
+    mat = np.stack([wholes[f] for f in fids])
+    scores = mat @ vec
+    if alpha and stats is not None and len(stats.bank):
+        scores = scores - alpha * hub_scores(mat, stats.bank)
+    whole = dict(zip(fids, relevance(scores, sample_scores).tolist(), strict=True))
+    return [dataclasses.replace(h, whole_score=whole.get(h.file_id)) if h.region is not None else h for h in hits]

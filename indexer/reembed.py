@@ -20,10 +20,11 @@ from typing import Any
 import numpy as np
 
 from indexer.config import Settings
-from indexer.decode import load_image, reason_for
+from indexer.decode import reason_for
 from indexer.embedding import encode_all, frame_vectors
 from indexer.encoder import Encoder
 from indexer.passes import BackgroundPass
+from indexer.regions import Box, load_parts
 from indexer.store import FileRow, Store
 from indexer.video import sample_frames
 
@@ -47,6 +48,8 @@ class _Decoded:
     pixels: list[Any]
     ts: list[float | None]
     duration: float | None
+    boxes: list[Box | None] | None = None  # a photo: None for the whole picture, then its regions' boxes
+    regions: bool = False  # its regions were made (regions.py)
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -83,8 +86,10 @@ class ReembedPass(BackgroundPass):
                                               self.settings.video_max_frames, target=self.embedder.image_size)
                 return _Decoded(row, [self.embedder.preprocess(f.image) for f in frames], [f.ts for f in frames],
                                 row.duration)
-            dec = load_image(Path(row.path), self.embedder.image_size)
-            return _Decoded(row, [self.embedder.preprocess(dec.image)], [None], None)
+            size = self.embedder.image_size
+            _dec, parts, made = load_parts(Path(row.path), size, size, self.settings.regions)
+            return _Decoded(row, [self.embedder.preprocess(im) for _, im in parts], [None] * len(parts), None,
+                            [b for b, _ in parts], made)
         except Exception as e:  # noqa: BLE001 - one file's problem never stops the switch
             log.info("re-embedding: %s: %s", row.path, reason_for(e))
             return None
@@ -98,6 +103,9 @@ class ReembedPass(BackgroundPass):
             for d in files:
                 mine = vecs[k:k + len(d.pixels)]
                 k += len(d.pixels)
-                vectors = frame_vectors(d.row.kind, d.ts, mine, d.duration)
-                written += self.store.put_model_vectors(d.row.id, self.model, vectors, d.row.mtime)
+                vectors = frame_vectors(d.row.kind, d.ts, mine, d.duration, boxes=d.boxes)
+                ok = self.store.put_model_vectors(d.row.id, self.model, vectors, d.row.mtime)
+                if ok and d.regions:
+                    self.store.mark_regions(d.row.id, [self.model])
+                written += ok
         return written

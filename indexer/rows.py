@@ -79,6 +79,18 @@ class VectorIn:
     start: float | None = None
     end: float | None = None
     model: str | None = None  # None: the store's active model
+    box: tuple[float, float, float, float] | None = None  # a region of a photo (regions.py); None: all of it
+
+
+@dataclasses.dataclass(frozen=True)
+class VectorRow:
+    """Where a stored vector comes from: its file, a video frame's time and moment, a photo region."""
+
+    file_id: int
+    ts: float | None = None
+    start: float | None = None
+    end: float | None = None
+    box: tuple[float, float, float, float] | None = None
 
 
 @dataclasses.dataclass(frozen=True)

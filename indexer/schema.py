@@ -82,3 +82,14 @@ def m005_searches(db: sqlite_utils.Database) -> None:
     db.execute("""CREATE TABLE searches (
         id INTEGER PRIMARY KEY, name TEXT UNIQUE, query TEXT NOT NULL, used REAL NOT NULL, seen TEXT)""")
     db.execute("CREATE INDEX searches_used ON searches(used)")
+
+
+@SCHEMA()
+def m006_regions(db: sqlite_utils.Database) -> None:
+    """Region vectors (regions.py): a crop of a large photo, stored as one more vector of the photo
+    with its box as fractions of the picture (NULL: the whole picture or a video frame); and per
+    file and model whether its regions were made, since the detail gate may leave none."""
+    for col in ("x0", "y0", "x1", "y1"):
+        db.execute(f"ALTER TABLE vectors ADD COLUMN {col} REAL")
+    db.execute("""CREATE TABLE regions_done (
+        file_id INTEGER NOT NULL REFERENCES files(id), model TEXT NOT NULL, PRIMARY KEY (file_id, model))""")

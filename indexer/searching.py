@@ -22,7 +22,7 @@ from indexer.ann import AnnIndex
 from indexer.config import Settings
 from indexer.encoder import Encoder
 from indexer.nonsense import NonsenseBar
-from indexer.query import Query, encode_texts, query_vector, weighted
+from indexer.query import Query, QueryVector, encode_texts, query_parts, weighted
 from indexer.rank import GalleryStats, Hit, search_vector
 from indexer.store import Store
 from indexer.textsearch import line_in_moment, parse, phrase_matches, text_hits, with_text, word_matches
@@ -73,8 +73,25 @@ class Searcher:
 
     def query_vector(self, query: Query) -> np.ndarray:
         """The unit vector a query searches with (exposed for benchmarks and tools)."""
+        return self._query_parts(query).vec
+
+    def _query_parts(self, query: Query) -> QueryVector:
         bank = self.query_bank() if query.method == "pdv" and query.images and query.text else None
-        return query_vector(query, self.encoder, self.settings.templates, bank, self._spread())
+        return query_parts(query, self.encoder, self.settings.templates, bank, self._spread())
+
+    def _share(self, parts: QueryVector) -> Callable[[np.ndarray], float | None] | None:
+        """A composed query: how much of a matched vector's score the example image gave, against
+        the words (each part measured above what it typically gives an item of this library)."""
+        if parts.image is None or parts.words is None:
+            return None
+        sample = self.stats.refresh(self.store, None).sample
+        typical = [float(np.median(sample @ p)) if len(sample) >= 8 else 0.0 for p in (parts.image, parts.words)]
+
+        def share(v: np.ndarray) -> float | None:
+            img, words = (max(float(v @ p) - t, 0.0) for p, t in zip((parts.image, parts.words), typical, strict=True))
+            return img / (img + words) if img + words > 0 else None
+
+        return share
 
     def _spread(self):
         """The spread of the library's scores for a vector (composition calibrates with it), or None."""
@@ -100,7 +117,8 @@ class Searcher:
         if within is not None and not within:
             return Results([])
         query = dataclasses.replace(query, text=tq.semantic_text or None)
-        vec = self.query_vector(query)
+        parts = self._query_parts(query)
+        vec = parts.vec
         min_score = query.min_score if query.min_score is not None else self.settings.min_score
         # The example image itself is not an answer to "more like this" or "this, but ...".
         own = {r.id for p in query.images if (r := self.store.file(str(Path(weighted(p)[0]).expanduser().resolve())))}
@@ -109,7 +127,8 @@ class Searcher:
         if floor is not None and fresh(self.ann, self.store).search(vec, 1)[1][0] <= floor and not words:
             return Results([], no_good_matches=True)  # nothing stands out more than it does for nonsense
         find = functools.partial(self.search_vector, vec, filters=query.effective_filters(),
-                                 exclude=frozenset(own), hubness=query.hubness)
+                                 exclude=frozenset(own), hubness=query.hubness, share=self._share(parts),
+                                 regions=not query.images)  # an example photo is compared whole (test_regions.py)
         hits = find(query.limit, min_score=min_score, min_similarity=floor,
                     within=frozenset(within) if within is not None else None)
         if within:
@@ -135,9 +154,10 @@ class Searcher:
 
     def search_vector(self, vec, limit: int = 20, filters=None, min_score: float | None = None,
                       exclude: frozenset[int] = frozenset(), hubness: bool = True,
-                      min_similarity: float | None = None, within: frozenset[int] | None = None) -> list[Hit]:
+                      min_similarity: float | None = None, within: frozenset[int] | None = None,
+                      share: Callable[[np.ndarray], float | None] | None = None, regions: bool = True) -> list[Hit]:
         ann = fresh(self.ann, self.store)
         alpha = self.settings.hub_alpha if hubness else 0.0
         stats = self.stats.refresh(self.store, self.query_bank()[1] if alpha else None)
         return search_vector(vec, self.store, ann, limit, filters, min_score, exclude, stats, alpha, min_similarity,
-                             within)
+                             within, share, regions)

@@ -210,8 +210,10 @@ class Store(VectorTables, TextTables):
             out.update((r.id, r) for r in self._files(f"id IN ({marks})", chunk))
         return out
 
-    def put_file(self, record: FileRecord, vectors: Sequence[VectorIn]) -> list[int]:
-        """Insert or replace a file and its vectors; old vectors become tombstones.
+    def put_file(self, record: FileRecord, vectors: Sequence[VectorIn],
+                 regions_for: Sequence[str | None] = ()) -> list[int]:
+        """Insert or replace a file and its vectors; old vectors become tombstones. ``regions_for``:
+        the models whose region vectors are among ``vectors`` (regions.py; the gate may leave none).
 
         Call inside ``transaction()`` so a batch commits together. Returns new vector ids.
         """
@@ -224,9 +226,8 @@ class Store(VectorTables, TextTables):
         file_id = self.db.execute("SELECT id FROM files WHERE path = ?", [values["path"]]).fetchone()[0]
         self._drop_vectors_of([file_id])
         self._drop_text_of([file_id])  # new content: its words are read again by the text pass
-        new = []
-        for v in vectors:
-            new.append(self._insert_vector(file_id, v))
+        new = [self._insert_vector(file_id, v) for v in vectors]
+        self.mark_regions(file_id, regions_for)
         return new
 
     def move_file(self, file_id: int, path: str, root_id: int, mtime: float, size: int, ext: str) -> None:

@@ -10,15 +10,17 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from indexer.rows import FileRow, VectorIn, chunks, decode_vec, encode_vec
+from indexer.rows import FileRow, VectorIn, VectorRow, chunks, decode_vec, encode_vec
 
 
 class VectorTables:
     """Mixed into ``Store``: uses its connection, lock, ``transaction`` and active ``model``."""
 
     def _insert_vector(self, file_id: int, v: VectorIn) -> int:
-        cur = self.db.execute("INSERT INTO vectors (file_id, ts, start, end, vec, model) VALUES (?, ?, ?, ?, ?, ?)",
-                              [file_id, v.ts, v.start, v.end, encode_vec(v.vec), self._m(v.model)])
+        box = v.box or (None, None, None, None)
+        cur = self.db.execute("INSERT INTO vectors (file_id, ts, start, end, vec, model, x0, y0, x1, y1) "
+                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                              [file_id, v.ts, v.start, v.end, encode_vec(v.vec), self._m(v.model), *box])
         return int(cur.lastrowid)
 
     def _drop_vectors_of(self, file_ids: Sequence[int], model: str | None = None) -> list[int]:
@@ -32,6 +34,7 @@ class VectorTables:
             vids = [r[0] for r in self.db.execute(f"SELECT id FROM vectors WHERE file_id IN ({marks}){only}",
                                                   [*chunk, *extra])]
             self.db.execute(f"DELETE FROM vectors WHERE file_id IN ({marks}){only}", [*chunk, *extra])
+            self.db.execute(f"DELETE FROM regions_done WHERE file_id IN ({marks}){only}", [*chunk, *extra])
             self.db.conn.executemany("INSERT OR REPLACE INTO tombstones VALUES (?, ?)", [(v, version) for v in vids])
             dropped += vids
         return dropped
@@ -122,6 +125,7 @@ class VectorTables:
         with self.transaction():
             ids = [r[0] for r in self.db.execute("SELECT id FROM vectors WHERE model = ?", [model])]
             self.db.execute("DELETE FROM vectors WHERE model = ?", [model])
+            self.db.execute("DELETE FROM regions_done WHERE model = ?", [model])
             self.db.conn.executemany("INSERT OR REPLACE INTO tombstones VALUES (?, ?)",
                                      [(v, self.version() + 1) for v in ids])
         return len(ids)
@@ -149,18 +153,76 @@ class VectorTables:
     def max_vector_id(self) -> int:
         return int(self._query("SELECT COALESCE(MAX(id), 0) FROM vectors")[0][0])
 
-    def vector_ids(self, model: str | None = None) -> set[int]:
-        return {r[0] for r in self._query("SELECT id FROM vectors WHERE model = ?", [self._m(model)])}
+    def vector_ids(self, model: str | None = None, regions: bool | None = None) -> set[int]:
+        """Ids of ``model``'s vectors: all, or (``regions`` False) whole pictures and video frames only,
+        or (True) photo regions only."""
+        only = {None: "", False: " AND x0 IS NULL", True: " AND x0 IS NOT NULL"}[regions]
+        return {r[0] for r in self._query(f"SELECT id FROM vectors WHERE model = ?{only}", [self._m(model)])}
 
-    def vector_rows(self, ids: Sequence[int]) -> dict[int, tuple[int, float | None, float | None, float | None]]:
-        """vector id -> (file_id, ts, start, end)."""
+    def vector_rows(self, ids: Sequence[int]) -> dict[int, VectorRow]:
+        """vector id -> where it comes from (file, frame time and moment, region box)."""
         out = {}
         for chunk in chunks(ids):
-            q = f"SELECT id, file_id, ts, start, end FROM vectors WHERE id IN ({','.join('?' * len(chunk))})"
-            out.update((r[0], r[1:]) for r in self._query(q, chunk))
+            q = (f"SELECT id, file_id, ts, start, end, x0, y0, x1, y1 FROM vectors "
+                 f"WHERE id IN ({','.join('?' * len(chunk))})")
+            out.update((r[0], VectorRow(r[1], r[2], r[3], r[4], None if r[5] is None else tuple(r[5:9])))
+                       for r in self._query(q, chunk))
         return out
 
     def vectors_of(self, file_id: int, model: str | None = None) -> list[tuple[int, np.ndarray, float | None]]:
-        rows = self._query("SELECT id, vec, ts FROM vectors WHERE file_id = ? AND model = ? ORDER BY ts",
-                           [file_id, self._m(model)])
+        """(id, vector, ts) of a file's whole picture or video frames (not its regions), by time."""
+        rows = self._query("SELECT id, vec, ts FROM vectors WHERE file_id = ? AND model = ? AND x0 IS NULL "
+                           "ORDER BY ts", [file_id, self._m(model)])
         return [(r[0], decode_vec(r[1]), r[2]) for r in rows]
+
+    def whole_vectors(self, file_ids: Iterable[int]) -> dict[int, np.ndarray]:
+        """file id -> the whole-picture vector of each of these photos (a region hit's "whole photo" score)."""
+        out = {}
+        for chunk in chunks(file_ids):
+            q = (f"SELECT file_id, vec FROM vectors WHERE model = ? AND x0 IS NULL "
+                 f"AND file_id IN ({','.join('?' * len(chunk))})")
+            out.update((r[0], decode_vec(r[1])) for r in self._query(q, [self.model, *chunk]))
+        return out
+
+    # regions ------------------------------------------------------------------------
+    def mark_regions(self, file_id: int, models: Sequence[str | None]) -> None:
+        """Inside ``transaction()``: this file's regions are made for these models (perhaps none passed the gate)."""
+        self.db.conn.executemany("INSERT OR IGNORE INTO regions_done VALUES (?, ?)",
+                                 [(file_id, self._m(m)) for m in models])
+
+    def put_regions(self, file_id: int, model: str, vectors: Sequence[VectorIn], expect_mtime: float | None) -> bool:
+        """Add one photo's region vectors of ``model`` (the regions pass), inside ``transaction()``.
+
+        False, writing nothing, when the file changed since it was decoded: indexing makes its
+        regions with its new content.
+        """
+        row = self.db.execute("SELECT mtime, status FROM files WHERE id = ?", [file_id]).fetchone()
+        if row is None or row[0] != expect_mtime or row[1] != "ok":
+            return False
+        for v in vectors:
+            self._insert_vector(file_id, dataclasses.replace(v, model=model))
+        self.mark_regions(file_id, [model])
+        return True
+
+    def files_missing_regions(self, model: str, min_side: int, limit: int = 10**9) -> list[FileRow]:
+        """Indexed photos large enough for regions whose regions for ``model`` are not made yet."""
+        return self._files("status = 'ok' AND kind = 'photo' AND MIN(width, height) >= ? AND EXISTS (SELECT 1 "
+                           "FROM vectors v WHERE v.file_id = files.id AND v.model = ?) AND NOT EXISTS (SELECT 1 "
+                           "FROM regions_done r WHERE r.file_id = files.id AND r.model = ?) ORDER BY id LIMIT ?",
+                           [min_side, model, model, limit])
+
+    def region_count(self, model: str | None = None) -> tuple[int, int]:
+        """(region vectors, photos with regions made) of ``model``."""
+        n = self._query("SELECT COUNT(*) FROM vectors WHERE model = ? AND x0 IS NOT NULL", [self._m(model)])[0][0]
+        done = self._query("SELECT COUNT(*) FROM regions_done WHERE model = ?", [self._m(model)])[0][0]
+        return int(n), int(done)
+
+    def drop_regions(self) -> int:
+        """Forget every region vector (regions turned off): they become tombstones; returns how many."""
+        with self.transaction():
+            ids = [r[0] for r in self.db.execute("SELECT id FROM vectors WHERE x0 IS NOT NULL")]
+            self.db.execute("DELETE FROM vectors WHERE x0 IS NOT NULL")
+            self.db.execute("DELETE FROM regions_done")
+            self.db.conn.executemany("INSERT OR REPLACE INTO tombstones VALUES (?, ?)",
+                                     [(v, self.version() + 1) for v in ids])
+        return len(ids)

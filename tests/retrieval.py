@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from tests import semantics, world
 
@@ -39,7 +40,10 @@ class Case:
     rng: random.Random
 
 
-def build(tmp: Path, model_spec: str, seed: int, n_triplets: int = 24, n_videos: int = 6) -> Case:
+def build(tmp: Path, model_spec: str, seed: int, n_triplets: int = 24, n_videos: int = 6, upscale: int = 1,
+          **settings: object) -> Case:
+    """``upscale``: the gallery photos saved that many times larger (so a tiny model makes regions of them);
+    ``settings``: the library's, other than the defaults."""
     from indexer import Library
 
     rng = random.Random(seed)
@@ -49,7 +53,7 @@ def build(tmp: Path, model_spec: str, seed: int, n_triplets: int = 24, n_videos:
     photos = {}
     for i, (scene, img) in enumerate(zip(gallery, images, strict=True)):
         p = folder / "photos" / f"p{i:04d}.png"
-        img.save(p)
+        img.resize((img.width * upscale, img.height * upscale), Image.Resampling.BICUBIC).save(p)
         photos[str(p)] = scene
     refs = []
     for i, t in enumerate(trips):
@@ -68,7 +72,7 @@ def build(tmp: Path, model_spec: str, seed: int, n_triplets: int = 24, n_videos:
                 scenes.append(s)
         p = folder / "videos" / f"v{v:02d}.mp4"
         videos[str(p)] = world.write_video(p, scenes, [8, 8, 8], fps=5, size=(128, 128), seed=seed + v)
-    lib = Library.open(tmp / "lib", model=model_spec, precision="fp32")
+    lib = Library.open(tmp / "lib", model=model_spec, precision="fp32", **settings)
     lib.index([folder])
     return Case(lib, folder, photos, videos, refs, rng)
 

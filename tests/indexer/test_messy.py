@@ -188,10 +188,10 @@ def test_a_failure_at_any_stage_of_one_file_leaves_the_others_indexed(tmp_path: 
 
             real = Store.put_file
 
-            def put(self, record, vectors):
+            def put(self, record, vectors, regions_for=()):
                 if victim in record.path and record.status == "ok":
                     raise exc
-                return real(self, record, vectors)
+                return real(self, record, vectors, regions_for)
             monkeypatch.setattr(Store, "put_file", put)
         else:
             import importlib
