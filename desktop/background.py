@@ -1,5 +1,5 @@
-"""The window's background work: one ``Watcher`` indexing, re-embedding for a new model and
-reading text, its progress in the status bar, and what each pass's end means for the window.
+"""The window's background work: one ``Watcher`` indexing, re-embedding for a new model,
+finding regions in large photos and reading text, its progress in the status bar, and what each pass's end means for the window.
 
 The watcher calls back from its own thread; ``WatchBridge``'s signals carry that to the UI
 thread. ``results_stale`` tells the window that a search on screen may now answer differently.
@@ -21,6 +21,7 @@ class WatchBridge(QObject):
     report = Signal(object)
     text = Signal(object)
     switch = Signal(object)
+    regions = Signal(object)
     error = Signal(str)
 
 
@@ -42,6 +43,7 @@ class Background(QObject):
         self.bridge.report.connect(self._on_indexed)
         self.bridge.text.connect(self._on_text_read)
         self.bridge.switch.connect(self._on_switched)
+        self.bridge.regions.connect(self._on_regions)
         self.bridge.error.connect(lambda e: self.status.say(f"Indexing problem: {e}"))
         status.pause_toggled.connect(self.set_paused)
         status.stop_clicked.connect(self.stop)
@@ -53,7 +55,7 @@ class Background(QObject):
             self.watcher = Watcher(self.library, poll_interval=self.qsettings.value("poll", 300.0, type=float),
                                    use_events=self.qsettings.value("watch", True, type=bool), settle=2.0,
                                    on_progress=b.progress.emit, on_report=b.report.emit, on_error=b.error.emit,
-                                   on_text=b.text.emit, on_switch=b.switch.emit)
+                                   on_text=b.text.emit, on_switch=b.switch.emit, on_regions=b.regions.emit)
             self.watcher.start()
         else:
             self.watcher.refresh_roots()
@@ -99,6 +101,15 @@ class Background(QObject):
             self.status.say(self.summary)
             self.switched.emit()
             self.results_stale.emit()  # the same words, answered by the new model
+
+    def _on_regions(self, report) -> None:
+        if self.closing:
+            return
+        self.status.idle()
+        if report.done:
+            self.summary = f"{self.summary} · looked closer at {report.done} large photos"
+            self.results_stale.emit()  # small things in them can now be found
+        self.status.say(self.summary)
 
     def _on_text_read(self, report: TextReport) -> None:
         if self.closing:

@@ -185,6 +185,10 @@ class SettingsDialog(QDialog):
         self.read_text_video = QCheckBox("Also in videos (slower)", checked=settings.read_text_video)
         self.read_text_video.setEnabled(settings.read_text)
         self.read_text.toggled.connect(self.read_text_video.setEnabled)
+        self.regions = QCheckBox("Find small things in large photos (indexing takes ~6× longer)",
+                                 checked=settings.regions)
+        self.regions.setToolTip("Also embeds five to seven overlapping parts of every large photo, so a heron in a "
+                                "corner or a logo on a mug can be found.\nTurning it off frees their space.")
         self.watch = QCheckBox("Watch folders for changes", checked=watch)
         self.poll = QDoubleSpinBox(minimum=10, maximum=86400, value=poll, suffix=" s", decimals=0)
         form = QFormLayout(self)
@@ -194,6 +198,7 @@ class SettingsDialog(QDialog):
         form.addRow("Exclude", self.exclude)
         form.addRow("Text", self.read_text)
         form.addRow("", self.read_text_video)
+        form.addRow("Small things", self.regions)
         form.addRow("", self.watch)
         form.addRow("Also rescan every", self.poll)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -206,4 +211,5 @@ class SettingsDialog(QDialog):
                 "threads": self.threads.value(),
                 "exclude": tuple(p.strip() for p in self.exclude.text().split(",") if p.strip()),
                 "read_text": self.read_text.isChecked(),
-                "read_text_video": self.read_text.isChecked() and self.read_text_video.isChecked()}
+                "read_text_video": self.read_text.isChecked() and self.read_text_video.isChecked(),
+                "regions": self.regions.isChecked()}

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton
 from desktop.files import name_of
 from indexer import Progress, format_seconds
 
-BUSY_PHASES = ("scanning", "indexing", "re-embedding", "reading text", "exporting")
+BUSY_PHASES = ("scanning", "indexing", "re-embedding", "finding regions", "reading text", "exporting")
 
 
 class IndexStatus(QObject):
@@ -65,6 +65,9 @@ class IndexStatus(QObject):
         elif p.phase == "re-embedding":
             self.say(f"Re-embedding for {self.switch_target}: {p.done}/{p.total} · {p.rate:.1f}/s · {eta} "
                      "(search uses the current model until then)")
+        elif p.phase == "finding regions":
+            self.say(f"Looking closer at large photos {p.done}/{p.total} · {p.rate:.1f}/s · {eta} "
+                     "(for small things in them; search already works)")
         else:
             self.say(f"Reading text in pictures {p.done}/{p.total} · {p.rate:.1f}/s · {eta} (search already works)")
         self.progress.setRange(0, max(p.total, 1))  # after the words: the bar and its line always agree

@@ -21,9 +21,10 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.files import display, file_url, folder_url, load_pixmap, name_of
-from indexer import FileRow, Hit, TextRow, format_seconds
+from indexer import FileRow, Hit, TextRow, format_seconds, why_matched
 
 PREVIEW_SIDE = 1600  # px: sharp on a large preview pane, and never a full 12 MP decode
+REGION_COLOUR = QColor(0, 220, 255)  # the frame around the part of a photo that matched
 
 
 class Preview(QWidget):
@@ -46,6 +47,8 @@ class Preview(QWidget):
         self.stack.addWidget(self.picture)
         self.stack.addWidget(self.video_area)
         self.details = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.why = QLabel(wordWrap=True)  # one line: why this result matched (the region is framed on the picture)
+        self.why.setToolTip("The part of the photo that matched best, its score, and the whole photo's")
         self.text_label = QLabel("Text in the picture", visible=False)
         self.text = QPlainTextEdit(readOnly=True, maximumHeight=90, visible=False)  # select and copy
         self.text.setToolTip("The words Glimpse read in this picture; select them to copy")
@@ -66,6 +69,7 @@ class Preview(QWidget):
         lay = QVBoxLayout(self)
         lay.addWidget(self.stack, 1)
         lay.addWidget(self.moments)
+        lay.addWidget(self.why)
         lay.addWidget(self.details)
         lay.addWidget(self.text_label)
         lay.addWidget(self.text)
@@ -92,6 +96,7 @@ class Preview(QWidget):
             lines.append(f"moment {format_seconds(hit.start)}–{format_seconds(hit.end)}, best at {format_seconds(hit.timestamp)}")
         if hit.text:
             lines.append(f"matched the words: <b>“{html.escape(hit.text)}”</b>")
+        self.why.setText(html.escape(why_matched(hit)))
         self.details.setText("<br>".join(lines))
         self.similar_btn.setVisible(hit.kind == "photo")
         if hit.kind == "video":
@@ -120,13 +125,21 @@ class Preview(QWidget):
             w.setVisible(bool(lines))
 
     def _with_boxes(self, pix: QPixmap) -> QPixmap:
-        """The picture with a thin frame around each line read and the matched words highlighted."""
-        if not self.lines or self.hit is None or self.hit.kind != "photo":
+        """The picture with the region that matched framed, a thin frame around each line read and
+        the matched words highlighted."""
+        if self.hit is None or self.hit.kind != "photo" or not (self.lines or self.hit.region):
             return pix
         out = QPixmap(pix)
         p = QPainter(out)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         w, h = out.width() / out.devicePixelRatio(), out.height() / out.devicePixelRatio()
+        if self.hit.region is not None:
+            x0, y0, x1, y1 = self.hit.region
+            rect = QRectF(x0 * w, y0 * h, (x1 - x0) * w, (y1 - y0) * h).adjusted(2, 2, -2, -2)
+            p.setPen(QPen(QColor(0, 0, 0, 140), 6))  # a dark halo: the frame shows on light and dark photos
+            p.drawRect(rect)
+            p.setPen(QPen(REGION_COLOUR, 3))
+            p.drawRect(rect)
         for t in self.lines:
             matched = self.hit.text_box is not None and tuple(t.box) == tuple(self.hit.text_box)
             rect = QRectF(t.box[0] * w, t.box[1] * h, (t.box[2] - t.box[0]) * w, (t.box[3] - t.box[1]) * h)

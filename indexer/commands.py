@@ -43,6 +43,8 @@ def cmd_index(lib: Library, args: argparse.Namespace) -> int:
         if name == "re-embedding" and rep is not None:
             left = f"; {rep.remaining} to go" if rep.remaining else "; the new model is now active"
             print(f"re-embedded {rep.done} files for the new model ({rep.seconds:.1f}s){left}")
+        elif name == "finding regions" and rep.done:
+            print(f"regions: {rep.vectors} region vectors for {rep.done} large photos ({rep.seconds:.1f}s)")
         elif name == "reading text":
             print(f"text: read {rep.read} pictures, words found in {rep.with_text} ({rep.seconds:.1f}s)"
                   + (f"; {rep.remaining} left for the next run" if rep.remaining else ""))
@@ -370,6 +372,10 @@ def cmd_status(lib: Library, args: argparse.Namespace) -> int:
         print(f"text:    read in {st.text_read} pictures, words in {st.text_found}{left}")
     else:
         print("text:    not read (settings read_text off)")
+    if lib.settings.regions or st.region_vectors:
+        print(f"regions: {st.region_vectors} region vectors in {st.region_photos} large photos")
+    else:
+        print("regions: off (`glimpse settings regions on` finds small things in large photos; slower indexing)")
     for r in st.roots:
         print(f"  {printable(r.path)}: {r.photos} photos, {r.videos} videos, {r.errors} errors{'' if r.online else ' [offline]'}")
     return 0

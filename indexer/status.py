@@ -30,6 +30,8 @@ class Status:
     text_found: int = 0  # of them, pictures with some text
     text_pending: int = 0  # indexed pictures not read yet
     models: ModelState | None = None
+    region_vectors: int = 0  # photo regions (regions.py) of the active model
+    region_photos: int = 0  # photos whose regions are made
 
 
 def library_status(store: Store, folder: str, models: ModelState, text_pending: int) -> Status:
@@ -41,4 +43,4 @@ def library_status(store: Store, folder: str, models: ModelState, text_pending: 
     counts = store.counts()
     return Status(folder, models.active, counts.get("photo:ok", 0), counts.get("video:ok", 0),
                   counts.get("vectors", 0), sum(n for k, n in counts.items() if k.endswith(":error")),
-                  tuple(roots), *store.text_read_count(), text_pending, models)
+                  tuple(roots), *store.text_read_count(), text_pending, models, *store.region_count())

@@ -20,6 +20,7 @@ from indexer.library import Library
 from indexer.passes import Progress
 from indexer.pipeline import IndexReport
 from indexer.reembed import ReembedReport
+from indexer.regionpass import RegionReport
 from indexer.textpass import TextReport
 
 READ_ONLY_EVENTS = frozenset({"opened", "closed_no_write"})  # watchdog's names for a file being read
@@ -36,7 +37,8 @@ class Watcher:
                  on_report: Callable[[IndexReport], None] | None = None,
                  on_error: Callable[[str], None] | None = None,
                  on_text: Callable[[TextReport], None] | None = None,
-                 on_switch: Callable[[ReembedReport], None] | None = None) -> None:
+                 on_switch: Callable[[ReembedReport], None] | None = None,
+                 on_regions: Callable[[RegionReport], None] | None = None) -> None:
         self.library = library
         self.poll_interval = poll_interval
         self.use_events = use_events
@@ -46,6 +48,7 @@ class Watcher:
         self.on_error = on_error or (lambda e: None)
         self.on_text = on_text or (lambda r: None)
         self.on_switch = on_switch or (lambda r: None)
+        self.on_regions = on_regions or (lambda r: None)
         self.cancel = threading.Event()
         self.paused = threading.Event()
         self._wake = threading.Event()
@@ -158,7 +161,7 @@ class Watcher:
             return None
         self.on_report(report)
         if not report.cancelled:
-            done = {"re-embedding": self.on_switch, "reading text": self.on_text}
+            done = {"re-embedding": self.on_switch, "finding regions": self.on_regions, "reading text": self.on_text}
             for name, work in self.library.passes():
                 self._after_pass(work, name, done[name])
         self.runs += 1
