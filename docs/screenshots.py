@@ -3,7 +3,8 @@
 Builds a demo library from the synthetic test world with the committed tiny model,
 then captures: first run, text search results, a video moment in the preview, and a
 search for words written in pictures (rendered signs on plain backgrounds, read by the
-real OCR model) with the matched words framed on the preview.
+real OCR model) with the matched words framed on the preview, results by date, and a small
+object in a large photo found by a region, framed on the preview.
 """
 
 from __future__ import annotations
@@ -91,6 +92,35 @@ def main() -> None:
     lib.close()
     shoot_text_search(tmp)
     shoot_dates(tmp)
+    shoot_small_thing(tmp)
+
+
+def shoot_small_thing(tmp: Path) -> None:
+    """A small object in a large photo, found by its region, framed on the preview with the why line."""
+    from tests import smallworld
+
+    targets = smallworld.write(tmp / "Landscapes", 7401)
+    lib = Library.open(tmp / "regions-lib", model=MODEL_SPEC, read_text=False, regions=True)
+    lib.index([tmp / "Landscapes"])
+    best = None
+    for t in targets:  # the description whose photo comes first, found by a region
+        hits = lib.search(Query(t.text, limit=5))
+        if hits and hits[0].path == str(t.path) and hits[0].region is not None:
+            best = t
+            break
+    win = MainWindow(lib)
+    win.resize(1200, 780)
+    win.show()
+    wait_for(lambda: win.model_ready)
+    wait_for(lambda: win.watcher is not None and win.watcher.runs >= 1)
+    win.search_field.setText(best.text if best else targets[0].text)
+    win.run_search()
+    wait_for(lambda: win.model.rowCount() > 0)
+    win.select_row(0)
+    wait_for(lambda: win.preview.why.text().startswith("matched"))
+    shoot(win, "screenshot-regions.png")
+    win.close()
+    lib.close()
 
 
 def shoot_text_search(tmp: Path) -> None:

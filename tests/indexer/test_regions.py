@@ -59,9 +59,9 @@ def small_objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[st
 
 def test_regions_find_small_objects_the_whole_photo_misses(small_objects) -> None:
     """Held-out R@5 of "a red star" (object 0.3-1.2 % of the picture), regions vs whole photo only:
-    vit 0.33 → 0.67, gap 0.54 → 0.71, conv 0.50 → 0.88 when written (mean gain +0.33)."""
+    vit 0.38 → 0.67, gap 0.50 → 0.71, conv 0.50 → 0.88 when written (mean gain +0.29). The gap
+    model's crops are the least distinct: it gains +0.21, under the +0.25 the mean holds."""
     gains = {m: r["regions"]["R@5"] - r["whole"]["R@5"] for m, r in small_objects.items()}
-    print({m: (r["whole"]["R@5"], r["regions"]["R@5"]) for m, r in small_objects.items()})
     assert np.mean(list(gains.values())) >= 0.25, gains
     assert all(g >= 0.1 for g in gains.values()), gains
 
@@ -196,3 +196,18 @@ def test_cli_says_why_each_result_matched(small_lib, capsys: pytest.CaptureFixtu
     assert main([*args, "--why", "-n", "3"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 6 and all(line.strip().startswith("matched: ") for line in lines[1::2]), lines
+
+
+def test_a_model_switch_makes_the_new_models_regions_too(small_lib) -> None:
+    lib, targets, tmp = small_lib
+    lib.update_settings(regions=True)
+    lib.find_regions()
+    gap = f"local-dir:{MODELS['gap']}"
+    target = lib.start_switch(gap).target
+    lib.reembed()  # covers the library, then flips
+    assert lib.store.model == target
+    vectors, photos = lib.store.region_count()
+    large = [f for f in lib.store.files(status="ok") if min(f.width, f.height) >= 160]  # 2 x the gap model's 80 px
+    assert photos == len(large) and vectors >= 5 * len(large) * 0.8
+    assert lib.find_regions().done == 0  # nothing left for the regions pass
+    assert any(h.region is not None for t in targets for h in lib.search(Query(t.text, min_score=0, limit=5)))
