@@ -24,10 +24,12 @@ import dataclasses
 import random
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from indexer import atomic
 from indexer.ann import AnnIndex
 from indexer.filters import Filters
 from indexer.regions import region_name
@@ -90,9 +92,14 @@ class Hit:
 
 
 class GalleryStats:
-    """A random sample of the library's vectors plus the reference-query bank, per version."""
+    """A random sample of the library's vectors plus the reference-query bank, per version.
 
-    def __init__(self) -> None:
+    ``cache``: a file in the library keeping the sample for the next process, so a search from
+    the shell does not read every vector id to draw it again (100 ms at 100k items).
+    """
+
+    def __init__(self, cache: Path | None = None) -> None:
+        self.cache = cache
         self._lock = threading.Lock()
         self._version = -1
         self._count = 0
@@ -115,15 +122,41 @@ class GalleryStats:
             if version == self._version:
                 return self
             n = store.vector_count()
-            if self._version >= 0 and abs(n - self._count) <= 0.2 * max(self._count, 1) and self._count:
+            if self._version < 0:
+                self._load(store.model)
+            if self._count and abs(n - self._count) <= 0.2 * max(self._count, 1):
                 self._version = version
+                if query_bank is not None and not self._banked:
+                    self._set_bank(query_bank)
                 return self
             self.sample = _sample(store, store.vector_ids(regions=False))  # whole pictures and video frames
             self._set_bank(query_bank)
             self._version, self._count = store.version(), n
+            self._save(store.model)
             return self
 
+    def _load(self, model: str) -> None:
+        try:
+            with np.load(self.cache) as saved:
+                if str(saved["model"]) == model:
+                    self.sample, self._count = saved["sample"].astype(np.float32), int(saved["count"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # no cache (yet), or one from another Glimpse: drawn again
+
+    def _save(self, model: str) -> None:
+        if self.cache is None:
+            return
+        try:
+            with atomic.replacing(self.cache) as tmp, open(tmp, "wb") as f:
+                np.savez(f, sample=self.sample.astype(np.float16), count=self._count, model=model)
+        except OSError:
+            pass  # only a cache
+
     def _set_bank(self, query_bank: np.ndarray | None) -> None:
+        """Hubness scores need the bank; with hubness off (the default) no caller passes one."""
+        if query_bank is None:
+            self.bank, self.sample_hub, self._banked = np.zeros((0, 1), np.float32), np.zeros(0, np.float32), False
+            return
         parts = [b for b in (query_bank, self.sample) if b is not None and len(b)]
         self.bank = np.concatenate(parts) if parts else self.sample
         self.sample_hub = hub_scores(self.sample, self.bank) if len(self.sample) else np.zeros(0, np.float32)

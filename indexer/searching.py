@@ -54,7 +54,7 @@ class Searcher:
         self._bank_texts = bank_texts
         self._bank: np.ndarray | None = None
         self._nonsense: NonsenseBar | None = None
-        self.stats = GalleryStats()
+        self.stats = GalleryStats(ann.folder / "sample.npz")  # kept beside this model's index
         self._lock = threading.RLock()
 
     @property

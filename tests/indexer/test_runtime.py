@@ -100,3 +100,28 @@ def test_unverifiable_parts_fall_back_to_open_clip(tmp_path: Path) -> None:
     assert meta["preprocess"] is None and meta["tokenizer"] is None
     (tmp_path / "choice.json").write_text(json.dumps({"image": "image_fp32.onnx", "text": "text_fp32.onnx"}))
     assert runtime.load(tmp_path, 1) is None  # so Embedder keeps open_clip's transform and tokenizer
+
+
+def test_the_word_cache_gives_the_bpes_ids(tmp_path: Path) -> None:
+    """A short plain query is tokenized from the word cache without loading the BPE; the ids are the
+    BPE's (and open_clip's) for every kind of text, whether its words were cached or not."""
+    from open_clip import SimpleTokenizer
+
+    theirs = SimpleTokenizer(context_length=32)
+    text, meta = tokenizer.tokenizer_from_open_clip(theirs)
+    (tmp_path / "tokenizer.json").write_text(text)
+    rng = random.Random(3)
+    words = ["dog", "beach", "sunset", "zxqv", "blorp", "photo's", "it'll", "42", "1st", "C++", "x-ray", "U.S.A.",
+             "&amp;", "naïve", "Ünïcödé", "e-mail!!", "RED", "CamelCase", "__init__", "#tag", "$5", "100%"]
+    texts = [" ".join(rng.choice(words) for _ in range(rng.randint(1, 8))) for _ in range(300)]
+    texts += list(tokenizer.PROBE_STRINGS) + [world.caption(s) for s in world.distinct_scenes(random.Random(6), 30)]
+    first = tokenizer.Tokenizer(tmp_path / "tokenizer.json", meta)
+    expected = theirs(texts).numpy()
+    np.testing.assert_array_equal(first(texts), expected)  # fills the cache as it goes
+    assert (tmp_path / tokenizer.WORDS_FILE).exists()
+    plain = [i for i, t in enumerate(texts[:300]) if tokenizer.PLAIN.fullmatch(t)]
+    assert 50 < len(plain) < 300  # and the others (non-ASCII, "&") go through the BPE
+    second = tokenizer.Tokenizer(tmp_path / "tokenizer.json", meta)  # a new process: the cache, no BPE
+    np.testing.assert_array_equal(second([texts[i] for i in plain]), expected[plain])
+    assert second._bpe is None
+    np.testing.assert_array_equal(second(texts), expected)
