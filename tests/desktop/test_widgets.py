@@ -147,3 +147,22 @@ def test_a_large_photo_is_decoded_small_and_upright_for_the_preview(tmp_path: Pa
     exif[0x0112] = 6  # "rotate 90° clockwise to view"
     Image.new("RGB", (400, 300), (30, 30, 200)).save(turned, exif=exif.tobytes())
     assert (load_image(str(turned)).width(), load_image(str(turned)).height()) == (300, 400)
+
+
+def test_signals_can_be_emitted_many_times(qtbot) -> None:
+    """PySide6 6.12.0 dropped a reference to the bool every ``emit`` returns; indexing emits
+    thousands of progress signals, and Python then aborted ("deallocating True or False")."""
+    import sys
+
+    from PySide6.QtCore import QObject, Signal
+
+    class Source(QObject):
+        changed = Signal(object)
+
+    src, got = Source(), []
+    src.changed.connect(got.append)
+    before = sys.getrefcount(True), sys.getrefcount(False)
+    for i in range(20000):
+        src.changed.emit(i % 2 == 0)
+    assert len(got) == 20000
+    assert sys.getrefcount(True) >= before[0] and sys.getrefcount(False) >= before[1]
