@@ -37,6 +37,19 @@ def big_jpegs(n: int) -> Path:
     return folder
 
 
+def photo_corpora(n_big: int, shared_label: str = "real, mostly small") -> list[tuple[str, Path]]:
+    """The shared photos (when present) and ``n_big`` generated 12 MP JPEGs; torch on every physical core."""
+    import torch
+
+    from indexer.config import physical_cores
+
+    torch.set_num_threads(physical_cores())
+    corpora = [("generated 12 MP JPEGs", big_jpegs(n_big))]
+    if (SHARED / "photos").is_dir():
+        corpora.insert(0, (f"shared/data/photos ({shared_label})", SHARED / "photos"))
+    return corpora
+
+
 def glimpse_rate(folder: Path, model: str) -> tuple[float, int]:
     from indexer import Library
 
@@ -95,15 +108,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--big", type=int, default=60, help="number of generated 12 MP JPEGs")
     args = ap.parse_args()
-    import torch
+    from indexer.config import Settings
 
-    from indexer.config import Settings, physical_cores
-
-    torch.set_num_threads(physical_cores())
+    corpora = photo_corpora(args.big)
     model = random_mobileclip_dir()
-    corpora = [("generated 12 MP JPEGs", big_jpegs(args.big))]
-    if (SHARED / "photos").is_dir():
-        corpora.insert(0, ("shared/data/photos (real, mostly small)", SHARED / "photos"))
     rows = []
     for name, folder in corpora:
         g, n = glimpse_rate(folder, model)

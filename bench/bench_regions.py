@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.bench_index import big_jpegs
+from bench.bench_index import photo_corpora
 from bench.bench_video import random_mobileclip_dir
-from bench.common import SHARED, report, table
+from bench.common import report, table
 
 TEST_MODELS = ("tiny-clip", "tiny-clip-gap", "tiny-clip-conv")
 ASSETS = Path(__file__).resolve().parents[1] / "tests" / "assets"
@@ -110,15 +110,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--big", type=int, default=40, help="number of generated 12 MP JPEGs")
     args = ap.parse_args()
-    import torch
-
-    from indexer.config import physical_cores
-
-    torch.set_num_threads(physical_cores())
+    corpora = photo_corpora(args.big, "22 of 302 large enough")
     model = random_mobileclip_dir()
-    corpora = [("generated 12 MP JPEGs", big_jpegs(args.big))]
-    if (SHARED / "photos").is_dir():
-        corpora.insert(0, ("shared/data/photos (22 of 302 large enough)", SHARED / "photos"))
     rows, gates = [], []
     for name, folder in corpora:
         off, on = cost(folder, model, False), cost(folder, model, True)

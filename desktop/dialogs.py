@@ -185,7 +185,7 @@ class SettingsDialog(QDialog):
         self.read_text_video = QCheckBox("Also in videos (slower)", checked=settings.read_text_video)
         self.read_text_video.setEnabled(settings.read_text)
         self.read_text.toggled.connect(self.read_text_video.setEnabled)
-        self.regions = QCheckBox("Find small things in large photos (indexing takes ~6× longer)",
+        self.regions = QCheckBox("Find small things in large photos (they index ~6× slower)",
                                  checked=settings.regions)
         self.regions.setToolTip("Also embeds five to seven overlapping parts of every large photo, so a heron in a "
                                 "corner or a logo on a mug can be found.\nTurning it off frees their space.")
@@ -199,7 +199,7 @@ class SettingsDialog(QDialog):
         form.addRow("Text", self.read_text)
         form.addRow("", self.read_text_video)
         form.addRow("Small things", self.regions)
-        form.addRow("", self.watch)
+        form.addRow("Folders", self.watch)
         form.addRow("Also rescan every", self.poll)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)

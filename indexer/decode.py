@@ -25,6 +25,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 # be decoded downscaled, so this also bounds memory: 150 MP x 3 bytes = 450 MB at most.
 MAX_PIXELS = 150_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+BOMB = f"image is larger than {MAX_PIXELS // 1_000_000} megapixels; refused as a possible decompression bomb"
 MAX_ASPECT = 8.0  # longer pictures are cropped to their centre before the model sees them
 STRETCH_MAX_SIDE = 1024  # 16-bit/float data is subsampled to about this before scaling to 8 bits
 RAW_EXTENSIONS = frozenset({".cr2", ".cr3", ".nef", ".arw", ".dng", ".orf", ".rw2", ".raf", ".pef", ".srw"})
@@ -102,8 +103,7 @@ def load_image(path: Path, target: int = 256) -> Decoded:
     except DecodeError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise DecodeError(f"image is larger than {MAX_PIXELS // 1_000_000} megapixels; refused as a "
-                          "possible decompression bomb") from e
+        raise DecodeError(BOMB) from e
     except UnidentifiedImageError as e:
         raise DecodeError("not a recognisable image (wrong extension or damaged file)") from e
     except Exception as e:  # noqa: BLE001 - decoders raise anything on damaged data
@@ -155,6 +155,7 @@ def reason_for(e: BaseException) -> str:
 
 def _open(path: Path, target: int) -> Decoded:
     with Image.open(path) as im:
+        _refuse_bombs(im.size)
         meta_src = _exif(im)
         orig_w, orig_h = im.size
         if im.format == "JPEG":
@@ -168,6 +169,14 @@ def _open(path: Path, target: int) -> Decoded:
     except Exception:  # noqa: BLE001 - damaged metadata must not cost the picture
         fields = (None, None, None, None)
     return Decoded(img, PhotoMeta(w, h, *fields))
+
+
+def _refuse_bombs(size: tuple[int, int]) -> None:
+    """Pillow only warns between 1x and 2x ``MAX_IMAGE_PIXELS``, and the warnings filter that turns
+    that into an error (``load_image``) is process-wide, so a decode thread leaving its
+    ``catch_warnings`` can undo it for another: the size is checked here, in this thread."""
+    if size[0] * size[1] > MAX_PIXELS:
+        raise DecodeError(BOMB)
 
 
 def _shrink(im: Image.Image, target: int) -> Image.Image:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,3 +53,16 @@ class BackgroundPass:
         rate = done / elapsed if elapsed > 0 and done else 0.0
         self.on_progress(Progress(phase or self.phase, done, total, current, rate,
                                   (total - done) / rate if rate else None))
+
+    def _in_chunks(self, todo: Sequence[Any], read: Callable[[Any], T | None], workers: int, name: str,
+                   start: float, chunk: int = 16) -> Iterator[tuple[list[T], int]]:
+        """``todo`` read ``chunk`` at a time in a small pool ahead of the encoder, with progress and a
+        stop between chunks: (what could be read, how many could not). A kill loses one chunk."""
+        with ThreadPoolExecutor(max(1, workers), thread_name_prefix=name) as pool:
+            for i in range(0, len(todo), chunk):
+                if self._stopping():
+                    return
+                self._progress(i, len(todo), start, getattr(todo[i], "path", None))
+                got = list(pool.map(read, todo[i:i + chunk]))
+                ok = [g for g in got if g is not None]
+                yield ok, len(got) - len(ok)

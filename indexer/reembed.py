@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -64,15 +63,10 @@ class ReembedPass(BackgroundPass):
         start = time.monotonic()
         todo = self.store.files_missing_model(self.model)
         done = failed = 0
-        with ThreadPoolExecutor(max(1, self.settings.decode_workers), thread_name_prefix="glimpse-reembed") as pool:
-            for i in range(0, len(todo), CHUNK):
-                if self._stopping():
-                    break
-                self._progress(i, len(todo), start, todo[i].path)
-                decoded = list(pool.map(self._decode, todo[i:i + CHUNK]))
-                ok = [d for d in decoded if d is not None]
-                failed += len(decoded) - len(ok)
-                done += self._write(ok, self._encode(ok))
+        for ok, unread in self._in_chunks(todo, self._decode, self.settings.decode_workers, "glimpse-reembed", start,
+                                          CHUNK):
+            failed += unread
+            done += self._write(ok, self._encode(ok))
         covered, total = self.store.coverage(self.model)
         remaining = total - covered
         self._progress(len(todo), len(todo), start, None, phase="done")

@@ -13,7 +13,6 @@ import dataclasses
 import logging
 import math
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -57,16 +56,10 @@ class RegionPass(BackgroundPass):
         start = time.monotonic()
         todo = self.store.files_missing_regions(self.store.model, self.min_side())
         done = vectors = failed = 0
-        with ThreadPoolExecutor(max(1, self.settings.decode_workers), thread_name_prefix="glimpse-regions") as pool:
-            for i in range(0, len(todo), CHUNK):
-                if self._stopping():
-                    break
-                self._progress(i, len(todo), start, todo[i].path)
-                cropped = list(pool.map(self._crop, todo[i:i + CHUNK]))
-                ok = [c for c in cropped if c is not None]
-                failed += len(cropped) - len(ok)
-                n_done, n_vec = self._write(ok)
-                done, vectors = done + n_done, vectors + n_vec
+        for ok, unread in self._in_chunks(todo, self._crop, self.settings.decode_workers, "glimpse-regions", start,
+                                          CHUNK):
+            n_done, n_vec = self._write(ok)
+            done, vectors, failed = done + n_done, vectors + n_vec, failed + unread
         self._progress(len(todo), len(todo), start, None, phase="done")
         return RegionReport(done, vectors, failed, self.cancel.is_set(), time.monotonic() - start)
 
