@@ -116,24 +116,25 @@ class GalleryStats:
         added when a caller first passes one.
         """
         with self._lock:
+            version = store.version()  # one-row lookup: keeps COUNT(*) off the search path
+            if version != self._version:
+                self._follow(store, version)
             if query_bank is not None and len(query_bank) and not self._banked and len(self.sample):
                 self._set_bank(query_bank)
-            version = store.version()  # one-row lookup: keeps COUNT(*) off the search path
-            if version == self._version:
-                return self
-            n = store.vector_count()
-            if self._version < 0:
-                self._load(store.model)
-            if self._count and abs(n - self._count) <= 0.2 * max(self._count, 1):
-                self._version = version
-                if query_bank is not None and not self._banked:
-                    self._set_bank(query_bank)
-                return self
-            self.sample = _sample(store, store.vector_ids(regions=False))  # whole pictures and video frames
-            self._set_bank(query_bank)
-            self._version, self._count = store.version(), n
-            self._save(store.model)
             return self
+
+    def _follow(self, store: Store, version: int) -> None:
+        """After a write: keep the sample unless the library changed size by more than a fifth."""
+        n = store.vector_count()
+        if self._version < 0:
+            self._load(store.model)  # the sample an earlier process drew, if any
+        self._version = version
+        if self._count and abs(n - self._count) <= 0.2 * max(self._count, 1):
+            return
+        self.sample = _sample(store, store.vector_ids(regions=False))  # whole pictures and video frames
+        self._count = n
+        self.bank, self.sample_hub, self._banked = np.zeros((0, 1), np.float32), np.zeros(0, np.float32), False
+        self._save(store.model)
 
     def _load(self, model: str) -> None:
         try:
@@ -152,15 +153,11 @@ class GalleryStats:
         except OSError:
             pass  # only a cache
 
-    def _set_bank(self, query_bank: np.ndarray | None) -> None:
+    def _set_bank(self, query_bank: np.ndarray) -> None:
         """Hubness scores need the bank; with hubness off (the default) no caller passes one."""
-        if query_bank is None:
-            self.bank, self.sample_hub, self._banked = np.zeros((0, 1), np.float32), np.zeros(0, np.float32), False
-            return
-        parts = [b for b in (query_bank, self.sample) if b is not None and len(b)]
-        self.bank = np.concatenate(parts) if parts else self.sample
-        self.sample_hub = hub_scores(self.sample, self.bank) if len(self.sample) else np.zeros(0, np.float32)
-        self._banked = query_bank is not None and len(query_bank) > 0
+        self.bank = np.concatenate([query_bank, self.sample])
+        self.sample_hub = hub_scores(self.sample, self.bank)
+        self._banked = True
 
 
 def _sample(store: Store, ids: set[int]) -> np.ndarray:

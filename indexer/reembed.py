@@ -98,8 +98,5 @@ class ReembedPass(BackgroundPass):
                 mine = vecs[k:k + len(d.pixels)]
                 k += len(d.pixels)
                 vectors = frame_vectors(d.row.kind, d.ts, mine, d.duration, boxes=d.boxes)
-                ok = self.store.put_model_vectors(d.row.id, self.model, vectors, d.row.mtime)
-                if ok and d.regions:
-                    self.store.mark_regions(d.row.id, [self.model])
-                written += ok
+                written += self.store.put_model_vectors(d.row.id, self.model, vectors, d.row.mtime, d.regions)
         return written

@@ -106,26 +106,41 @@ class VectorTables:
         return {m: int(b) for m, b, _ in rows}
 
     def put_model_vectors(self, file_id: int, model: str, vectors: Sequence[VectorIn],
-                          expect_mtime: float | None) -> bool:
+                          expect_mtime: float | None, regions: bool = False) -> bool:
         """Set one file's vectors of ``model`` (a model switch); its other models' vectors stay.
+        ``regions``: its region vectors are among them (regions.py; the gate may leave none).
 
         Inside ``transaction()``. False, writing nothing, when the file changed since it was
         decoded (``expect_mtime``): indexing puts its new content with every model.
         """
-        row = self.db.execute("SELECT mtime, status FROM files WHERE id = ?", [file_id]).fetchone()
-        if row is None or row[0] != expect_mtime or row[1] != "ok":
+        if not self._as_decoded(file_id, expect_mtime):
             return False
         self._drop_vectors_of([file_id], model)
+        self._add_vectors(file_id, model, vectors, regions)
+        return True
+
+    def _as_decoded(self, file_id: int, expect_mtime: float | None) -> bool:
+        """The file is still indexed with the content a background pass decoded (same mtime)."""
+        row = self.db.execute("SELECT mtime, status FROM files WHERE id = ?", [file_id]).fetchone()
+        return row is not None and row[0] == expect_mtime and row[1] == "ok"
+
+    def _add_vectors(self, file_id: int, model: str, vectors: Sequence[VectorIn], regions: bool) -> None:
         for v in vectors:
             self._insert_vector(file_id, dataclasses.replace(v, model=model))
-        return True
+        if regions:
+            self.mark_regions(file_id, [model])
 
     def drop_model(self, model: str) -> int:
         """Forget every vector of ``model`` (an abandoned switch, or a pruned old model)."""
+        return self._drop_where("model = ?", "model = ?", [model])
+
+    def _drop_where(self, vectors: str, marks: str, params: Sequence[object]) -> int:
+        """Delete the vectors matching ``vectors`` (they become tombstones) and the regions marks
+        matching ``marks``, both with ``params``; returns how many vectors."""
         with self.transaction():
-            ids = [r[0] for r in self.db.execute("SELECT id FROM vectors WHERE model = ?", [model])]
-            self.db.execute("DELETE FROM vectors WHERE model = ?", [model])
-            self.db.execute("DELETE FROM regions_done WHERE model = ?", [model])
+            ids = [r[0] for r in self.db.execute(f"SELECT id FROM vectors WHERE {vectors}", params)]
+            self.db.execute(f"DELETE FROM vectors WHERE {vectors}", params)
+            self.db.execute(f"DELETE FROM regions_done WHERE {marks}", params)
             self.db.conn.executemany("INSERT OR REPLACE INTO tombstones VALUES (?, ?)",
                                      [(v, self.version() + 1) for v in ids])
         return len(ids)
@@ -196,12 +211,9 @@ class VectorTables:
         False, writing nothing, when the file changed since it was decoded: indexing makes its
         regions with its new content.
         """
-        row = self.db.execute("SELECT mtime, status FROM files WHERE id = ?", [file_id]).fetchone()
-        if row is None or row[0] != expect_mtime or row[1] != "ok":
+        if not self._as_decoded(file_id, expect_mtime):
             return False
-        for v in vectors:
-            self._insert_vector(file_id, dataclasses.replace(v, model=model))
-        self.mark_regions(file_id, [model])
+        self._add_vectors(file_id, model, vectors, regions=True)
         return True
 
     def files_missing_regions(self, model: str, min_side: int, limit: int = 10**9) -> list[FileRow]:
@@ -219,10 +231,4 @@ class VectorTables:
 
     def drop_regions(self) -> int:
         """Forget every region vector (regions turned off): they become tombstones; returns how many."""
-        with self.transaction():
-            ids = [r[0] for r in self.db.execute("SELECT id FROM vectors WHERE x0 IS NOT NULL")]
-            self.db.execute("DELETE FROM vectors WHERE x0 IS NOT NULL")
-            self.db.execute("DELETE FROM regions_done")
-            self.db.conn.executemany("INSERT OR REPLACE INTO tombstones VALUES (?, ?)",
-                                     [(v, self.version() + 1) for v in ids])
-        return len(ids)
+        return self._drop_where("x0 IS NOT NULL", "1", [])
