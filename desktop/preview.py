@@ -36,6 +36,7 @@ class Preview(QWidget):
         super().__init__(parent)
         self.hit: Hit | None = None
         self.player = None
+        self.playback_error: str | None = None  # why videos cannot play here (a missing system library)
         self._pixmap: QPixmap | None = None
         self.picture = QLabel(alignment=Qt.AlignmentFlag.AlignCenter, minimumHeight=240)
         self.picture.setSizePolicy(self.picture.sizePolicy().horizontalPolicy(),
@@ -78,7 +79,7 @@ class Preview(QWidget):
     def show_hit(self, hit: Hit, row: FileRow | None, moments: list[Hit], lines: list[TextRow] | None = None,
                  image: QImage | None = None) -> None:
         """``lines``: the text read in the file (None: not read, or reading text is off); ``image``:
-        the photo, already decoded off the UI thread (``PREVIEW_SIDE``)."""
+        the photo, or a video's frame at the moment, already decoded off the UI thread (``PREVIEW_SIDE``)."""
         self.hit = hit
         self._show_text(hit, lines or [])
         lines = [f"<b>{html.escape(name_of(hit.path))}</b>", html.escape(display(hit.path)), f"score {hit.score:.3f}"]
@@ -100,7 +101,7 @@ class Preview(QWidget):
         self.details.setText("<br>".join(lines))
         self.similar_btn.setVisible(hit.kind == "photo")
         if hit.kind == "video":
-            self._show_video(hit, moments)
+            self._show_video(hit, moments, image)
         else:
             self._stop_video()
             self.moments.hide()
@@ -156,10 +157,18 @@ class Preview(QWidget):
         if self.stack.currentIndex() == 0:
             self._fit_picture()
 
-    def _ensure_player(self) -> None:
+    def _ensure_player(self) -> bool:
+        """Make the video player once; False where Qt's multimedia cannot load on this system
+        (e.g. no PulseAudio client library), which ``playback_error`` then names."""
         if self.player is not None:
-            return
-        from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer, QVideoSink
+            return True
+        if self.playback_error is not None:
+            return False
+        try:
+            from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer, QVideoSink
+        except (ImportError, OSError) as e:  # a missing system library: play nothing, show the still
+            self.playback_error = str(e).split(":")[0] + " is missing" if ".so" in str(e) else str(e)
+            return False
 
         # Frames are painted into a label from a video sink: QVideoWidget's native
         # surface stays blank on software-only X servers and in screenshots.
@@ -190,10 +199,9 @@ class Preview(QWidget):
         controls.addWidget(self.scrubber, 1)
         controls.addWidget(self.time_label)
         self.video_layout.addLayout(controls)
+        return True
 
-    def _show_video(self, hit: Hit, moments: list[Hit]) -> None:
-        self._ensure_player()
-        self.stack.setCurrentIndex(1)
+    def _show_video(self, hit: Hit, moments: list[Hit], still: QImage | None) -> None:
         self.moments.clear()
         for m in sorted(moments, key=lambda h: h.timestamp or 0):
             span = f"{format_seconds(m.start)}–{format_seconds(m.end)}"
@@ -201,6 +209,14 @@ class Preview(QWidget):
             it.setData(Qt.ItemDataRole.UserRole, m.timestamp or 0.0)
             self.moments.addItem(it)
         self.moments.setVisible(len(moments) > 1)
+        if not self._ensure_player():  # the moment as a still; "Open" plays it in the system's player
+            self.details.setText(self.details.text() + "<br><i>Video playback is not available here ("
+                                 + html.escape(self.playback_error or "") + "); showing the frame at the moment.</i>")
+            self._pixmap = QPixmap.fromImage(still) if still is not None else None
+            self.stack.setCurrentIndex(0)
+            self._fit_picture()
+            return
+        self.stack.setCurrentIndex(1)
         target = int((hit.timestamp or 0) * 1000)
         self._moment_ms = target
         url = file_url(hit.path)

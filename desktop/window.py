@@ -238,7 +238,8 @@ class MainWindow(QMainWindow):
         self._preview_gen += 1
         gen = self._preview_gen
         w = Worker(lambda: (self.library.file_info(hit.path), self.library.text_of(hit.path),
-                            load_image(hit.path, PREVIEW_SIDE) if hit.kind == "photo" else None))
+                            load_image(hit.path if hit.kind == "photo" else str(self.library.thumbnail(hit)),
+                                       PREVIEW_SIDE)))
         w.signals.result.connect(lambda got: self._show_preview(hit, others, *got) if gen == self._preview_gen else None)
         w.signals.error.connect(lambda _e: self._show_preview(hit, others, None, None, None)
                                 if gen == self._preview_gen else None)

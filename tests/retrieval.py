@@ -41,13 +41,14 @@ class Case:
 
 
 def build(tmp: Path, model_spec: str, seed: int, n_triplets: int = 24, n_videos: int = 6, upscale: int = 1,
-          **settings: object) -> Case:
+          reference_shots: bool = False, **settings: object) -> Case:
     """``upscale``: the gallery photos saved that many times larger (so a tiny model makes regions of them);
-    ``settings``: the library's, other than the defaults."""
+    ``reference_shots``: another shot of each composed query's reference photo in the library
+    (``semantics.composed_gallery``); ``settings``: the library's, other than the defaults."""
     from indexer import Library
 
     rng = random.Random(seed)
-    trips, gallery, images = semantics.composed_gallery(seed, n_triplets)
+    trips, gallery, images = semantics.composed_gallery(seed, n_triplets, reference_shots)
     folder = tmp / "media"
     (folder / "photos").mkdir(parents=True)
     photos = {}
@@ -187,15 +188,7 @@ def evaluate(case: Case, seed: int, n: int = 30) -> dict[str, dict[str, float]]:
     put("partial text mAP", r)
 
     # composed: reference photo (not in the library) + the change -> the target
-    index = {s.key(): p for p, s in case.photos.items()}
-    r = {"plain": [], "default": []}
-    for t, ref in case.triplets:
-        target = index[t.target.key()]
-        vec = plain.image(ref) / 1.0 + plain.text(t.text)
-        r["plain"].append(plain.search(vec, "photo", 1)[0][0] == target)
-        got = glimpse(case, text=t.text, images=(str(ref),), kind="photo")
-        r["default"].append(bool(got) and got[0][0] == target)
-    put("composed R@1", r)
+    out["composed R@1"] = composed(case, plain)
 
     # photo -> photo: another render of a library scene finds it
     r = {"plain": [], "default": []}
@@ -242,6 +235,20 @@ def evaluate(case: Case, seed: int, n: int = 30) -> dict[str, dict[str, float]]:
     put("nonsense results", {"plain": [LIMIT] * len(NONSENSE), "default": counts})
     out["nonsense max results"] = {"plain": float(LIMIT), "default": float(max(counts))}
     return out
+
+
+def composed(case: Case, plain: Plain | None = None) -> dict[str, float]:
+    """Composed R@1: the reference photo (a file outside the library) + the change -> the target."""
+    plain = plain or Plain(case)
+    index = {s.key(): p for p, s in case.photos.items()}
+    r: dict[str, list[bool]] = {"plain": [], "default": []}
+    for t, ref in case.triplets:
+        target = index[t.target.key()]
+        vec = plain.image(ref) + plain.text(t.text)
+        r["plain"].append(plain.search(vec, "photo", 1)[0][0] == target)
+        got = glimpse(case, text=t.text, images=(str(ref),), kind="photo")
+        r["default"].append(bool(got) and got[0][0] == target)
+    return {k: float(np.mean(v)) for k, v in r.items()}
 
 
 def _grab(video: Path, ts: float, out: Path) -> Path:

@@ -60,13 +60,16 @@ def near_duplicate_r1(enc_img: EncodeImages, seed: int, n: int = 100) -> float:
     return float(np.mean(sims.argmax(axis=1) == np.arange(n)))
 
 
-def composed_gallery(seed: int, n_triplets: int = 40) -> tuple[list[world.Triplet], list[world.Scene], list[Image.Image]]:
+def composed_gallery(seed: int, n_triplets: int = 40, reference_shots: bool = False,
+                     ) -> tuple[list[world.Triplet], list[world.Scene], list[Image.Image]]:
     """Triplets plus a gallery of their targets and hard distractors.
 
     For every reference the gallery holds the target and scenes that differ from the
     reference in one *other* attribute, and scenes that share only the new value, so
     that neither the image alone nor the text alone is enough. References themselves
-    are left out, as in the composed-retrieval literature.
+    are left out, as in the composed-retrieval literature, unless ``reference_shots``:
+    then another shot of each reference (a different render of its scene, as a burst of
+    photos gives) is in the gallery too, the distractor an image-dominated query picks.
     """
     rng = random.Random(seed)
     trips = list(world.triplets(rng, n_triplets))
@@ -83,6 +86,9 @@ def composed_gallery(seed: int, n_triplets: int = 40) -> tuple[list[world.Triple
             d = world.random_scene(rng).with_(**{t.attr: t.value})
             scenes.setdefault(d.key(), d)
     refs = {t.reference.key() for t in trips} - {t.target.key() for t in trips}
+    if reference_shots:
+        scenes.update((t.reference.key(), t.reference) for t in trips)
+        refs = set()
     gallery = [s for k, s in scenes.items() if k not in refs]
     images = [world.render(s, size=128, seed=seed * 31 + i) for i, s in enumerate(gallery)]
     return trips, gallery, images

@@ -124,6 +124,29 @@ def test_video_result_opens_the_player_at_its_moment(qtbot, window, media) -> No
     assert seg.start - 2 <= hits[0].timestamp <= seg.end + 2
 
 
+def test_without_qt_multimedia_a_video_result_shows_its_moment_as_a_still(qtbot, window, media, monkeypatch) -> None:
+    """A system without Qt's multimedia libraries (e.g. no libpulse) still previews a moment."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "PySide6.QtMultimedia", None)  # the import fails as on such a system
+    _, _, truth = media
+    window.kind.setCurrentIndex(2)
+    hits = type_query(qtbot, window, world.caption(truth[1].scene))
+    window.select_row(0)
+    qtbot.waitUntil(lambda: window.preview.playback_error is not None, timeout=20000)
+    assert window.preview.player is None and window.preview.stack.currentIndex() == 0
+    shown = window.preview.picture.pixmap()
+    assert not shown.isNull() and shown.width() > 100
+    assert "not available" in window.preview.details.text()
+    # the still is the moment's frame: the red star of the video's second scene, not the green or blue shapes
+    assert hits[0].kind == "video" and truth[1].start - 2 <= hits[0].timestamp <= truth[1].end + 2
+    img = shown.toImage()
+    px = [img.pixelColor(x, y) for x in range(0, img.width(), 4) for y in range(0, img.height(), 4)]
+    red = sum(c.red() > 150 and c.green() < 90 and c.blue() < 90 for c in px)
+    green_or_blue = sum(max(c.green(), c.blue()) > 150 and c.red() < 90 for c in px)
+    assert red > 0.01 * len(px) and green_or_blue < red / 10, (red, green_or_blue, len(px))
+
+
 def test_threshold_slider_hides_low_scores(qtbot, window) -> None:
     hits = type_query(qtbot, window, "a red star")
     assert len(window.visible_hits()) == len(hits)
