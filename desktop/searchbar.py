@@ -30,7 +30,13 @@ from PySide6.QtWidgets import (
 from desktop.files import display, load_pixmap
 from indexer import PHOTO_EXTENSIONS, Filters, Query
 
-DEBOUNCE_MS = 300
+DEBOUNCE_MS = 300  # the longest typing pause before a search runs
+# The pause follows how long the library's searches take: on a fast library a search runs
+# almost as the keys are typed (stale results are dropped by generation), on a slow one
+# keystrokes do not queue searches behind each other. Chosen with bench/bench_gui.py.
+ADAPTIVE = True
+PAUSE_PER_SEARCH = 1.5
+MIN_PAUSE_MS = 30
 RESULTS = 60
 
 
@@ -142,6 +148,11 @@ class SearchBar(QWidget):
     def request(self) -> None:
         """A search soon (typing goes on): the debounce restarts."""
         self._debounce.start()
+
+    def fit_pause(self, search_ms: float) -> None:
+        """The typing pause after a search that took ``search_ms`` in the engine."""
+        if ADAPTIVE:
+            self._debounce.setInterval(int(min(DEBOUNCE_MS, max(MIN_PAUSE_MS, PAUSE_PER_SEARCH * search_ms))))
 
     def stop_pending(self) -> None:
         self._debounce.stop()

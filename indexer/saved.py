@@ -8,11 +8,22 @@ library as it is now; "new" are the files it shows that it did not show when las
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 
 from indexer.query import Query
 from indexer.rank import Hit
 from indexer.store import Store
+
+
+TYPING_S = 5.0
+
+
+def _typed_on(before: Query, after: Query) -> bool:
+    """``after`` is ``before`` with words typed on or deleted at the end, all else the same."""
+    a, b = (before.text or "").strip(), (after.text or "").strip()
+    same_rest = dataclasses.replace(before, text=None) == dataclasses.replace(after, text=None)
+    return same_rest and a != b and (b.startswith(a) or a.startswith(b))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,10 +43,19 @@ class Searches:
 
     def __init__(self, store: Store, run: Callable[[Query], list[Hit]]) -> None:
         self.store, self.run = store, run
+        self._last: tuple[Query, float] | None = None  # the last one remembered here, and when
 
     def remember(self, query: Query) -> None:
-        if not query.is_empty():
-            self.store.remember_search(query.to_json())
+        """A search just run joins the recent ones. One typed on from the previous within
+        ``TYPING_S`` ("a do" → "a dog") replaces it: the app searches as a person types, and
+        Recent should hold what they looked for, not every prefix on the way."""
+        if query.is_empty():
+            return
+        now = time.monotonic()
+        if self._last is not None and now - self._last[1] < TYPING_S and _typed_on(self._last[0], query):
+            self.store.forget_search(self._last[0].to_json())
+        self.store.remember_search(query.to_json())
+        self._last = (query, now)
 
     def recent(self, limit: int = 20) -> list[Query]:
         return [Query.from_json(q) for q in self.store.recent_searches(limit)]

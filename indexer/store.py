@@ -291,6 +291,11 @@ class Store(VectorTables, TextTables):
             self.db.execute("DELETE FROM searches WHERE name IS NULL AND id NOT IN "
                             "(SELECT id FROM searches WHERE name IS NULL ORDER BY used DESC, id DESC LIMIT ?)", [keep])
 
+    def forget_search(self, query: str) -> None:
+        """A recent search no longer worth keeping (a saved one of the same query stays)."""
+        with self._lock:
+            self.db.execute("DELETE FROM searches WHERE name IS NULL AND query = ?", [query])
+
     def recent_searches(self, limit: int = 20) -> list[str]:
         rows = self._query("SELECT query FROM searches WHERE name IS NULL ORDER BY used DESC, id DESC LIMIT ?", [limit])
         return [r[0] for r in rows]

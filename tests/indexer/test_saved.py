@@ -28,6 +28,14 @@ def test_recent_searches_newest_first_once_each_and_bounded(library) -> None:
     assert recent[:3] == ["q29", "q28", "q27"] and len(recent) == 20 and recent.count("a") <= 1
 
 
+def test_recent_keeps_what_was_typed_not_every_prefix_on_the_way(library) -> None:
+    for text in ["a", "a d", "a dog", "a dog on", "a dog o", "a cat"]:  # searched as typed, a letter deleted
+        library.searches.remember(Query(text))
+    library.searches.remember(Query("a cat", kind="video"))  # another search, not more typing
+    assert [(q.text, q.kind) for q in library.searches.recent(10)] == [("a cat", "video"), ("a cat", "all"),
+                                                                      ("a dog o", "all")]
+
+
 def test_a_saved_search_counts_new_matches_and_they_are_seen_once_opened(tmp_path: Path) -> None:
     items = world.write_corpus(tmp_path / "photos", world.distinct_scenes(random.Random(61), 20), seed=61)
     target = items[4]
