@@ -146,6 +146,21 @@ def open_tower(path: Path, engine: str, threads: int, cache: bool = True, fallba
     return OrtTower(path, threads, preoptimized)
 
 
+def one_blas_thread() -> None:
+    """numpy's BLAS on one thread in this process: the encoders own the cores.
+
+    OpenBLAS threads keep spinning for a while after a product; a search's small products
+    (the gallery sample times the query) left them spinning against the text tower's next
+    run, which then took 38 ms instead of 16 on two cores (bench/bench_gui.py). Glimpse's
+    own products are matrix-vector sized, where one thread is as fast. threadpoolctl is
+    the maintained way to set this after numpy is loaded (OPENBLAS_NUM_THREADS works only
+    before).
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
+
+
 class OnnxTowers:
     """Both towers of one model, each in the engine and precision chosen for this CPU (choice.json).
 
@@ -155,6 +170,7 @@ class OnnxTowers:
 
     def __init__(self, folder: Path, threads: int) -> None:
         return_freed_memory()
+        one_blas_thread()
         self.folder, self.threads = folder, threads
         self.choice = json.loads((folder / "choice.json").read_text())
         self._towers: dict[str, OrtTower | OvTower] = {}

@@ -15,7 +15,6 @@ from indexer.query import Query
 from indexer.rank import Hit
 from indexer.store import Store
 
-
 TYPING_S = 5.0
 
 
