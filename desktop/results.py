@@ -58,6 +58,7 @@ class ResultsView(QStackedWidget):
         self.show_scores = True  # on each tile, or only in its tooltip (View menu)
         self.thumb_pool = QThreadPool(self)
         self.thumb_pool.setMaxThreadCount(THUMB_THREADS)
+        self._thumb_workers: list = []  # loading the current list's thumbnails (cancelled by the next list)
         blank = QPixmap(176, 176)
         blank.fill(QColor(230, 230, 230))  # a QPixmap starts as whatever memory held: fill it
         self.placeholder = QIcon(blank)
@@ -109,6 +110,9 @@ class ResultsView(QStackedWidget):
         ("March 2024 · 14") that cannot be selected or dragged."""
         self.generation += 1
         self.thumb_pool.clear()
+        for w in self._thumb_workers:
+            w.cancel.set()
+        jobs: list[tuple[int, Hit]] = []
         self.hits = hits
         self.model.clear()
         placeholder = self.placeholder
@@ -121,7 +125,8 @@ class ResultsView(QStackedWidget):
                 item.setToolTip(display(h.path) + _date_line(h) + f"\nscore {h.score:.3f}")
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
                 self.model.appendRow(item)
-                self._request_thumbnail(self.model.rowCount() - 1, h)
+                jobs.append((self.model.rowCount() - 1, h))
+        self._request_thumbnails(jobs)
         self.apply_threshold(threshold)
         if hits:
             self.setCurrentIndex(0)
@@ -138,11 +143,30 @@ class ResultsView(QStackedWidget):
             second += f"  · “{h.text[:18]}”"
         return f"{first}\n{second}" if second else first
 
-    def _request_thumbnail(self, row: int, hit: Hit) -> None:
+    def _request_thumbnails(self, jobs: list[tuple[int, Hit]]) -> None:
+        """Thumbnails for these rows, in ``THUMB_THREADS`` workers, top rows first.
+
+        A few workers per result list, not one per tile: making 60 workers and their signal
+        objects on the UI thread for every search blocked it for over 100 ms while a library
+        was indexing and the words were searched as typed (tests/desktop/test_responsive.py).
+        """
         gen = self.generation
-        w = Worker(lambda: QImage(str(self.library.thumbnail(hit))))
-        w.signals.result.connect(lambda image: self._set_thumbnail(gen, row, image))
-        start(w, self.thumb_pool)  # errors (a file that vanished) keep the placeholder
+        self._thumb_workers = []
+        for part in (jobs[i::THUMB_THREADS] for i in range(THUMB_THREADS)):
+            if part:
+                w = Worker(self._load_thumbnails, part, reports=True)
+                w.signals.progress.connect(lambda got: self._set_thumbnail(gen, *got))
+                self._thumb_workers.append(start(w, self.thumb_pool))
+
+    def _load_thumbnails(self, jobs: list[tuple[int, Hit]], on_progress, cancel) -> None:
+        """Off the UI thread; a file that vanished or cannot be read keeps its placeholder."""
+        for row, hit in jobs:
+            if cancel.is_set():
+                return
+            try:
+                on_progress((row, QImage(str(self.library.thumbnail(hit)))))
+            except Exception:  # noqa: BLE001 (one bad file must not stop the other thumbnails)
+                continue
 
     def _set_thumbnail(self, gen: int, row: int, image: QImage) -> None:
         if gen == self.generation and row < self.model.rowCount() and not image.isNull():
