@@ -50,7 +50,10 @@ def test_choice_is_measured_and_cached(pair) -> None:
         chosen = {"onnxruntime": choice[tower].split("_")[1].removesuffix(".onnx")}.get(choice[f"{tower}_engine"],
                                                                                       choice[f"{tower}_engine"])
         faithful = [s for s in stats.values() if s["fidelity"] >= 0.99]
-        assert stats[chosen]["seconds"] <= 1.06 * min(s["seconds"] for s in faithful)  # the fastest (int8 on ties)
+
+        def cost(s: dict, tower: str = tower) -> float:  # the text tower is judged by opening it plus one query
+            return s["seconds"] + (s.get("open_seconds", 0.0) if tower == "text" else 0.0)
+        assert cost(stats[chosen]) <= 1.06 * min(cost(s) for s in faithful)  # the fastest (int8 on ties)
     again = Embedder(MODEL_SPEC, precision="int8", cache=cache)  # loads, does not rebuild
     assert again.towers.choice == choice
 
