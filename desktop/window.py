@@ -211,7 +211,7 @@ class MainWindow(QMainWindow):
 
     def _searched(self, hits, recent, ms: float) -> None:
         self.last_search_ms = ms
-        self.bar.fit_pause(ms)
+        self.bar.fit_pause(None if not self.status.cancel_button.isHidden() else ms)  # indexing: the full pause
         self.bar.set_recent(recent)
         self._show_hits(hits)
 
