@@ -157,6 +157,10 @@ class Preview(QWidget):
         if self.stack.currentIndex() == 0:
             self._fit_picture()
 
+    def plays_video(self) -> bool:
+        """Whether videos play here (else a video's moment is shown as a still the caller loads)."""
+        return self._ensure_player()
+
     def _ensure_player(self) -> bool:
         """Make the video player once; False where Qt's multimedia cannot load on this system
         (e.g. no PulseAudio client library), which ``playback_error`` then names."""

@@ -257,9 +257,10 @@ class MainWindow(QMainWindow):
         others = [h for h in self.hits if h.path == hit.path and h.kind == "video"]
         self._preview_gen += 1
         gen = self._preview_gen
+        still = hit.kind == "video" and not self.preview.plays_video()  # the moment's frame, where videos cannot play
         w = Worker(lambda: (self.library.file_info(hit.path), self.library.text_of(hit.path),
-                            load_image(hit.path if hit.kind == "photo" else str(self.library.thumbnail(hit)),
-                                       PREVIEW_SIDE)))
+                            load_image(hit.path, PREVIEW_SIDE) if hit.kind == "photo" else
+                            load_image(str(self.library.thumbnail(hit)), PREVIEW_SIDE) if still else None))
         w.signals.result.connect(lambda got: self._show_preview(hit, others, *got) if gen == self._preview_gen else None)
         w.signals.error.connect(lambda _e: self._show_preview(hit, others, None, None, None)
                                 if gen == self._preview_gen else None)

@@ -286,7 +286,7 @@ class Store(VectorTables, TextTables):
     def remember_search(self, query: str, keep: int = 20) -> None:
         """A search just run, as the newest recent one (once: an identical one moves up)."""
         with self._lock, self.db.atomic():
-            self.db.execute("DELETE FROM searches WHERE name IS NULL AND query = ?", [query])
+            self.forget_search(query)
             self.db.execute("INSERT INTO searches (name, query, used) VALUES (NULL, ?, ?)", [query, time.time()])
             self.db.execute("DELETE FROM searches WHERE name IS NULL AND id NOT IN "
                             "(SELECT id FROM searches WHERE name IS NULL ORDER BY used DESC, id DESC LIMIT ?)", [keep])

@@ -133,7 +133,8 @@ def test_without_qt_multimedia_a_video_result_shows_its_moment_as_a_still(qtbot,
     window.kind.setCurrentIndex(2)
     hits = type_query(qtbot, window, world.caption(truth[1].scene))
     window.select_row(0)
-    qtbot.waitUntil(lambda: window.preview.playback_error is not None, timeout=20000)
+    qtbot.waitUntil(lambda: window.preview.playback_error is not None  # known at once; the still is loaded after
+                    and not window.preview.picture.pixmap().isNull(), timeout=20000)
     assert window.preview.player is None and window.preview.stack.currentIndex() == 0
     shown = window.preview.picture.pixmap()
     assert not shown.isNull() and shown.width() > 100
