@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+from indexer import resident
 from indexer.commands import COMMANDS, PARTIAL
 from indexer.paths import display
 
@@ -141,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--errors", action="store_true", help="list files that could not be indexed, with reasons")
     p.add_argument("--retry", action="store_true", help="try failed files again on the next index")
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("resident")  # started by a search, not by people: see indexer/resident.py
+    p.add_argument("--linger", type=float, default=resident.LINGER)
     return ap
 
 
@@ -162,24 +167,46 @@ def add_filter_args(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
-    from indexer import logs
     from indexer.config import default_library_dir
 
     folder = Path(args.library).expanduser() if args.library else default_library_dir()
+    linger = resident.linger() if args.command in resident.COMMANDS and not (args.model or args.precision
+                                                                             or args.verbose) else 0.0
+    if linger:
+        rc = resident.ask(folder, argv)
+        if rc is not None:
+            return rc
+    from indexer import logs
+
     with logs.session(folder, args.verbose):
-        return _run(args)
+        rc = _run(args)
+    if linger and rc == 0:
+        resident.start(folder, linger)  # the next search from this shell answers at once
+    return rc
 
 
 def _run(args: argparse.Namespace) -> int:
-    from indexer.errors import LibraryError
     from indexer.library import Library
+
+    def command() -> int:
+        with Library.open(args.library, model=args.model, precision=args.precision) as lib:
+            if args.command == "resident":
+                return _serve(lib, args.linger)
+            return COMMANDS[args.command](lib, args)
+
+    return _guarded(command)
+
+
+def _guarded(command: Callable[[], int]) -> int:
+    """Run a command; library errors become one line on stderr and exit status 2."""
+    from indexer.errors import LibraryError
     from indexer.model import ModelUnavailable
     from indexer.store import StoreError
 
     try:
-        with Library.open(args.library, model=args.model, precision=args.precision) as lib:
-            return COMMANDS[args.command](lib, args)
+        return command()
     except (LibraryError, ModelUnavailable, StoreError, ValueError, OSError) as e:
         print(f"glimpse: {display(str(e))}", file=sys.stderr)
         return 2
@@ -192,6 +219,36 @@ def _run(args: argparse.Namespace) -> int:
         traceback.print_exc()
         print(f"glimpse: unexpected error: {e}", file=sys.stderr)
         return 1
+
+
+def _serve(lib, linger: float) -> int:
+    """The resident: the text tower and the index loaded once, then searches answered as they come."""
+    import contextlib
+    import io
+
+    settings = lib.folder / "settings.json"
+
+    def state() -> tuple:
+        st = settings.stat() if settings.exists() else None
+        return (st and (st.st_mtime_ns, st.st_size)), lib.store.get_meta("model")
+
+    def answer(argv: list[str], encoding: str, errors: str) -> tuple[int, bytes, str]:
+        out, err = io.BytesIO(), io.StringIO()
+        text = io.TextIOWrapper(out, encoding=encoding, errors=errors, write_through=True)
+        with contextlib.redirect_stdout(text), contextlib.redirect_stderr(err):
+            try:
+                args = build_parser().parse_args(argv)
+                rc = _guarded(lambda: COMMANDS[args.command](lib, args))
+            except SystemExit as e:  # the client parsed these already; kept for safety
+                rc = int(e.code or 0)
+            text.flush()
+        return rc, out.getvalue(), err.getvalue()
+
+    lib.embedder.encode_texts(["a photo"])  # the text tower and the index, loaded before the first question
+    lib.ann  # noqa: B018 - loads the index
+    start = state()
+    resident.serve(lib.folder, linger, answer, lambda: state() == start)
+    return 0
 
 
 if __name__ == "__main__":

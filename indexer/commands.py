@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from indexer.config import format_seconds
-from indexer.explain import why_matched
 from indexer.paths import display, printable, to_b64
 
 if TYPE_CHECKING:
@@ -212,6 +211,8 @@ def cmd_similar(lib: Library, args: argparse.Namespace) -> int:
 
 
 def print_hits(hits: list[Any], as_json: bool, by_month: bool = False, why: bool = False) -> None:
+    from indexer.explain import why_matched  # here: the explanation needs numpy, `glimpse --help` does not
+
     nothing = bool(getattr(hits, "no_good_matches", False))
     if as_json:
         print(json.dumps({"results": [{**h.to_json(), **_json_path(h.path), "why": why_matched(h)} for h in hits],

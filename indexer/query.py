@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.decode import load_image
+from indexer.decode import DecodeError, load_image
 from indexer.encoder import Encoder
 from indexer.filters import Filters
 
@@ -112,8 +112,17 @@ def encode_texts(embedder: Encoder, texts: Sequence[str], templates: Sequence[st
 
 
 def encode_image_files(embedder: Encoder, paths: Sequence[Path | str]) -> list[np.ndarray]:
-    imgs = [load_image(Path(p), embedder.image_size).image for p in paths]
-    return list(embedder.encode_images(imgs))
+    return list(embedder.encode_images([example_image(Path(p), embedder.image_size) for p in paths]))
+
+
+def example_image(path: Path, size: int):
+    """An example picture of a query; ValueError naming it if it cannot be one (the CLI says it in one line)."""
+    if not path.is_file():
+        raise ValueError(f"no such picture: {path}")
+    try:
+        return load_image(path, size).image
+    except DecodeError as e:
+        raise ValueError(f"cannot use {path} as an example: {e}") from e
 
 
 def compose(image_vec: np.ndarray, text_vec: np.ndarray, strength: float,

@@ -20,6 +20,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="glimpse-test-config-")
 # One model cache (and so one int8 export) shared by every test library, never the user's.
 os.environ.setdefault("GLIMPSE_MODELS", os.path.join(tempfile.gettempdir(), f"glimpse-test-models-{os.getuid()}"))
+# `glimpse search` leaves no resident search process behind unless a test asks for one.
+os.environ["GLIMPSE_RESIDENT"] = "0"
 TINY_MODEL = Path(__file__).parent / "assets" / "tiny-clip"
 MODEL_SPEC = f"local-dir:{TINY_MODEL}"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
