@@ -76,8 +76,8 @@ class ResultsView(QStackedWidget):
         self.grid.setModel(self.model)
         self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.grid.customContextMenuRequested.connect(self._context_menu)
-        self.grid.selectionModel().currentChanged.connect(
-            lambda cur, _: cur.isValid() and cur.data(HIT_ROLE) is not None and self.current_hit.emit(cur.data(HIT_ROLE)))
+        self._filling = False  # the tiles are being replaced: the current tile moving meanwhile is no choice
+        self.grid.selectionModel().currentChanged.connect(self._current_changed)
         self.grid.selectionModel().selectionChanged.connect(
             lambda *_: self.selection_changed.emit(len(self.selected_hits())))
         self.grid.activated.connect(lambda idx: self.open_requested.emit(idx.data(HIT_ROLE)))
@@ -102,6 +102,10 @@ class ResultsView(QStackedWidget):
         lay.addStretch(2)
         return page
 
+    def _current_changed(self, cur, _previous) -> None:
+        if not self._filling and cur.isValid() and cur.data(HIT_ROLE) is not None:
+            self.current_hit.emit(cur.data(HIT_ROLE))
+
     # showing -----------------------------------------------------------------------------------
     def show_hits(self, hits: list[Hit], threshold: float, months: bool = False) -> None:
         """Replace the tiles; thumbnails of earlier results still on their way are dropped.
@@ -114,24 +118,35 @@ class ResultsView(QStackedWidget):
             w.cancel.set()
         jobs: list[tuple[int, Hit]] = []
         self.hits = hits
-        self.model.clear()
-        placeholder = self.placeholder
-        for label, group in month_groups(hits) if months else [("", hits)]:
-            if label:
-                self.model.appendRow(_header(label))
-            for h in group:
-                item = QStandardItem(placeholder, self._label(h))
-                item.setData(h, HIT_ROLE)
-                item.setToolTip(display(h.path) + _date_line(h) + f"\nscore {h.score:.3f}")
-                item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
-                self.model.appendRow(item)
-                jobs.append((self.model.rowCount() - 1, h))
+        # Clearing moved the current tile through every old row, each a preview started and
+        # dropped: ~15 ms of the UI thread per search as typed (bench/bench_gui.py, cProfile).
+        self._filling = True
+        try:
+            self.model.clear()
+            self.model.invisibleRootItem().appendRows(self._tiles(hits, months, jobs))  # one insertion, not one per tile
+        finally:
+            self._filling = False
         self._request_thumbnails(jobs)
         self.apply_threshold(threshold)
         if hits:
             self.setCurrentIndex(0)
             first = next(r for r in range(self.model.rowCount()) if self.model.item(r).data(HIT_ROLE) is not None)
             self.grid.setCurrentIndex(self.model.index(first, 0))
+
+    def _tiles(self, hits: list[Hit], months: bool, jobs: list[tuple[int, Hit]]) -> list[QStandardItem]:
+        """One tile per hit (and a header per month); ``jobs`` gets (row, hit) for the thumbnails."""
+        tiles: list[QStandardItem] = []
+        for label, group in month_groups(hits) if months else [("", hits)]:
+            if label:
+                tiles.append(_header(label))
+            for h in group:
+                item = QStandardItem(self.placeholder, self._label(h))
+                item.setData(h, HIT_ROLE)
+                item.setToolTip(display(h.path) + _date_line(h) + f"\nscore {h.score:.3f}")
+                item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
+                jobs.append((len(tiles), h))
+                tiles.append(item)
+        return tiles
 
     def _label(self, h: Hit) -> str:
         """Two lines: [score] name [@ moment] / date (taken, or the file's, marked) [· "text"]."""
