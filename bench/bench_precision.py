@@ -10,6 +10,7 @@ model, whose weights are trained.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +26,73 @@ def timed(fn, reps: int) -> float:
     for _ in range(reps):
         fn()
     return (time.perf_counter() - t) / reps
+
+
+def open_both(folder: Path, engine: str, prec: str, threads: int, hint: str | None):
+    """Both towers in one engine: (image, its open seconds, text, its open seconds)."""
+    from indexer import engines
+
+    out = []
+    for tower in ("image", "text"):
+        t = time.perf_counter()
+        path = folder / f"{tower}_{prec}.onnx"
+        run = engines.OvTower(path, threads, None, hint) if engine == "openvino" else \
+            engines.open_tower(path, engine, threads, cache=False)
+        out += [run, time.perf_counter() - t]
+    return tuple(out)
+
+
+AVX2_CHILD = """
+import json, sys, time
+from pathlib import Path
+import numpy as np
+from bench.bench_precision import open_both
+folder, threads, size = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+si, ti, st, tt = open_both(folder, "openvino", "fp32", threads, "f32")
+px, tok = np.random.default_rng(0).normal(size=(16, 3, size, size)).astype(np.float32), np.zeros((1, 77), np.int64)
+def best(f, reps):
+    f(); out = []
+    for _ in range(reps):
+        t = time.perf_counter(); f(); out.append(time.perf_counter() - t)
+    return min(out)
+print(json.dumps({"image": {"seconds": best(lambda: si(px), 3), "open_seconds": ti},
+                  "text": {"seconds": best(lambda: st(tok), 20), "open_seconds": tt}}))
+"""
+
+
+def avx2_emulated(folder: Path, threads: int, size: int) -> dict | None:
+    """OpenVINO f32 in a child whose oneDNN may use AVX2 at most: the nearest this machine gets to a
+    laptop without AVX-512, VNNI or bf16. ONNX Runtime has no such switch (MLAS picks its kernels
+    from CPUID), so its rows here are what it does with AVX-512 and VNNI: an upper bound there."""
+    import subprocess
+    import sys
+
+    from bench.common import ROOT
+
+    env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "OV_CPU_MAX_ISA": "AVX2"}
+    done = subprocess.run([sys.executable, "-c", AVX2_CHILD, str(folder), str(threads), str(size)],
+                          capture_output=True, text=True, cwd=ROOT, env=env)
+    try:
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        return None
+
+
+def paths_table(choice: dict, measured: dict, avx2: dict | None) -> str:
+    """Which path each tower takes here, and which it would take with only AVX2 (Glimpse's own rule)."""
+    from indexer import engines, quantize
+
+    rows = []
+    for tower in ("image", "text"):
+        stats = {n: {**measured[tower][n], "fidelity": choice[f"{tower}_stats"].get(n, {}).get("fidelity", 1.0)}
+                 for n, _, _ in engines.candidates() if n in measured[tower]}
+        here = quantize._choose(stats, engines.candidates(), with_open=tower == "text")
+        rows.append([tower, "this machine", f"{here[1]} {here[2]}", f"{choice[tower]} in {choice[f'{tower}_engine']}"])
+        if avx2:
+            stats["openvino"] = {**avx2[tower], "fidelity": stats.get("openvino", {}).get("fidelity", 1.0)}
+            there = quantize._choose(stats, engines.candidates(), with_open=tower == "text")
+            rows.append([tower, "AVX2 emulated (OpenVINO f32 capped; ONNX Runtime as here)", f"{there[1]} {there[2]}", ""])
+    return table(["tower", "machine", "Glimpse's rule on these timings picks", "recorded choice (choice.json)"], rows)
 
 
 def main() -> None:
@@ -51,15 +119,27 @@ def main() -> None:
         t_txt = timed(lambda: emb.model.encode_text(tok), 20)
     rows.append(["torch fp32 (baseline)", 16 / t_img, t_txt * 1000, 1.0, 1.0])
 
-    for name, engine, prec in engines.candidates():
-        si = engines.open_tower(full / f"image_{prec}.onnx", engine, threads, cache=False)
-        st = engines.open_tower(full / f"text_{prec}.onnx", engine, threads, cache=False)
-        ti = timed(lambda si=si: si(px.numpy()), 3)
-        tt = timed(lambda st=st: st(tok.numpy()), 20)
-        label = {"fp32": "ONNX Runtime fp32", "int8": "ONNX Runtime int8"}.get(name, f"OpenVINO ({si.precision})")
-        rows.append([label, 16 / ti, tt * 1000, t_img / ti, t_txt / tt])
+    measured: dict[str, dict[str, dict[str, float]]] = {"image": {}, "text": {}}
+    variants = [(name, engine, prec, None, threads) for name, engine, prec in engines.candidates()]
+    if any(engine == "openvino" for _, engine, _ in engines.candidates()):
+        variants.append(("openvino-f32", "openvino", "fp32", "f32", threads))
+    variants += [(f"{name}-1thread", engine, prec, None, 1) for name, engine, prec in engines.candidates()]
+    for name, engine, prec, hint, n in variants:
+        si, ti, st, tt = open_both(full, engine, prec, n, hint)
+        img_t = timed(lambda si=si: si(px.numpy()), 3)
+        txt_t = timed(lambda st=st: st(tok.numpy()), 20)
+        precision = getattr(si, "precision", prec)
+        label = {"onnxruntime": f"ONNX Runtime {prec}"}.get(engine, f"OpenVINO ({precision})") + f", {n} thread(s)"
+        rows.append([label, 16 / img_t, txt_t * 1000, t_img / img_t, t_txt / txt_t])
+        measured["image"][name] = {"seconds": img_t, "open_seconds": ti}
+        measured["text"][name] = {"seconds": txt_t, "open_seconds": tt}
+    avx2 = avx2_emulated(full, threads, emb.image_size)
+    if avx2:
+        rows.append(["OpenVINO (f32), oneDNN capped at AVX2 (emulated AVX2 CPU)", 16 / avx2["image"]["seconds"],
+                     avx2["text"]["seconds"] * 1000, t_img / avx2["image"]["seconds"], t_txt / avx2["text"]["seconds"]])
     speed = table(["MobileCLIP2-S0 encoder", "image img/s (batch 16)", "text ms/query", "image speed-up",
                    "text speed-up"], rows)
+    speed += "\n\n" + paths_table(choice, measured, avx2)
     fp32, int8 = Embedder(MODEL_SPEC), Embedder(MODEL_SPEC, precision="int8", cache=Path(tempfile.mkdtemp()))
     import random
 

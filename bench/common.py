@@ -41,6 +41,27 @@ def machine() -> str:
             f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
 
 
+def encoder_paths() -> str:
+    """The engine and precision each tower of the last model exported here runs in (choice.json): the
+    path this machine took, printed with every result (they differ between AVX2, AVX-512 and AMX CPUs)."""
+    import json
+    import tempfile
+
+    models = Path(os.environ.get("GLIMPSE_MODELS") or Path(tempfile.gettempdir()) / "glimpse-bench-models")
+    found = sorted(models.rglob("choice.json"), key=lambda p: p.stat().st_mtime) if models.is_dir() else []
+    for path in reversed(found):
+        try:
+            c = json.loads(path.read_text())
+            said = []
+            for tower in ("image", "text"):
+                name = "openvino" if c[f"{tower}_engine"] == "openvino" else c[tower].split("_")[-1].removesuffix(".onnx")
+                said.append(f"{tower} {c[f'{tower}_engine']} {c[f'{tower}_stats'][name]['precision']}")
+            return f"; encoders ({path.parent.name}): " + ", ".join(said)
+        except (OSError, ValueError, KeyError):
+            continue
+    return ""
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     cells = [[_fmt(c) for c in r] for r in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
@@ -58,7 +79,7 @@ def _fmt(c: object) -> str:
 
 def report(title: str, text: str, notes: str = "") -> None:
     """Print a result and append it, dated and with machine info, to bench/RESULTS.md."""
-    block = f"## {title}\n\n{dt.datetime.now():%Y-%m-%d %H:%M} — {machine()}\n\n{text}\n"
+    block = f"## {title}\n\n{dt.datetime.now():%Y-%m-%d %H:%M} — {machine()}{encoder_paths()}\n\n{text}\n"
     if notes:
         block += f"\n{notes}\n"
     print(block)

@@ -117,14 +117,17 @@ def _optimized(path: Path, opts: Any) -> Path | None:
 class OvTower:
     """One ONNX graph compiled by OpenVINO, at the CPU's best precision (bf16 where native)."""
 
-    def __init__(self, path: Path, threads: int, cache: Path | None = None) -> None:
+    def __init__(self, path: Path, threads: int, cache: Path | None = None, precision: str | None = None) -> None:
+        """``precision`` "f32" turns bf16 off (how a CPU without it runs: bench/bench_precision.py)."""
         import openvino as ov
 
         core = ov.Core()
         if cache is not None:  # compiled blobs: later starts skip most of the compilation
             core.set_property({"CACHE_DIR": str(cache)})
-        self.compiled = core.compile_model(str(path), "CPU", {"INFERENCE_NUM_THREADS": threads,
-                                                               "PERFORMANCE_HINT": "LATENCY"})
+        config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
+        if precision:
+            config["INFERENCE_PRECISION_HINT"] = precision
+        self.compiled = core.compile_model(str(path), "CPU", config)
         self.request = self.compiled.create_infer_request()
         hint = self.compiled.get_property("INFERENCE_PRECISION_HINT")
         self.precision = hint.to_string() if hasattr(hint, "to_string") else str(hint)  # "bf16" or "f32"
