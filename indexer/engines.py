@@ -176,6 +176,7 @@ class OnnxTowers:
         one_blas_thread()
         self.folder, self.threads = folder, threads
         self.choice = json.loads((folder / "choice.json").read_text())
+        self.image_graph: Path | None = None  # the image graph taking uint8 pixels, where there is one
         self._towers: dict[str, OrtTower | OvTower] = {}
         self._lock = threading.Lock()
 
@@ -183,12 +184,13 @@ class OnnxTowers:
         with self._lock:
             if name not in self._towers:
                 engine = self.choice.get(f"{name}_engine", "onnxruntime")
-                self._towers[name] = open_tower(self.folder / self.choice[name], engine, self.threads,
-                                                preoptimized=name == "text")
+                graph = self.image_graph if name == "image" and self.image_graph else self.folder / self.choice[name]
+                self._towers[name] = open_tower(graph, engine, self.threads, preoptimized=name == "text")
             return self._towers[name]
 
     def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
-        return self.tower("image")(pixels.astype(np.float32, copy=False))
+        """Float pixels (N, 3, H, W), or bytes (N, H, W, 3) where ``image_graph`` takes them."""
+        return self.tower("image")(pixels if pixels.dtype == np.uint8 else pixels.astype(np.float32, copy=False))
 
     def encode_tokens(self, tokens: np.ndarray) -> np.ndarray:
         """In chunks: one pass over hundreds of texts would need hundreds of MB of activations."""

@@ -33,9 +33,13 @@ class Preprocessor:
         self.std = np.asarray(cfg["std"], np.float32).reshape(3, 1, 1)
 
     def __call__(self, image: Image.Image) -> np.ndarray:
-        im = self._geometry(image.convert("RGB"))
-        x = np.asarray(im, dtype=np.float32).transpose(2, 0, 1) / np.float32(255)
+        x = self.rgb(image).astype(np.float32).transpose(2, 0, 1) / np.float32(255)
         return np.ascontiguousarray((x - self.mean) / self.std)
+
+    def rgb(self, image: Image.Image) -> np.ndarray:
+        """The picture resized and cropped, as (size, size, 3) bytes: what an image graph with
+        the normalisation inside takes (u8graph.py)."""
+        return np.asarray(self._geometry(image.convert("RGB")))
 
     def _geometry(self, im: Image.Image) -> Image.Image:
         s, (w, h) = self.size, im.size

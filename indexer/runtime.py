@@ -21,22 +21,44 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from indexer import atomic
-from indexer.engines import OnnxTowers, choice_is_current
+from indexer import atomic, u8graph
+from indexer.engines import OnnxTowers, OrtTower, choice_is_current
 from indexer.preprocess import Preprocessor, probe_pictures
 from indexer.tokenizer import PROBE_STRINGS, TOKENIZER_FILE, Tokenizer, tokenizer_from_open_clip
 
 log = logging.getLogger(__name__)
 RUNTIME_FILE = "runtime.json"
+BYTES_IN = True  # the image tower takes uint8 pixels where it can (u8graph.py); off: the float path, for benchmarks
 class Runtime:
     """Everything inference needs, loaded from an export folder without torch."""
 
     def __init__(self, folder: Path, threads: int, meta: dict[str, Any]) -> None:
         self.towers = OnnxTowers(folder, threads)
-        self.preprocess: Callable[[Image.Image], np.ndarray] = Preprocessor(meta["preprocess"])
+        pre = Preprocessor(meta["preprocess"])
+        bytes_in = BYTES_IN and _bytes_in(self.towers, pre, threads)
+        self.preprocess: Callable[[Image.Image], np.ndarray] = pre.rgb if bytes_in else pre
         self.tokenize: Callable[[Sequence[str]], np.ndarray] = Tokenizer(folder / TOKENIZER_FILE, meta["tokenizer"])
         self.dim = int(meta["dim"])
         self.image_size = int(meta["preprocess"]["size"])
+
+
+def _bytes_in(towers: OnnxTowers, pre: Preprocessor, threads: int) -> bool:
+    """Give the image tower uint8 pixels with the normalisation in its graph (u8graph.py), if it agrees.
+
+    The check embeds the probe pictures both ways in ONNX Runtime (whatever engine runs the
+    tower later: the graphs are the same but for their first four nodes).
+    """
+    graph = towers.folder / towers.choice["image"]
+    pics = [im.convert("RGB") for im in probe_pictures()]
+
+    def check(wrapped: Path) -> bool:
+        cos = u8graph.agrees(OrtTower(wrapped, threads), OrtTower(graph, threads),
+                             np.stack([pre.rgb(im) for im in pics]), np.stack([pre(im) for im in pics]))
+        log.info("uint8 image graph for %s: least cosine to the float path %.6f", graph.name, cos)
+        return cos >= u8graph.FIDELITY_MIN
+
+    towers.image_graph = u8graph.wrap(graph, pre.mean.ravel().tolist(), pre.std.ravel().tolist(), check)
+    return towers.image_graph is not None
 
 
 def load(folder: Path, threads: int) -> Runtime | None:

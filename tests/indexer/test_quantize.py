@@ -65,7 +65,7 @@ def test_every_engine_candidate_is_faithful(pair, tmp_path: Path) -> None:
     fp32, int8, _ = pair
     quantize.build(tmp_path, fp32.model, fp32.tokenizer, fp32.image_size, 2, keep_all=True)
     scenes = world.distinct_scenes(random.Random(8), 24)
-    pixels = np.stack([int8.preprocess(world.render(s, 128, seed=i)) for i, s in enumerate(scenes)])
+    pixels = np.stack([fp32.preprocess(world.render(s, 128, seed=i)) for i, s in enumerate(scenes)])
     tokens = int8.tokenize([world.caption(s) for s in scenes])
     ref_img, ref_txt = fp32.encode_pixels(pixels), fp32.encode_texts([world.caption(s) for s in scenes])
     names = [name for name, *_ in engines.candidates()]

@@ -125,3 +125,70 @@ def test_the_word_cache_gives_the_bpes_ids(tmp_path: Path) -> None:
     np.testing.assert_array_equal(second([texts[i] for i in plain]), expected[plain])
     assert second._bpe is None
     np.testing.assert_array_equal(second(texts), expected)
+
+
+def _photos(tmp_path: Path) -> list[Image.Image]:
+    """Real photos where the shared corpus is here (JPEG, every size and orientation), else rendered JPEGs."""
+    from tests.conftest import SHARED_DATA
+
+    files = sorted((SHARED_DATA / "photos").rglob("*.jpg"))[:40] if (SHARED_DATA / "photos").is_dir() else []
+    if not files:
+        for i, s in enumerate(world.distinct_scenes(random.Random(4), 12)):
+            world.render(s, 120 + 37 * i, seed=i, canvas=(200 + 41 * i, 150 + 23 * i)).save(tmp_path / f"{i}.jpg")
+        files = sorted(tmp_path.glob("*.jpg"))
+    return [Image.open(f).convert("RGB") for f in files]
+
+
+def test_the_image_tower_takes_bytes_and_embeds_photos_as_open_clips_transform_does(tmp_path: Path) -> None:
+    """The normalisation moved into the graph: uint8 pixels in, and the same vectors as open_clip's
+    own transform fed to the float graph (cosine >= 0.999 on real photos), in the engine chosen."""
+    import open_clip
+
+    from indexer import u8graph
+    from indexer.engines import OrtTower
+    from indexer.model import Embedder
+
+    emb = Embedder(MODEL_SPEC, precision="int8", cache=tmp_path / "models")
+    photos = _photos(tmp_path)
+    assert emb.preprocess(photos[0]).dtype == np.uint8  # bytes leave the decode threads, not floats
+    graph = emb.folder / json.loads((emb.folder / "choice.json").read_text())["image"]
+    assert emb.towers.image_graph == u8graph.u8_path(graph)
+    _, _, transform = open_clip.create_model_and_transforms(MODEL_SPEC)
+    theirs = OrtTower(graph, 1)(np.stack([transform(im).numpy() for im in photos]))
+    theirs /= np.linalg.norm(theirs, axis=1, keepdims=True)
+    ours = emb.encode_images(photos)
+    assert np.min(np.sum(ours * theirs, axis=1)) >= 0.999
+
+
+def _flatten_graph(path: Path) -> None:
+    """A stand-in image tower: (n, 3, 4, 4) float pixels in, flattened out."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    g = helper.make_graph([helper.make_node("Flatten", ["pixels"], ["embedding"])], "tower",
+                          [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, ["n", 3, 4, 4])],
+                          [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["n", 48])])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+
+
+def test_bytes_in_the_graph_are_normalised_as_numpy_did_and_a_failed_check_keeps_the_float_path(tmp_path) -> None:
+    from indexer import u8graph
+    from indexer.engines import OrtTower
+
+    mean, std = [0.48, 0.45, 0.40], [0.26, 0.26, 0.27]
+    graph = tmp_path / "image_fp32.onnx"
+    _flatten_graph(graph)
+    assert u8graph.wrap(graph, mean, std, lambda _p: False) is None  # disagrees: kept float, and remembered
+    assert (tmp_path / "image_fp32.u8.refused").exists() and not u8graph.u8_path(graph).exists()
+    assert u8graph.wrap(graph, mean, std, lambda _p: True) is None  # not retried at every start
+
+    (tmp_path / "image_fp32.u8.refused").unlink()
+    wrapped = u8graph.wrap(graph, mean, std, lambda _p: True)
+    rgb = np.random.default_rng(0).integers(0, 256, (2, 4, 4, 3), dtype=np.uint8)
+    expected = ((rgb.astype(np.float32).transpose(0, 3, 1, 2) / 255 - np.reshape(mean, (1, 3, 1, 1)))
+                / np.reshape(std, (1, 3, 1, 1))).reshape(2, 48)
+    np.testing.assert_allclose(OrtTower(wrapped, 1)(rgb), expected, atol=1e-5)
+
+    broken = tmp_path / "other.onnx"
+    broken.write_bytes(b"not an onnx graph")
+    assert u8graph.wrap(broken, mean, std, lambda _p: True) is None
