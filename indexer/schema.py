@@ -93,3 +93,10 @@ def m006_regions(db: sqlite_utils.Database) -> None:
         db.execute(f"ALTER TABLE vectors ADD COLUMN {col} REAL")
     db.execute("""CREATE TABLE regions_done (
         file_id INTEGER NOT NULL REFERENCES files(id), model TEXT NOT NULL, PRIMARY KEY (file_id, model))""")
+
+
+@SCHEMA()
+def m007_region_index(db: sqlite_utils.Database) -> None:
+    """Counting a model's region vectors read every vector row's box (54 ms at 100k items, on
+    every status the window shows); a partial index holds only the region rows."""
+    db.execute("CREATE INDEX vectors_regions ON vectors(model) WHERE x0 IS NOT NULL")

@@ -101,9 +101,14 @@ class VectorTables:
         return int(done), int(total)
 
     def model_bytes(self) -> dict[str, int]:
-        """Space the vectors of each model take in the database (vector data and row overhead)."""
-        rows = self._query("SELECT model, SUM(LENGTH(vec) + 40), COUNT(*) FROM vectors GROUP BY model")
-        return {m: int(b) for m, b, _ in rows}
+        """Space the vectors of each model take in the database (vector data and row overhead).
+
+        A model's vectors all have one length, so one row's length times the count: summing
+        every row's length read all vector data (79 ms at 100k items, on every status).
+        """
+        rows = self._query("SELECT model, COUNT(*) * ((SELECT LENGTH(vec) FROM vectors v2 WHERE v2.model = v.model "
+                           "LIMIT 1) + 40) FROM vectors v GROUP BY model")
+        return {m: int(b) for m, b in rows}
 
     def put_model_vectors(self, file_id: int, model: str, vectors: Sequence[VectorIn],
                           expect_mtime: float | None, regions: bool = False) -> bool:

@@ -21,7 +21,8 @@ def add(store: Store, name: str, vec: np.ndarray) -> int:
         return store.put_file(FileRecord(name, "photo"), [VectorIn(vec)])[0]
 
 
-ALL = ["m001_initial", "m002_filter_indexes", "m003_text", "m004_vectors_per_model", "m005_searches", "m006_regions"]
+ALL = ["m001_initial", "m002_filter_indexes", "m003_text", "m004_vectors_per_model", "m005_searches", "m006_regions",
+       "m007_region_index"]
 
 
 def test_schema_is_migrated_once_and_recorded(tmp_path: Path) -> None:
