@@ -25,8 +25,7 @@ class ModelSetup:
 
     def load(self) -> None:
         self.win.status.say(f"Loading model {self.library.settings.model}…")
-        # everything the first search needs, so that it answers at once
-        w = Worker(lambda: (self.library.embedder, self.library.ann, self.library.query_bank()))
+        w = Worker(self.library.prepare_search)  # everything the first search needs, so that it answers at once
         w.signals.result.connect(self._loaded)
         w.signals.error.connect(self._failed)
         start(w)

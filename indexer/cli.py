@@ -244,8 +244,7 @@ def _serve(lib, linger: float) -> int:
             text.flush()
         return rc, out.getvalue(), err.getvalue()
 
-    lib.embedder.encode_texts(["a photo"])  # the text tower and the index, loaded before the first question
-    lib.ann  # noqa: B018 - loads the index
+    lib.prepare_search()  # the text tower and the index, loaded before the first question
     start = state()
     resident.serve(lib.folder, linger, answer, lambda: state() == start)
     return 0

@@ -19,10 +19,16 @@ TYPING_S = 5.0
 
 
 def _typed_on(before: Query, after: Query) -> bool:
-    """``after`` is ``before`` with words typed on or deleted at the end, all else the same."""
+    """``after`` is ``before`` with words typed on, or a little deleted at the end, all else the same.
+
+    A little: at most half. Clearing the field and typing a new search that starts with the
+    same letter ("a blue circle", then "a" of "a red star") is a new search, not an edit,
+    and must not take the earlier one out of Recent (the window test caught it once searches
+    ran as typed with a shorter pause).
+    """
     a, b = (before.text or "").strip(), (after.text or "").strip()
     same_rest = dataclasses.replace(before, text=None) == dataclasses.replace(after, text=None)
-    return same_rest and a != b and (b.startswith(a) or a.startswith(b))
+    return same_rest and a != b and (b.startswith(a) or (a.startswith(b) and 2 * len(b) >= len(a)))
 
 
 @dataclasses.dataclass(frozen=True)

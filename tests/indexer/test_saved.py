@@ -34,6 +34,9 @@ def test_recent_keeps_what_was_typed_not_every_prefix_on_the_way(library) -> Non
     library.searches.remember(Query("a cat", kind="video"))  # another search, not more typing
     assert [(q.text, q.kind) for q in library.searches.recent(10)] == [("a cat", "video"), ("a cat", "all"),
                                                                       ("a dog o", "all")]
+    for text in ["a", "a r", "a red star"]:  # the field cleared, a new search that starts the same way
+        library.searches.remember(Query(text, kind="video"))
+    assert [(q.text, q.kind) for q in library.searches.recent(10)][:2] == [("a red star", "video"), ("a cat", "video")]
 
 
 def test_a_saved_search_counts_new_matches_and_they_are_seen_once_opened(tmp_path: Path) -> None:
