@@ -54,6 +54,23 @@ def make_library(folder: Path, n: int, model: str) -> Path:
     return folder
 
 
+def library_args(doc: str, **counts: int) -> argparse.Namespace:
+    """``--items`` and ``--library`` (kept for later runs), plus an int option per ``counts`` (name=default)."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--items", type=int, default=100_000)
+    for name, default in counts.items():
+        ap.add_argument(f"--{name}", type=int, default=default)
+    ap.add_argument("--library", type=Path, help="keep the generated library here (made if missing) for later runs")
+    return ap.parse_args()
+
+
+def library_at(folder: Path, items: int, model: str) -> Path:
+    """The benchmark library in ``folder``, made unless a complete one is there."""
+    if not (folder / "baseline-vectors.npy").exists():  # written last by make_library
+        make_library(folder, items, model)
+    return folder
+
+
 def user_env() -> dict[str, str]:
     """A user's shell: Python writes its bytecode cache (this sandbox turns that off for everything)."""
     return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -123,17 +140,11 @@ def where_time_goes(lib: Path) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--items", type=int, default=100_000)
-    ap.add_argument("--runs", type=int, default=10)
-    ap.add_argument("--library", type=Path, help="reuse (or make once) the library here instead of a new one")
-    args = ap.parse_args()
+    args = library_args(__doc__, runs=10)
     model = random_mobileclip_dir()
     os.environ.setdefault("GLIMPSE_MODELS", str(Path(tempfile.gettempdir()) / "glimpse-bench-models"))
     with tempfile.TemporaryDirectory() as tmp:
-        lib = args.library or Path(tmp) / "lib"
-        if not (lib / "library.db").exists():
-            make_library(lib, args.items, model)
+        lib = library_at(args.library or Path(tmp) / "lib", args.items, model)
         glimpse_once(lib, "warm the file cache")
         ours = [glimpse_once(lib, f"{WORDS[i % len(WORDS)]} {i}") for i in range(args.runs)]
         resident.stop(lib)  # a resident left from an earlier run would answer the first search

@@ -10,14 +10,13 @@ window with the fixed typing pause it had before (``searchbar.DEBOUNCE_MS``).
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from bench.bench_cli import WORDS, make_library
+from bench.bench_cli import WORDS, library_args, library_at
 from bench.bench_video import random_mobileclip_dir
 from bench.common import report, table
 
@@ -89,11 +88,7 @@ def measure(win, queries: list[str]) -> tuple[list[float], list[float]]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--items", type=int, default=100_000)
-    ap.add_argument("--queries", type=int, default=10)
-    ap.add_argument("--library", type=Path, help="keep the generated library here (made if missing) for later runs")
-    args = ap.parse_args()
+    args = library_args(__doc__, queries=10)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.setdefault("GLIMPSE_MODELS", str(Path(tempfile.gettempdir()) / "glimpse-bench-models"))
     from PySide6.QtWidgets import QApplication
@@ -107,9 +102,7 @@ def main() -> None:
     queries = [f"{WORDS[i % len(WORDS)]} {i}" for i in range(args.queries)]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        folder = args.library or Path(tmp) / "lib"
-        if not (folder / "baseline-vectors.npy").exists():
-            make_library(folder, args.items, model)
+        folder = library_at(args.library or Path(tmp) / "lib", args.items, model)
         for name, adaptive in (("fixed pause of 300 ms (before)", False), ("pause fitted to the search time", True)):
             searchbar.ADAPTIVE = adaptive
             lib = Library.open(folder, read_text=False, min_score=0.0)  # random weights match nothing well:
