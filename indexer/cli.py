@@ -8,6 +8,7 @@ so ``glimpse --help`` is instant.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -174,14 +175,17 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(args.library).expanduser() if args.library else default_library_dir()
     linger = resident.linger() if args.command in resident.COMMANDS and not (args.model or args.precision
                                                                              or args.verbose) else 0.0
-    if linger:
-        rc = resident.ask(folder, argv)
+    try:
+        rc = resident.ask(folder, argv) if linger else None
         if rc is not None:
             return rc
-    from indexer import logs
+        from indexer import logs
 
-    with logs.session(folder, args.verbose):
-        rc = _run(args)
+        with logs.session(folder, args.verbose):
+            rc = _run(args)
+    except BrokenPipeError:  # the reader went away (`glimpse search x | head`): stop quietly, as ls does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # what a shell reports for a command that SIGPIPE ended
     if linger and rc == 0:
         resident.start(folder, linger)  # the next search from this shell answers at once
     return rc
@@ -207,6 +211,8 @@ def _guarded(command: Callable[[], int]) -> int:
 
     try:
         return command()
+    except BrokenPipeError:
+        raise  # not the library's failure: main() ends quietly
     except (LibraryError, ModelUnavailable, StoreError, ValueError, OSError) as e:
         print(f"glimpse: {display(str(e))}", file=sys.stderr)
         return 2

@@ -136,3 +136,20 @@ def test_help_is_fast_and_does_not_import_torch() -> None:
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert "glimpse" in res.stdout and "search" in res.stdout
+
+
+def test_a_reader_that_goes_away_ends_the_search_quietly(capsys, tmp_path: Path, photos) -> None:
+    """`glimpse search x | head -1`: no traceback, no error line, the shell's SIGPIPE status."""
+    import os
+
+    lib = tmp_path / "lib"
+    glimpse(capsys, lib, "index", str(photos[0].path.parent), "-q", "--no-text")
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line
+    try:
+        done = subprocess.run([sys.executable, "-m", "indexer", "--library", str(lib), "search", "a red star",
+                               "--min-score", "0"], stdout=write, stderr=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).resolve().parents[2], timeout=120)
+    finally:
+        os.close(write)
+    assert done.returncode == 141 and done.stderr == ""
