@@ -53,7 +53,7 @@ def stamp() -> str:
         h.update(f"{f.name}:{st.st_mtime_ns}:{st.st_size};".encode())
     for k in sorted(k for k in os.environ if k.startswith("GLIMPSE_") and k != "GLIMPSE_RESIDENT"):
         h.update(f"{k}={os.environ[k]};".encode())
-    h.update(sys.executable.encode())
+    h.update(f"{sys.executable}:{os.stat(sys.executable).st_mtime_ns}".encode())  # a frozen build's code is in it
     return h.hexdigest()
 
 
@@ -142,8 +142,10 @@ def start(folder: Path, seconds: float) -> None:
     path = socket_path(folder)
     if path is None:
         return
+    # A frozen build (packaging/glimpse.spec) is the glimpse command itself; Python runs the package.
+    command = [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "indexer"]
     try:
-        subprocess.Popen([sys.executable, "-m", "indexer", "--library", str(folder), "resident", "--linger", str(seconds)],
+        subprocess.Popen([*command, "--library", str(folder), "resident", "--linger", str(seconds)],
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          start_new_session=True, close_fds=True)
     except OSError:
