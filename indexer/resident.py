@@ -99,20 +99,9 @@ def _exactly(sock: socket.socket, n: int) -> bytes:
 # the client: inside `glimpse search` ------------------------------------------------
 def ask(folder: Path, argv: list[str]) -> int | None:
     """The resident's exit status after printing its answer; None if no resident answered."""
-    path = socket_path(folder)
-    if path is None or not path.exists():
-        return None
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(CONNECT_TIMEOUT)
-            s.connect(str(path))
-            s.settimeout(ANSWER_TIMEOUT)
-            send(s, {"stamp": stamp(), "argv": argv, "cwd": os.getcwd(),
-                     "encoding": sys.stdout.encoding or "utf-8", "errors": sys.stdout.errors or "strict"})
-            answer = receive(s)
-    except (OSError, ValueError, ConnectionError):
-        return None
-    if "rc" not in answer:
+    answer = _exchange(folder, {"stamp": stamp(), "argv": argv, "cwd": os.getcwd(),
+                                "encoding": sys.stdout.encoding or "utf-8", "errors": sys.stdout.errors or "strict"})
+    if answer is None or "rc" not in answer:
         return None  # stale: it is exiting; this search runs in-process
     sys.stdout.flush()
     sys.stdout.buffer.write(base64.b64decode(answer["out"]))
@@ -123,18 +112,23 @@ def ask(folder: Path, argv: list[str]) -> int | None:
 
 def stop(folder: Path) -> None:
     """Ask the library's resident, if any, to exit now (a library about to be deleted or moved)."""
+    _exchange(folder, {"stop": True})
+
+
+def _exchange(folder: Path, message: dict) -> dict | None:
+    """Send one message to the library's resident and return its answer; None if none answered."""
     path = socket_path(folder)
     if path is None or not path.exists():
-        return
+        return None
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(CONNECT_TIMEOUT)
             s.connect(str(path))
             s.settimeout(ANSWER_TIMEOUT)
-            send(s, {"stop": True})
-            receive(s)
+            send(s, message)
+            return receive(s)
     except (OSError, ValueError, ConnectionError):
-        pass
+        return None
 
 
 def start(folder: Path, seconds: float) -> None:

@@ -49,9 +49,9 @@ def _bytes_in(towers: OnnxTowers, pre: Preprocessor, threads: int) -> bool:
     tower later: the graphs are the same but for their first four nodes).
     """
     graph = towers.folder / towers.choice["image"]
-    pics = [im.convert("RGB") for im in probe_pictures()]
 
-    def check(wrapped: Path) -> bool:
+    def check(wrapped: Path) -> bool:  # runs once, when the graph is made: not at every start
+        pics = [im.convert("RGB") for im in probe_pictures()]
         cos = u8graph.agrees(OrtTower(wrapped, threads), OrtTower(graph, threads),
                              np.stack([pre.rgb(im) for im in pics]), np.stack([pre(im) for im in pics]))
         log.info("uint8 image graph for %s: least cosine to the float path %.6f", graph.name, cos)

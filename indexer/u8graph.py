@@ -15,11 +15,12 @@ that cannot be wrapped or fails the check is recorded (``.u8.refused``) and not 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+
+from indexer import atomic
 
 log = logging.getLogger(__name__)
 FIDELITY_MIN = 0.9999  # measured 1.0000 on the tiny and MobileCLIP2-S0 graphs; float order is all that differs
@@ -37,16 +38,14 @@ def wrap(graph: Path, mean: Sequence[float], std: Sequence[float], check: Callab
         return done
     if refused.exists() and refused.stat().st_mtime >= graph.stat().st_mtime:
         return None
-    tmp = done.with_name(f"tmp-{os.getpid()}-{done.name}")
     try:
-        _write(graph, tmp, mean, std)
-        if not check(tmp):
-            raise ValueError("it does not embed pictures as the float path does")
-        tmp.replace(done)  # last: its presence means "made and checked"
+        with atomic.replacing(done, fsync=False) as tmp:  # its presence means "made and checked"
+            _write(graph, tmp, mean, std)
+            if not check(tmp):
+                raise ValueError("it does not embed pictures as the float path does")
         return done
     except Exception as e:  # noqa: BLE001 - any failure of a third-party graph rewrite means "keep the float path"
         log.info("cannot give %s a uint8 input: %s", graph.name, e)
-        tmp.unlink(missing_ok=True)
         refused.touch()
         return None
 
