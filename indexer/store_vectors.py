@@ -170,6 +170,19 @@ class VectorTables:
                 self.db.execute("DELETE FROM meta WHERE key = ?", [k])
         self.model = model
 
+    def sample_vectors(self, n: int, model: str | None = None, seed: int = 0) -> np.ndarray:
+        """About ``n`` of ``model``'s vectors picked at random (ids drawn below the highest, so
+        fewer where ids are sparse), without reading the whole table."""
+        top = self.max_vector_id()
+        if top == 0:
+            return np.zeros((0, 0), np.float32)
+        ids = np.unique(np.random.default_rng(seed).integers(1, top + 1, min(n, top)))
+        out: list[np.ndarray] = []
+        for chunk in chunks(ids.tolist()):
+            q = f"SELECT vec FROM vectors WHERE model = ? AND id IN ({','.join('?' * len(chunk))})"
+            out += [decode_vec(r[0]) for r in self._query(q, [self._m(model), *chunk])]
+        return np.stack(out) if out else np.zeros((0, 0), np.float32)
+
     def max_vector_id(self) -> int:
         return int(self._query("SELECT COALESCE(MAX(id), 0) FROM vectors")[0][0])
 

@@ -1,0 +1,128 @@
+"""The projected graph: same answers as the full graph where the library's vectors lie near a
+subspace, kept level with the store through adds, deletes, saves and growth, and left alone
+where no projection keeps the neighbours."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer import projection
+from indexer.ann import AnnIndex
+from indexer.projection import FullVectors
+from indexer.store import FileRecord, Store, VectorIn
+
+DIM = 128
+
+
+def clustered(rng: np.random.Generator, n: int, latent: int = 16, centers: int = 60) -> np.ndarray:
+    """Unit vectors near a ``latent``-d subspace, in clusters (as bench_query's CLIP-like data)."""
+    lift = np.random.default_rng(42).normal(size=(latent, DIM)).astype(np.float32)
+    c = np.random.default_rng(7).normal(size=(centers, latent)).astype(np.float32)
+    z = c[rng.integers(0, centers, n)] + 0.5 * rng.normal(size=(n, latent)).astype(np.float32)
+    x = z @ lift + 0.01 * rng.normal(size=(n, DIM)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def isotropic(rng: np.random.Generator, n: int) -> np.ndarray:
+    x = rng.normal(size=(n, DIM)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def fill(store: Store, vecs: np.ndarray, start: int = 0) -> list[int]:
+    with store.transaction():
+        return [store.put_file(FileRecord(f"/p/{start + i}.jpg", "photo"), [VectorIn(v)])[0]
+                for i, v in enumerate(vecs)]
+
+
+def recall(ann: AnnIndex, vecs: np.ndarray, ids: np.ndarray, queries: np.ndarray) -> float:
+    hits = []
+    for q in queries:
+        exact = set(ids[np.argpartition(-(vecs @ q), 10)[:10]].tolist())
+        hits.append(len(exact & set(ann.search(q, 10)[0].tolist())) / 10)
+    return float(np.mean(hits))
+
+
+@pytest.fixture
+def small_min(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A projection from 2,000 vectors up (200,000 in the product) so a test builds in seconds."""
+    monkeypatch.setattr(projection, "PROJECT_MIN", 2000)
+    monkeypatch.setattr(projection, "SAMPLE", 2000)
+
+
+def test_a_basis_is_fitted_only_where_it_keeps_the_neighbours() -> None:
+    rng = np.random.default_rng(0)
+    low = clustered(rng, 3000)
+    basis = projection.fit(low)
+    assert basis is not None and basis.shape[1] <= 32
+    assert np.allclose(basis.T @ basis, np.eye(basis.shape[1]), atol=1e-4)
+    assert projection.kept_neighbours(low[200:], low[:200], basis) >= projection.NEIGHBOURS_KEPT
+    assert projection.fit(isotropic(rng, 3000)) is None
+
+
+def test_projected_graph_answers_as_the_full_graph_does(tmp_path: Path, small_min: None) -> None:
+    rng = np.random.default_rng(1)
+    vecs, queries = clustered(rng, 4000), clustered(rng, 50)
+    store = Store(tmp_path / "db")
+    ids = np.array(fill(store, vecs))
+    projected = AnnIndex.open(tmp_path / "ann", DIM, store)
+    assert projected.basis is not None and projected.basis.shape[1] < DIM
+    plain = AnnIndex(tmp_path / "plain", DIM)  # the full graph over the same vectors, same run
+    plain.add(ids, vecs)
+    assert recall(projected, vecs, ids, queries) >= recall(plain, vecs, ids, queries) - 0.01
+    got, sims = projected.search(queries[0], 5)
+    stored = np.stack([store.vectors_by_id([int(i)])[0] for i in got])  # as SQLite keeps them (16-bit floats)
+    assert np.allclose(sims, stored @ queries[0], atol=1e-5)  # exact similarities, not projected ones
+    assert np.array_equal(projected.vectors(got), stored)
+
+
+def test_projected_graph_keeps_level_with_the_store(tmp_path: Path, small_min: None) -> None:
+    rng = np.random.default_rng(2)
+    vecs = clustered(rng, 3000)
+    store = Store(tmp_path / "db")
+    fill(store, vecs)
+    ann = AnnIndex.open(tmp_path / "ann", DIM, store)
+    assert ann.basis is not None
+    new = clustered(rng, 5)
+    new_ids = fill(store, new, start=3000)
+    gone = ann.search(vecs[0], 1)[0][0]
+    with store.transaction():
+        store.delete_files([store.vector_rows([int(gone)])[int(gone)].file_id])
+    ann.catch_up(store)
+    assert ann.search(new[0], 1)[0][0] == new_ids[0]
+    assert gone not in ann.search(vecs[0], 10)[0]
+    ann.save()
+    reopened = AnnIndex.open(tmp_path / "ann", DIM, store)
+    assert reopened.basis is not None and np.array_equal(reopened.basis, ann.basis)
+    assert reopened.search(new[1], 1)[0][0] == new_ids[1] and gone not in reopened.ids()
+    assert reopened.ids() == store.vector_ids()
+
+
+def test_a_growing_library_gets_its_projection_and_loses_it_when_photos_leave_the_subspace(
+        tmp_path: Path, small_min: None) -> None:
+    rng = np.random.default_rng(3)
+    store = Store(tmp_path / "db")
+    fill(store, clustered(rng, 500))
+    ann = AnnIndex.open(tmp_path / "ann", DIM, store)
+    assert ann.basis is None  # too small to bother
+    fill(store, clustered(rng, 2500), start=500)
+    ann.catch_up(store)
+    assert ann.basis is not None and ann.live == 3000
+    odd = isotropic(rng, 3000)
+    odd_ids = fill(store, odd, start=3000)
+    ann.catch_up(store)
+    assert ann.basis is None  # rebuilt over the full vectors: no projection keeps these neighbours
+    assert ann.search(odd[7], 1)[0][0] == odd_ids[7] and ann.live == 6000
+
+
+def test_full_vectors_by_label() -> None:
+    full = FullVectors(4)
+    full.add(np.array([1, 3]), np.eye(4, dtype=np.float32)[:2])
+    full.add(np.array([2, 3]), np.eye(4, dtype=np.float32)[2:])  # out of order, and 3 again
+    assert full.labels[:full.n].tolist() == [1, 2, 3]
+    assert full.get(np.array([3, 1])).tolist() == [[0, 0, 0, 1], [1, 0, 0, 0]]
+    with pytest.raises(KeyError):
+        full.get(np.array([4]))
+
