@@ -1,9 +1,10 @@
 """ANN designs at 1M that Glimpse does not ship, against the recall@10 >= 0.99 in <= 1 ms target.
 
-Glimpse's index (``indexer/ann.py``: hnswlib over the full 512-d vectors, ef_construction
-500) is measured by ``bench_query.py`` (1M: recall 0.984 at 2.6 ms). This bench measures the
-two ways the performance issue suggested, on the same clustered CLIP-like data
-(``bench_query.clustered``), one query at a time on one thread:
+Glimpse's index (``indexer/ann.py``: hnswlib over the full 512-d vectors, or from 200k items
+over a projection that keeps the neighbours, ``indexer/projection.py``) is measured by
+``bench_query.py``. This bench measures the first tries of the two ways the performance issue
+suggested, on the same clustered CLIP-like data (``bench_query.clustered``), one query at a
+time on one thread (the shipped projected graph differs: 32-d, M 32, ef_construction 400):
 
 * **projected graph**: hnswlib over a 64-d projection (uncentred PCA of a 20k sample, which
   keeps inner products), the ``ef`` best re-ranked exactly from fp16 copies of the full vectors;

@@ -98,6 +98,10 @@ def test_projected_graph_keeps_level_with_the_store(tmp_path: Path, small_min: N
     assert reopened.basis is not None and np.array_equal(reopened.basis, ann.basis)
     assert reopened.search(new[1], 1)[0][0] == new_ids[1] and gone not in reopened.ids()
     assert reopened.ids() == store.vector_ids()
+    later = clustered(rng, 1)
+    later_id = fill(store, later, start=4000)[0]
+    reopened.catch_up(store)  # the reopened full vectors are read from the file until an add
+    assert reopened.search(later[0], 1)[0][0] == later_id and reopened.search(new[2], 1)[0][0] == new_ids[2]
 
 
 def test_a_growing_library_gets_its_projection_and_loses_it_when_photos_leave_the_subspace(
