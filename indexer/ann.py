@@ -142,10 +142,7 @@ class AnnIndex:
             keep = {v for k, v in info.items() if k in ("file", "deleted", "basis", "labels", "full")}
             for old in self.folder.glob("ann-*"):
                 if old.name not in keep:
-                    try:
-                        old.unlink(missing_ok=True)
-                    except OSError:  # still mapped (Windows refuses): the next save removes it
-                        pass
+                    old.unlink(missing_ok=True)
             self.dirty = False
 
     # keeping level with the store ---------------------------------------------------

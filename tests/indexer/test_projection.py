@@ -100,7 +100,7 @@ def test_projected_graph_keeps_level_with_the_store(tmp_path: Path, small_min: N
     assert reopened.ids() == store.vector_ids()
     later = clustered(rng, 1)
     later_id = fill(store, later, start=4000)[0]
-    reopened.catch_up(store)  # the reopened full vectors are read from the file until an add
+    reopened.catch_up(store)
     assert reopened.search(later[0], 1)[0][0] == later_id and reopened.search(new[2], 1)[0][0] == new_ids[2]
 
 
