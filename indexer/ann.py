@@ -174,8 +174,10 @@ class AnnIndex:
         self.fit_checked, self._energy_since_fit = full.n, np.zeros(2)
         self._full = full if self.basis is not None else None
         self._index = self._new(max(1024, int(full.n * 1.2)))
+        order = np.arange(full.n) if self.basis is None else projection.locality_order(rows @ self.basis)
         for start in range(0, full.n, 20_000):
-            self._add_graph(full.labels[start:start + 20_000], rows[start:start + 20_000])
+            part = order[start:start + 20_000]
+            self._add_graph(full.labels[part], rows[part])
 
     def catch_up(self, store: Store) -> int:
         """Apply what the store committed since this index was saved; returns changes."""

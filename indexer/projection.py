@@ -24,7 +24,8 @@ SAMPLE = 20_000
 CHECK_QUERIES = 200
 ENERGY = 0.999  # the least share of the sample's energy a basis keeps before its neighbours are checked
 NEIGHBOURS_KEPT = 0.995  # of the sample queries' exact 10 nearest, the share in the projected 20 nearest
-RERANK = 100  # graph results re-ranked with the full vectors (bench_ann: the exact top 10 were all in them)
+RERANK = 50  # graph results re-ranked with the full vectors (at 1M the exact top 10 were all in the projected top 50;
+# 50 and 100 gave the same recall, 0.992)
 
 
 def fit(sample: np.ndarray) -> np.ndarray | None:
@@ -49,6 +50,38 @@ def kept_neighbours(base: np.ndarray, queries: np.ndarray, basis: np.ndarray, k:
     exact = np.argpartition(-(queries @ base.T), k, axis=1)[:, :k]
     near = np.argpartition(-((queries @ basis) @ (base @ basis).T), candidates, axis=1)[:, :candidates]
     return float(np.mean([len(set(e.tolist()) & set(n.tolist())) / k for e, n in zip(exact, near, strict=True)]))
+
+
+def locality_order(y: np.ndarray, seed: int = 0) -> np.ndarray:
+    """An insertion order that puts near vectors near each other in the graph's memory.
+
+    hnswlib stores vectors in insertion order; a search's hops then touch fewer pages and
+    cache lines. Measured at 1M (32-d, M 32): the build 458 s -> 206 s and a search 1.2 ->
+    1.07 ms at the same recall. The order is by k-means cell (a plain Lloyd on a sample:
+    nothing here needs a better clustering than "near things together").
+    """
+    rng = np.random.default_rng(seed)
+    cells = max(1, min(4096, len(y) // 100))
+    sample = y[rng.choice(len(y), min(len(y), 100_000), replace=False)]
+    centres = lloyd(sample, sample[rng.choice(len(sample), cells, replace=False)].copy(), 10)
+    return np.argsort(nearest(y, centres), kind="stable")
+
+
+def lloyd(sample: np.ndarray, centres: np.ndarray, iters: int) -> np.ndarray:
+    """k-means steps with BLAS products (OpenCV's kmeans was several times slower here)."""
+    for _ in range(iters):
+        own = nearest(sample, centres)
+        order = np.argsort(own, kind="stable")
+        present, starts = np.unique(own[order], return_index=True)
+        centres[present] = np.add.reduceat(sample[order], starts, axis=0) / np.diff(np.append(starts, len(own)))[:, None]
+    return centres
+
+
+def nearest(y: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Index of each row's nearest centre (squared distance through one product per block)."""
+    norms = np.sum(centres * centres, axis=1)
+    return np.concatenate([np.argmin(norms[None, :] - 2 * (y[i:i + 65536] @ centres.T), axis=1)
+                           for i in range(0, len(y), 65536)])
 
 
 class FullVectors:

@@ -130,3 +130,11 @@ def test_full_vectors_by_label() -> None:
     with pytest.raises(KeyError):
         full.get(np.array([4]))
 
+
+
+def test_locality_order_puts_near_vectors_together() -> None:
+    y = clustered(np.random.default_rng(4), 5000)
+    order = projection.locality_order(y)
+    assert sorted(order.tolist()) == list(range(5000))  # every vector, once
+    step = np.mean(np.sum(y[order[1:]] * y[order[:-1]], axis=1))  # similarity of graph neighbours in memory
+    assert step > np.mean(np.sum(y[1:] * y[:-1], axis=1)) + 0.2  # than in arrival order
