@@ -4,7 +4,7 @@ At a million vectors hnswlib over the full 512-d vectors needs ~2.6 ms for recal
 (bench_query): each step of the graph walk reads 2 KB of vector. Over a 32-d projection a
 step reads 128 bytes, and re-ranking the graph's best ``RERANK`` with the full vectors gives
 back exact similarities: on bench_query's clustered CLIP-like data at 1M, recall 0.9925 in
-1.57 ms (1.0-1.1 ms back to back) where the full graph gave 0.984 in 2.6 ms. That holds
+1.15 ms back to back (1.4-1.6 ms with cold caches) where the full graph gave 0.984 in 2.6 ms. That holds
 only where the library's vectors lie close to a low-dimensional subspace; ``fit`` measures
 that on a sample of the library and returns no basis otherwise (the full graph stays).
 
