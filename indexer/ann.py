@@ -174,10 +174,11 @@ class AnnIndex:
         self.fit_checked, self._energy_since_fit = full.n, np.zeros(2)
         self._full = full if self.basis is not None else None
         self._index = self._new(max(1024, int(full.n * 1.2)))
-        order = np.arange(full.n) if self.basis is None else projection.locality_order(rows @ self.basis)
+        points = self._graph_points(rows)
+        order = np.arange(full.n) if self.basis is None else projection.locality_order(points)
         for start in range(0, full.n, 20_000):
             part = order[start:start + 20_000]
-            self._add_graph(full.labels[part], rows[part])
+            self._add_graph(full.labels[part], points[part])
 
     def catch_up(self, store: Store) -> int:
         """Apply what the store committed since this index was saved; returns changes."""
@@ -215,20 +216,25 @@ class AnnIndex:
         with self._lock:
             if len(ids) == 0:
                 return
-            if self._full is not None and self.basis is not None:
+            points = self._graph_points(vecs)
+            if self._full is not None:
                 self._full.add(ids, vecs)
-                self._energy_since_fit += (float(np.sum((vecs @ self.basis) ** 2)), float(np.sum(vecs ** 2)))
-            self._add_graph(ids, vecs)
+                self._energy_since_fit += (float(np.sum(points ** 2)), float(np.sum(vecs ** 2)))
+            self._add_graph(ids, points)
             self.deleted.difference_update(int(i) for i in ids)
             self.dirty = True
 
-    def _add_graph(self, ids: np.ndarray, vecs: np.ndarray) -> None:
+    def _graph_points(self, vecs: np.ndarray) -> np.ndarray:
+        """Vectors as the graph holds them: projected, or as they are."""
+        vecs = vecs.astype(np.float32, copy=False)
+        return vecs if self.basis is None else vecs @ self.basis
+
+    def _add_graph(self, ids: np.ndarray, points: np.ndarray) -> None:
+        """Insert points already in the graph's space (``_graph_points``)."""
         need = self._index.get_current_count() + len(ids)
         if need > self._index.get_max_elements():
             self._index.resize_index(max(need, int(self._index.get_max_elements() * 1.5)))
-        vecs = vecs.astype(np.float32)
-        self._index.add_items(vecs if self.basis is None else vecs @ self.basis, ids.astype(np.int64),
-                              replace_deleted=False)
+        self._index.add_items(points, ids.astype(np.int64), replace_deleted=False)
         self.max_id = max(self.max_id, int(ids.max()))
 
     def remove(self, ids: list[int]) -> None:

@@ -144,8 +144,8 @@ class FullVectors:
         labels, rows = np.load(labels_path), np.load(rows_path)
         if labels.ndim != 1 or rows.ndim != 2 or len(labels) != len(rows):
             raise ValueError("full vectors do not match their labels")
-        out = cls(rows.shape[1])
         if rows.dtype != np.float32:
             raise ValueError("full vectors are not 32-bit floats")
+        out = cls(rows.shape[1])
         out.labels, out.rows, out.n = labels.astype(np.int64), rows, len(labels)
         return out

@@ -59,11 +59,13 @@ class VectorTables:
     def vector_count(self, model: str | None = None) -> int:
         return int(self._query("SELECT COUNT(*) FROM vectors WHERE model = ?", [self._m(model)])[0][0])
 
-    def vectors_by_id(self, ids: Sequence[int]) -> list[np.ndarray]:
+    def vectors_by_id(self, ids: Sequence[int], only_model: str | None = None) -> list[np.ndarray]:
+        """Vectors of these ids (of any model, or only ``only_model``'s)."""
+        where, params = ("model = ? AND ", [only_model]) if only_model is not None else ("", [])
         out: list[np.ndarray] = []
         for chunk in chunks(ids):
-            q = f"SELECT vec FROM vectors WHERE id IN ({','.join('?' * len(chunk))})"
-            out += [decode_vec(r[0]) for r in self._query(q, chunk)]
+            q = f"SELECT vec FROM vectors WHERE {where}id IN ({','.join('?' * len(chunk))})"
+            out += [decode_vec(r[0]) for r in self._query(q, [*params, *chunk])]
         return out
 
     def vector_count_of(self, file_ids: Iterable[int]) -> int:
@@ -177,10 +179,7 @@ class VectorTables:
         if top == 0:
             return np.zeros((0, 0), np.float32)
         ids = np.unique(np.random.default_rng(seed).integers(1, top + 1, min(n, top)))
-        out: list[np.ndarray] = []
-        for chunk in chunks(ids.tolist()):
-            q = f"SELECT vec FROM vectors WHERE model = ? AND id IN ({','.join('?' * len(chunk))})"
-            out += [decode_vec(r[0]) for r in self._query(q, [self._m(model), *chunk])]
+        out = self.vectors_by_id(ids.tolist(), only_model=self._m(model))
         return np.stack(out) if out else np.zeros((0, 0), np.float32)
 
     def max_vector_id(self) -> int:
