@@ -1,12 +1,11 @@
-"""A low-dimensional basis for the ANN graph, used only where it keeps every neighbour.
+"""A low-dimensional basis for the ANN of a large library, used only where it keeps every neighbour.
 
 At a million vectors hnswlib over the full 512-d vectors needs ~2.6 ms for recall@10 0.98
-(bench_query): each step of the graph walk reads 2 KB of vector. Over a 32-d projection a
-step reads 128 bytes, and re-ranking the graph's best ``RERANK`` with the full vectors gives
-back exact similarities: on bench_query's clustered CLIP-like data at 1M, recall 0.9925 in
-1.15 ms back to back (1.4-1.6 ms with cold caches) where the full graph gave 0.984 in 2.6 ms. That holds
-only where the library's vectors lie close to a low-dimensional subspace; ``fit`` measures
-that on a sample of the library and returns no basis otherwise (the full graph stays).
+(bench_query). Where the library's vectors lie close to a low-dimensional subspace, 32-d
+projections of them are searched instead (``inverted_file.py``: 16 times less memory read per
+vector) and the best ``RERANK`` re-ranked with the full vectors, which gives back exact
+similarities. ``fit`` measures on a sample of the library whether a basis keeps each vector's
+neighbours and returns none otherwise (the full graph stays).
 
 The basis is uncentred (the top right-singular vectors of the sample): ``(q P) . (x P)``
 approximates the inner product ``q . x`` itself, not distances around a mean.
@@ -25,8 +24,8 @@ SAMPLE = 20_000
 CHECK_QUERIES = 200
 ENERGY = 0.999  # the least share of the sample's energy a basis keeps before its neighbours are checked
 NEIGHBOURS_KEPT = 0.995  # of the sample queries' exact 10 nearest, the share in the projected 20 nearest
-RERANK = 50  # graph results re-ranked with the full vectors (at 1M the exact top 10 were all in the projected top 50;
-# 50 and 100 gave the same recall, 0.992)
+RERANK = 50  # projected results re-ranked with the full vectors (at 1M the exact top 10 were all in the projected
+# top 50; 50 and 100 gave the same recall)
 
 
 def fit(sample: np.ndarray) -> np.ndarray | None:
@@ -53,21 +52,6 @@ def kept_neighbours(base: np.ndarray, queries: np.ndarray, basis: np.ndarray, k:
     return float(np.mean([len(set(e.tolist()) & set(n.tolist())) / k for e, n in zip(exact, near, strict=True)]))
 
 
-def locality_order(y: np.ndarray, seed: int = 0) -> np.ndarray:
-    """An insertion order that puts near vectors near each other in the graph's memory.
-
-    hnswlib stores vectors in insertion order; a search's hops then touch fewer pages and
-    cache lines. Measured at 1M (32-d, M 32): the build 458 s -> 206 s and a search 1.2 ->
-    1.07 ms at the same recall. The order is by k-means cell (a plain Lloyd on a sample:
-    nothing here needs a better clustering than "near things together").
-    """
-    rng = np.random.default_rng(seed)
-    cells = max(1, min(4096, len(y) // 100))
-    sample = y[rng.choice(len(y), min(len(y), 100_000), replace=False)]
-    centres = lloyd(sample, sample[rng.choice(len(sample), cells, replace=False)].copy(), 10)
-    return np.argsort(nearest(y, centres), kind="stable")
-
-
 def lloyd(sample: np.ndarray, centres: np.ndarray, iters: int) -> np.ndarray:
     """k-means steps with BLAS products (OpenCV's kmeans was several times slower here)."""
     for _ in range(iters):
@@ -80,13 +64,15 @@ def lloyd(sample: np.ndarray, centres: np.ndarray, iters: int) -> np.ndarray:
 
 def nearest(y: np.ndarray, centres: np.ndarray) -> np.ndarray:
     """Index of each row's nearest centre (squared distance through one product per block)."""
+    # blocks of 4,096 rows: with 65,536 the block's 1 GB temporaries (at 4,000 centres) cost more
+    # in page faults than the product (300k rows: 18 s vs 4 s on the benchmark VM)
     norms = np.sum(centres * centres, axis=1)
-    return np.concatenate([np.argmin(norms[None, :] - 2 * (y[i:i + 65536] @ centres.T), axis=1)
-                           for i in range(0, len(y), 65536)])
+    return np.concatenate([np.zeros(0, np.int64)] + [np.argmin(norms[None, :] - 2 * (y[i:i + 4096] @ centres.T), axis=1)
+                                                     for i in range(0, len(y), 4096)])
 
 
 class FullVectors:
-    """The full vectors behind a projected graph, by label: a sorted label array and its rows.
+    """The full vectors behind projected ones, by label: a sorted label array and its rows.
 
     Labels arrive in ascending order (new vector ids), so adding is an append into spare
     capacity; anything else is merged (a re-added label replaces its row).

@@ -1,4 +1,4 @@
-"""The projected graph: same answers as the full graph where the library's vectors lie near a
+"""The projected search: same answers as the full graph where the library's vectors lie near a
 subspace, kept level with the store through adds, deletes, saves and growth, and left alone
 where no projection keeps the neighbours."""
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer import projection
+from indexer import inverted_file, projection
 from indexer.ann import AnnIndex
 from indexer.projection import FullVectors
 from indexer.store import FileRecord, Store, VectorIn
@@ -50,6 +50,7 @@ def small_min(monkeypatch: pytest.MonkeyPatch) -> None:
     """A projection from 2,000 vectors up (200,000 in the product) so a test builds in seconds."""
     monkeypatch.setattr(projection, "PROJECT_MIN", 2000)
     monkeypatch.setattr(projection, "SAMPLE", 2000)
+    monkeypatch.setattr(inverted_file, "LIST_SIZE", 25)  # 160 lists at 4,000, 24 of them probed
 
 
 def test_a_basis_is_fitted_only_where_it_keeps_the_neighbours() -> None:
@@ -62,13 +63,14 @@ def test_a_basis_is_fitted_only_where_it_keeps_the_neighbours() -> None:
     assert projection.fit(isotropic(rng, 3000)) is None
 
 
-def test_projected_graph_answers_as_the_full_graph_does(tmp_path: Path, small_min: None) -> None:
+def test_projected_lists_answer_as_the_full_graph_does(tmp_path: Path, small_min: None) -> None:
     rng = np.random.default_rng(1)
     vecs, queries = clustered(rng, 4000), clustered(rng, 50)
     store = Store(tmp_path / "db")
     ids = np.array(fill(store, vecs))
     projected = AnnIndex.open(tmp_path / "ann", DIM, store)
-    assert projected.basis is not None and projected.basis.shape[1] < DIM
+    assert projected.projected and projected.basis is not None and projected.basis.shape[1] < DIM
+    assert "24 of 160 probed" in projected.describe()
     plain = AnnIndex(tmp_path / "plain", DIM)  # the full graph over the same vectors, same run
     plain.add(ids, vecs)
     assert recall(projected, vecs, ids, queries) >= recall(plain, vecs, ids, queries) - 0.01
@@ -78,7 +80,7 @@ def test_projected_graph_answers_as_the_full_graph_does(tmp_path: Path, small_mi
     assert np.array_equal(projected.vectors(got), stored)
 
 
-def test_projected_graph_keeps_level_with_the_store(tmp_path: Path, small_min: None) -> None:
+def test_projected_lists_keep_level_with_the_store(tmp_path: Path, small_min: None) -> None:
     rng = np.random.default_rng(2)
     vecs = clustered(rng, 3000)
     store = Store(tmp_path / "db")
@@ -129,12 +131,3 @@ def test_full_vectors_by_label() -> None:
     assert full.get(np.array([3, 1])).tolist() == [[0, 0, 0, 1], [1, 0, 0, 0]]
     with pytest.raises(KeyError):
         full.get(np.array([4]))
-
-
-
-def test_locality_order_puts_near_vectors_together() -> None:
-    y = clustered(np.random.default_rng(4), 5000)
-    order = projection.locality_order(y)
-    assert sorted(order.tolist()) == list(range(5000))  # every vector, once
-    step = np.mean(np.sum(y[order[1:]] * y[order[:-1]], axis=1))  # similarity of graph neighbours in memory
-    assert step > np.mean(np.sum(y[1:] * y[:-1], axis=1)) + 0.2  # than in arrival order
