@@ -47,6 +47,7 @@ class InvertedLists:
                  clustered_n: int) -> None:
         self.centres = centres
         self.points, self.labels, self.n = points, labels, len(labels)
+        self.removed = int(np.count_nonzero(labels < 0))  # blank rows (counted: a search asks how many live)
         self.bounds = bounds  # list i is rows bounds[i]:bounds[i + 1]
         self.clustered_n = clustered_n  # rows when the centres were made
         self._centre_norms = np.sum(centres * centres, axis=1)
@@ -66,7 +67,7 @@ class InvertedLists:
 
     @property
     def live(self) -> int:
-        return int(np.count_nonzero(self.labels[:self.n] >= 0))
+        return self.n - self.removed
 
     def live_labels(self) -> np.ndarray:
         return self.labels[:self.n][self.labels[:self.n] >= 0]
@@ -76,6 +77,7 @@ class InvertedLists:
         own = nearest(points, self.centres)
         order = np.argsort(own, kind="stable")
         self.points, self.labels, self.n = np.ascontiguousarray(points[order]), labels[order], len(labels)
+        self.removed = 0
         self.bounds = np.searchsorted(own[order], np.arange(len(self.centres) + 1)).astype(np.int64)
 
     # changes ------------------------------------------------------------------------
@@ -100,8 +102,10 @@ class InvertedLists:
 
     def remove(self, labels: np.ndarray | list[int]) -> int:
         """Blank the rows of these labels (dropped at the next merge); returns how many there were."""
-        hit = np.flatnonzero(np.isin(self.labels[:self.n], np.asarray(labels, np.int64)))
+        wanted = np.asarray(labels, np.int64)
+        hit = np.flatnonzero(np.isin(self.labels[:self.n], wanted[wanted >= 0]))
         self.labels[hit], self.points[hit] = -1, 0.0
+        self.removed += len(hit)
         return len(hit)
 
     def merge(self) -> None:
@@ -112,6 +116,7 @@ class InvertedLists:
             fresh = InvertedLists.build(points, labels)
             self.centres, self._centre_norms, self.clustered_n = fresh.centres, fresh._centre_norms, fresh.clustered_n
             self.points, self.labels, self.n, self.bounds = fresh.points, fresh.labels, fresh.n, fresh.bounds
+            self.removed = 0
             return
         self._sort(points, labels)
 
