@@ -40,6 +40,24 @@ def default_probes(lists: int) -> int:
     return int(min(lists, max(16, round(PROBES_AT_4000 * (lists / 4000) ** 0.3))))
 
 
+def best(sims: np.ndarray, wide: int) -> np.ndarray:
+    """Positions of the ``wide`` largest ``sims``, unordered.
+
+    ``np.argpartition`` over the ~16k scores of a search at 1M took ~155 us. A threshold from
+    every 16th score (the ``wide // 8``-th largest of them) leaves ~100 candidates to partition
+    (~30 us); it is exact whenever at least ``wide`` scores reach it, and falls back otherwise.
+    """
+    if len(sims) <= wide:
+        return np.arange(len(sims))
+    if len(sims) > 16 * wide and wide >= 8:
+        sub = sims[::16]
+        threshold = np.partition(sub, len(sub) - wide // 8)[len(sub) - wide // 8]
+        near = np.flatnonzero(sims >= threshold)
+        if len(near) >= wide:
+            return near[np.argpartition(sims[near], len(near) - wide)[len(near) - wide:]]
+    return np.argpartition(sims, len(sims) - wide)[len(sims) - wide:]
+
+
 class InvertedLists:
     """Labelled points (already projected) in k-means lists, searched by inner product."""
 
@@ -133,9 +151,7 @@ class InvertedLists:
         offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
         rows = np.concatenate([offsets + np.arange(len(offsets)), np.arange(self.bounds[-1], self.n)])
         sims = np.take(self.points, rows, axis=0) @ point
-        if len(rows) > wide:
-            rows = rows[np.argpartition(sims, len(rows) - wide)[len(rows) - wide:]]
-        labels = self.labels[rows]
+        labels = self.labels[rows[best(sims, wide)]]
         return labels[labels >= 0]
 
     # persistence --------------------------------------------------------------------

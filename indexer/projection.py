@@ -75,13 +75,17 @@ class FullVectors:
     """The full vectors behind projected ones, by label: a sorted label array and its rows.
 
     Labels arrive in ascending order (new vector ids), so adding is an append into spare
-    capacity; anything else is merged (a re-added label replaces its row).
+    capacity; anything else is merged (a re-added label replaces its row). Lookups go through a
+    table of row by label (vector ids are dense): at 1M a binary search of 50 labels in the
+    8 MB label array cost ~130 us of a search's budget, the table ~40 us.
     """
 
     def __init__(self, dim: int) -> None:
         self.labels = np.zeros(0, np.int64)
         self.rows = np.zeros((0, dim), np.float32)
         self.n = 0
+        self._row_of = np.zeros(0, np.int32)  # row of each label up to labels[_indexed - 1]; -1: none
+        self._indexed = 0  # labels[:_indexed] are in the table
 
     def add(self, labels: np.ndarray, vecs: np.ndarray) -> None:
         labels, vecs = labels.astype(np.int64), vecs.astype(np.float32)
@@ -95,7 +99,7 @@ class FullVectors:
             self._grow(max(self.n + len(labels), int(len(self.labels) * 1.5)))
         self.labels[self.n:self.n + len(labels)] = labels
         self.rows[self.n:self.n + len(labels)] = vecs
-        self.n += len(labels)
+        self.n += len(labels)  # the table catches up at the next lookup
 
     def _grow(self, capacity: int) -> None:
         labels, rows = np.zeros(capacity, np.int64), np.zeros((capacity, self.rows.shape[1]), np.float32)
@@ -109,13 +113,30 @@ class FullVectors:
         _, last = np.unique(all_labels[::-1], return_index=True)
         keep = len(all_labels) - 1 - last
         self.labels, self.rows, self.n = all_labels[keep], all_rows[keep], len(keep)
+        self._row_of, self._indexed = np.zeros(0, np.int32), 0  # rows moved: the table starts again
 
     def get(self, labels: np.ndarray) -> np.ndarray:
         """Rows of these labels; KeyError for one never added."""
-        pos = np.minimum(np.searchsorted(self.labels[:self.n], labels), max(self.n - 1, 0))
-        if self.n == 0 or not np.array_equal(self.labels[pos], labels):
+        if self._indexed < self.n:
+            self._index_rows()
+        labels = np.asarray(labels, np.int64)
+        if len(labels) and (labels.min() < 0 or labels.max() >= len(self._row_of)):
+            raise KeyError("a label without a full vector")
+        pos = self._row_of[labels]
+        if len(pos) and pos.min() < 0:
             raise KeyError("a label without a full vector")
         return self.rows[pos]
+
+    def _index_rows(self) -> None:
+        """Enter the labels appended since the last lookup into the table (grown by half)."""
+        top = int(self.labels[self.n - 1]) + 1
+        if top > len(self._row_of):
+            table = np.full(max(top, int(len(self._row_of) * 1.5)), -1, np.int32)
+            table[:len(self._row_of)] = self._row_of
+            self._row_of = table
+        new = slice(self._indexed, self.n)
+        self._row_of[self.labels[new]] = np.arange(self._indexed, self.n, dtype=np.int32)
+        self._indexed = self.n
 
     def save(self, labels_path: Path, rows_path: Path) -> None:
         for path, array in ((labels_path, self.labels[:self.n]), (rows_path, self.rows[:self.n])):

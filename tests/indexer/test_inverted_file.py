@@ -10,6 +10,7 @@ import pytest
 
 from indexer import inverted_file
 from indexer.inverted_file import InvertedLists
+from indexer.inverted_file import best as largest
 
 
 def points(rng: np.random.Generator, n: int, dim: int = 16, centers: int = 40) -> np.ndarray:
@@ -94,3 +95,14 @@ def test_lists_that_do_not_fit_together_are_refused(tmp_path: Path) -> None:
     lists.save(tmp_path / "bad.npz")
     with pytest.raises(ValueError):
         InvertedLists.load(tmp_path / "bad.npz")
+
+
+def test_best_is_the_exact_top_whatever_the_scores() -> None:
+    rng = np.random.default_rng(4)
+    for sims in (rng.normal(size=16_000), rng.normal(size=16_000) ** 8, np.repeat(rng.normal(size=400), 40),
+                 np.concatenate([np.ones(60), np.zeros(16_000)]), rng.normal(size=30)):
+        sims = sims.astype(np.float32)
+        wide = min(50, len(sims))
+        got = largest(sims, wide)
+        assert len(got) == len(set(got.tolist())) == wide
+        assert np.sort(sims[got]).tolist() == np.sort(sims)[len(sims) - wide:].tolist()

@@ -131,3 +131,7 @@ def test_full_vectors_by_label() -> None:
     assert full.get(np.array([3, 1])).tolist() == [[0, 0, 0, 1], [1, 0, 0, 0]]
     with pytest.raises(KeyError):
         full.get(np.array([4]))
+    full.add(np.array([9]), np.full((1, 4), 2, np.float32))  # appended after a merge
+    assert full.get(np.array([9, 2])).tolist() == [[2, 2, 2, 2], [0, 0, 1, 0]]
+    with pytest.raises(KeyError):
+        full.get(np.array([5]))  # between labels
