@@ -190,6 +190,7 @@ class AnnIndex:
         self.max_id = int(full.labels[full.n - 1])
         if self.basis is not None:
             self._full, self._lists = full, InvertedLists.build(rows @ self.basis, full.labels[:full.n])
+            self._index = self._new(1024)  # let a graph built before the projection go
             return
         self._index = self._new(max(1024, int(full.n * 1.2)))
         for start in range(0, full.n, 20_000):
