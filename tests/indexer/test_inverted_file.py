@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from indexer import inverted_file
-from indexer.inverted_file import InvertedLists
-from indexer.inverted_file import best as largest
+from indexer.inverted_file import InvertedLists, best
 
 
 def points(rng: np.random.Generator, n: int, dim: int = 16, centers: int = 40) -> np.ndarray:
@@ -19,7 +18,7 @@ def points(rng: np.random.Generator, n: int, dim: int = 16, centers: int = 40) -
     return y / np.linalg.norm(y, axis=1, keepdims=True)  # unit vectors: each one's best match is itself
 
 
-def best(lists: InvertedLists, q: np.ndarray, every: dict[int, np.ndarray], k: int = 10) -> np.ndarray:
+def top(lists: InvertedLists, q: np.ndarray, every: dict[int, np.ndarray], k: int = 10) -> np.ndarray:
     """The top ``k`` of the lists' candidates, re-ranked as AnnIndex does."""
     cand = lists.search(q, 50)
     sims = np.stack([every[int(i)] for i in cand]) @ q
@@ -42,7 +41,7 @@ def test_probed_lists_find_the_exact_neighbours() -> None:
     hits = []
     for q in queries:
         exact = set(labels[np.argpartition(-(y @ q), 10)[:10]].tolist())
-        hits.append(len(exact & set(best(lists, q, every).tolist())) / 10)
+        hits.append(len(exact & set(top(lists, q, every).tolist())) / 10)
         assert len(lists.search(q, 50, probes=2)) <= 50
     assert np.mean(hits) >= 0.98
     one = [len(set(labels[np.argpartition(-(y @ q), 10)[:10]].tolist()) & set(lists.search(q, 10, probes=1).tolist()))
@@ -59,22 +58,22 @@ def test_adds_removals_merges_and_a_save_keep_every_label_once(tmp_path: Path) -
     lists.add(np.arange(1000, 1050), new)  # a short tail: scanned whole, not merged yet
     every |= dict(zip(range(1000, 1050), new, strict=True))
     assert lists.bounds[-1] == 1000 and lists.n == 1050
-    assert best(lists, new[3], every, 1)[0] == 1003
+    assert top(lists, new[3], every, 1)[0] == 1003
     assert lists.remove([1003, 5, 99_999]) == 2
-    assert 1003 not in best(lists, new[3], every).tolist() and 5 not in lists.live_labels()
+    assert 1003 not in top(lists, new[3], every).tolist() and 5 not in lists.live_labels()
     moved = -y[7]
     lists.add(np.array([7]), moved[None, :])  # a label again: its old row goes
     every[7] = moved
-    assert best(lists, moved, every, 1)[0] == 7 and np.sum(lists.live_labels() == 7) == 1
+    assert top(lists, moved, every, 1)[0] == 7 and np.sum(lists.live_labels() == 7) == 1
     more = points(rng, 200)
     lists.add(np.arange(2000, 2200), more)  # the tail outgrew TAIL_MIN: merged, removed rows dropped
     every |= dict(zip(range(2000, 2200), more, strict=True))
     assert lists.bounds[-1] == lists.n == lists.live == 1050 - 2 + 200
-    assert best(lists, more[9], every, 1)[0] == 2009
+    assert top(lists, more[9], every, 1)[0] == 2009
     lists.save(tmp_path / "lists.npz")
     again = InvertedLists.load(tmp_path / "lists.npz")
     assert sorted(again.live_labels().tolist()) == sorted(lists.live_labels().tolist())
-    assert best(again, more[9], every, 1)[0] == 2009 and best(again, moved, every, 1)[0] == 7
+    assert top(again, more[9], every, 1)[0] == 2009 and top(again, moved, every, 1)[0] == 7
 
 
 def test_a_library_that_doubled_is_clustered_again() -> None:
@@ -85,7 +84,7 @@ def test_a_library_that_doubled_is_clustered_again() -> None:
     lists.add(np.arange(500, 1100), far)
     assert lists.clustered_n == 1100 and len(lists.centres) == 44 and lists.bounds[-1] == lists.n == 1100
     every = dict(zip(range(500, 1100), far, strict=True))
-    assert best(lists, far[0], every | {i: np.zeros(16, np.float32) for i in range(500)}, 1)[0] == 500
+    assert top(lists, far[0], every | {i: np.zeros(16, np.float32) for i in range(500)}, 1)[0] == 500
 
 
 def test_lists_that_do_not_fit_together_are_refused(tmp_path: Path) -> None:
@@ -103,6 +102,6 @@ def test_best_is_the_exact_top_whatever_the_scores() -> None:
                  np.concatenate([np.ones(60), np.zeros(16_000)]), rng.normal(size=30)):
         sims = sims.astype(np.float32)
         wide = min(50, len(sims))
-        got = largest(sims, wide)
+        got = best(sims, wide)
         assert len(got) == len(set(got.tolist())) == wide
         assert np.sort(sims[got]).tolist() == np.sort(sims)[len(sims) - wide:].tolist()
