@@ -40,7 +40,9 @@ def clustered(n: int, rng: np.random.Generator, centers: int = 2000) -> np.ndarr
     c = rng.normal(size=(centers, 32)).astype(np.float32)
     z = c[rng.integers(0, centers, n)] + 0.5 * rng.normal(size=(n, 32)).astype(np.float32)
     x = z @ _PROJ + 0.05 * rng.normal(size=(n, DIM)).astype(np.float32) * np.sqrt(32 / DIM) * 8
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
+    # float32 as the store holds them: NumPy 2 promotes the float64 scalar above, and a 4 GB float64
+    # array at 1M made the exact scan, and the cold searches after it, slower than the app's
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
 def rss_mb() -> float:
