@@ -5,9 +5,9 @@ Over a 32-d projection a graph walk is bound by its hops, not by the distances: 
 An inverted file reads memory in long runs instead: the query's nearest lists are contiguous
 slices of one array, gathered with one ``np.take`` and scored with one product. At 1M on
 bench_query's clustered data, 64 of 4,000 lists (~16k vectors) hold the exact top 10 in the
-best 50 for recall 0.9955 in 0.47-0.9 ms (1.0-1.6 ms with caches emptied by a 2 GB scan;
-most of it the gather); the build is a k-means on a sample instead of a graph (the index
-build 155-175 s instead of 274-381 s).
+best 50 for recall 0.9955 in 0.37-0.75 ms p50, the slowest right after an exact scan of the
+float32 vectors has emptied the caches (p95 0.90 ms); the build is a k-means on a sample
+instead of a graph (the index build 79-175 s instead of 274-381 s).
 
 Why by hand: hnswlib (fixed by the product) has no inverted file, and FAISS would add a
 second native ANN library for this one case; numpy's products and gathers do the work here.
