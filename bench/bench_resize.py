@@ -35,11 +35,12 @@ TINY = ("tiny-clip", "tiny-clip-gap", "tiny-clip-conv")
 Resize = Callable[[np.ndarray, int, int], np.ndarray]
 
 
-def _cv(down: int, up: int) -> Resize:
+def _cv(down: str, up: str) -> Resize:
     import cv2
 
     cv2.setNumThreads(1)  # one photo per decode thread, as the pipeline runs them
-    return lambda a, w, h: cv2.resize(a, (w, h), interpolation=down if w < a.shape[1] else up)
+    flags = getattr(cv2, down), getattr(cv2, up)
+    return lambda a, w, h: cv2.resize(a, (w, h), interpolation=flags[0] if w < a.shape[1] else flags[1])
 
 
 def _ort() -> Resize:
@@ -92,8 +93,8 @@ def main() -> None:
     from indexer.model import Embedder
 
     methods: dict[str, Resize] = {"Pillow BICUBIC (shipped)": _pillow(Image.Resampling.BICUBIC),
-                                  "OpenCV AREA down / CUBIC up": _cv(*_cv_flags("INTER_AREA", "INTER_CUBIC")),
-                                  "OpenCV LINEAR": _cv(*_cv_flags("INTER_LINEAR", "INTER_LINEAR")),
+                                  "OpenCV AREA down / CUBIC up": _cv("INTER_AREA", "INTER_CUBIC"),
+                                  "OpenCV LINEAR": _cv("INTER_LINEAR", "INTER_LINEAR"),
                                   "ONNX Runtime Resize (cubic, antialias)": _ort()}
     files = photos(args.big)
     rows = []
@@ -111,7 +112,7 @@ def main() -> None:
             t = time.perf_counter()
             rgbs = [run(im) for im in pics]
             ms = (time.perf_counter() - t) / len(pics) * 1000
-            pixels = np.stack([normalised(r, norm) for r in rgbs])
+            pixels = np.stack([norm.normalise(r) for r in rgbs])
             cos = np.sum(np.concatenate([emb.encode_pixels(pixels[i:i + 64]) for i in range(0, len(pixels), 64)])
                          * reference, axis=1)
             rows.append([label, size, name, ms, float(cos.min()), float(np.percentile(cos, 1)), float(cos.mean())])
@@ -120,18 +121,6 @@ def main() -> None:
                   "mean cosine"], rows),
            f"{len(files)} photos: the shared photos (mostly 200-500 px) and {args.big} generated 12 MP JPEGs, decoded as "
            "the pipeline does (libjpeg draft). A method ships only with min cosine >= 0.999 on every trained model.")
-
-
-def _cv_flags(down: str, up: str) -> tuple[int, int]:
-    import cv2
-
-    return getattr(cv2, down), getattr(cv2, up)
-
-
-def normalised(rgb: np.ndarray, pre: Preprocessor) -> np.ndarray:
-    """(size, size, 3) bytes -> the normalised (3, size, size) floats the float graph takes."""
-    x = rgb.astype(np.float32).transpose(2, 0, 1) / np.float32(255)
-    return np.ascontiguousarray((x - pre.mean) / pre.std)
 
 
 if __name__ == "__main__":

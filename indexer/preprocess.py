@@ -33,7 +33,11 @@ class Preprocessor:
         self.std = np.asarray(cfg["std"], np.float32).reshape(3, 1, 1)
 
     def __call__(self, image: Image.Image) -> np.ndarray:
-        x = self.rgb(image).astype(np.float32).transpose(2, 0, 1) / np.float32(255)
+        return self.normalise(self.rgb(image))
+
+    def normalise(self, rgb: np.ndarray) -> np.ndarray:
+        """(size, size, 3) bytes -> the normalised (3, size, size) floats a float graph takes."""
+        x = rgb.astype(np.float32).transpose(2, 0, 1) / np.float32(255)
         return np.ascontiguousarray((x - self.mean) / self.std)
 
     def rgb(self, image: Image.Image) -> np.ndarray:
