@@ -7,9 +7,14 @@ of uint8 ones. In the graph it is one Cast, Transpose, Mul and Add that the engi
 vectorised over the whole batch (OpenVINO folds the scale and shift into the first
 convolution). The resize stays in Pillow (photos differ in size, a batch cannot).
 
-The new graph is written once beside the chosen one (``image_fp32.u8.onnx``) and used only
-if it embeds probe pictures as the float path does (cosine >= ``FIDELITY_MIN``); a graph
-that cannot be wrapped or fails the check is recorded (``.u8.refused``) and not retried.
+The same rewrite of the graph also turns its grouped convolutions with one input channel per
+group into depthwise ones (depthwise.py: exact, and 30 % faster in OpenVINO on the Xeon).
+
+The new graph is written once beside the chosen one (``image_fp32.u8v2.onnx``; ``VERSION``
+changes the name when the rewrite changes, so a graph made by an older Glimpse is made again)
+and used only if it embeds probe pictures as the float path does (cosine >= ``FIDELITY_MIN``);
+a graph that cannot be rewritten or fails the check is recorded (``.u8v2.refused``) and not
+retried.
 """
 
 from __future__ import annotations
@@ -20,20 +25,28 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer import atomic
+from indexer import atomic, depthwise
 
 log = logging.getLogger(__name__)
 FIDELITY_MIN = 0.9999  # measured 1.0000 on the tiny and MobileCLIP2-S0 graphs; float order is all that differs
 INPUT = "rgb"
+VERSION = "u8v2"  # v2: grouped convolutions made depthwise
 
 
 def u8_path(graph: Path) -> Path:
-    return graph.with_name(f"{graph.stem}.u8.onnx")
+    return graph.with_name(f"{graph.stem}.{VERSION}.onnx")
+
+
+def _forget_older(graph: Path) -> None:
+    """Older Glimpses' rewrites of ``graph`` (tens of MB each) once the current one exists."""
+    for old in graph.parent.glob(f"{graph.stem}.u8*"):
+        if not old.name.startswith(f"{graph.stem}.{VERSION}."):
+            old.unlink(missing_ok=True)
 
 
 def wrap(graph: Path, mean: Sequence[float], std: Sequence[float], check: Callable[[Path], bool]) -> Path | None:
     """``graph`` (float NCHW pixels in) with uint8 NHWC input, made and ``check``-ed once; None if it cannot be."""
-    done, refused = u8_path(graph), graph.with_name(f"{graph.stem}.u8.refused")
+    done, refused = u8_path(graph), graph.with_name(f"{graph.stem}.{VERSION}.refused")
     if done.exists() and done.stat().st_mtime >= graph.stat().st_mtime:
         return done
     if refused.exists() and refused.stat().st_mtime >= graph.stat().st_mtime:
@@ -43,6 +56,7 @@ def wrap(graph: Path, mean: Sequence[float], std: Sequence[float], check: Callab
             _write(graph, tmp, mean, std)
             if not check(tmp):
                 raise ValueError("it does not embed pictures as the float path does")
+        _forget_older(graph)
         return done
     except Exception as e:  # noqa: BLE001 - any failure of a third-party graph rewrite means "keep the float path"
         log.info("cannot give %s a uint8 input: %s", graph.name, e)
@@ -73,6 +87,8 @@ def _write(src: Path, dst: Path, mean: Sequence[float], std: Sequence[float]) ->
         g.node.insert(i, node)
     g.input.remove(old)
     g.input.insert(0, helper.make_tensor_value_info(INPUT, TensorProto.UINT8, [dims[0], dims[2], dims[3], 3]))
+    n = depthwise.rewrite(model)
+    log.info("%s: %d grouped convolutions made depthwise", src.name, n)
     onnx.checker.check_model(model)
     onnx.save(model, str(dst))
 

@@ -16,7 +16,7 @@ LAYERS = {
     # files, frames, the model's runtime, the store and its ANN cache
     "u8graph": 1, "crawl": 1, "decode": 1, "video": 1, "thumbs": 1, "store": 1, "ann": 1, "projection": 1, "runtime": 1,
     "inverted_file": 1, "quantize": 1, "model": 1, "ocr": 1, "regions": 1, "writelock": 1, "passes": 0, "embedding": 1,
-    "schema": 0, "rows": 0, "store_text": 1, "store_vectors": 1, "preprocess": 1, "tokenizer": 1, "engines": 1,
+    "schema": 0, "rows": 0, "store_text": 1, "store_vectors": 1, "preprocess": 1, "tokenizer": 1, "engines": 1, "depthwise": 1,
     # what runs over them
     "pipeline": 2, "rank": 2, "query": 2, "catalog": 2, "textpass": 2, "textsearch": 2, "reembed": 2,
     "nonsense": 2, "duplicates": 2, "switching": 2, "searching": 2, "status": 2, "ordering": 2, "export": 2, "saved": 2,
