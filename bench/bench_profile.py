@@ -62,7 +62,8 @@ def main() -> None:
                 "search", "warm-up"]
         subprocess.run(warm, cwd=ROOT, capture_output=True)  # the one-time export, not profiled
         out = Path(tmp) / "profile.txt"
-        cmd = [sys.executable, "-m", "indexer.cli", "--library", str(lib), "--model", model, "index", str(corpus), "-q", "--no-text"]
+        cmd = [sys.executable, "-m", "indexer.cli", "--library", str(lib), "--model", model, "index", str(corpus), "-q",
+               "--no-text"]  # the embedding pass only: reading text (OCR) runs after it and has its own bench
         subprocess.run([pyspy, "record", "--native", "--threads", "--format", "raw", "--rate", "100", "-o", str(out),
                         "--", *cmd], cwd=ROOT, check=True, capture_output=True)
         counts: collections.Counter[str] = collections.Counter()

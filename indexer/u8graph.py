@@ -10,10 +10,10 @@ convolution). The resize stays in Pillow (photos differ in size, a batch cannot)
 The same rewrite of the graph also turns its grouped convolutions with one input channel per
 group into depthwise ones (depthwise.py: exact, and 30 % faster in OpenVINO on the Xeon).
 
-The new graph is written once beside the chosen one (``image_fp32.u8v2.onnx``; ``VERSION``
+The new graph is written once beside the chosen one (``image_fp32.u8v3.onnx``; ``VERSION``
 changes the name when the rewrite changes, so a graph made by an older Glimpse is made again)
 and used only if it embeds probe pictures as the float path does (cosine >= ``FIDELITY_MIN``);
-a graph that cannot be rewritten or fails the check is recorded (``.u8v2.refused``) and not
+a graph that cannot be rewritten or fails the check is recorded (``.u8v3.refused``) and not
 retried.
 """
 
@@ -30,7 +30,7 @@ from indexer import atomic, depthwise
 log = logging.getLogger(__name__)
 FIDELITY_MIN = 0.9999  # measured 1.0000 on the tiny and MobileCLIP2-S0 graphs; float order is all that differs
 INPUT = "rgb"
-VERSION = "u8v2"  # v2: grouped convolutions made depthwise
+VERSION = "u8v3"  # v2: grouped convolutions made depthwise; v3: their inputs repeated by a 1x1 convolution
 
 
 def u8_path(graph: Path) -> Path:

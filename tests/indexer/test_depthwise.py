@@ -43,7 +43,8 @@ def test_a_grouped_conv_with_one_input_per_group_becomes_depthwise_with_the_same
     assert depthwise.rewrite(model) == 1  # the depthwise and the dense conv are left as they are
     onnx.checker.check_model(model)
     onnx.save(model, str(dst))
-    assert _groups(model) == [12, 12, 1]
+    assert _groups(model) == [1, 12, 12, 1]  # the repeat (1x1), the rewritten conv, the two left alone
+    assert depthwise.rewrite(model) == 0
     x = rng.normal(size=(2, 3, 9, 9)).astype(np.float32)
     np.testing.assert_allclose(OrtTower(dst, 1)(x), OrtTower(src, 1)(x), rtol=1e-5, atol=1e-5)
 
@@ -61,7 +62,7 @@ def test_the_uint8_tower_is_made_depthwise_and_replaces_an_older_rewrite(tmp_pat
     older.write_bytes(b"stale")
     mean, std = [0.5, 0.4, 0.3], [0.2, 0.25, 0.3]
     wrapped = u8graph.wrap(src, mean, std, lambda _p: True)
-    assert wrapped is not None and _groups(onnx.load(str(wrapped))) == [12, 12, 1]
+    assert wrapped is not None and _groups(onnx.load(str(wrapped))) == [1, 12, 12, 1]
     assert not older.exists()
     rgb = rng.integers(0, 256, (2, 9, 9, 3), dtype=np.uint8)
     pixels = (rgb.astype(np.float32).transpose(0, 3, 1, 2) / 255 - np.reshape(mean, (1, 3, 1, 1))) \
