@@ -4,8 +4,9 @@ Why: after the resize, open_clip's transform is arithmetic over every pixel (to 
 by 255, subtract the mean, divide by the std, HWC to CHW). In numpy that was 3.8 ms of a
 6.7 ms preprocessing per photo on the AMD EPYC, and batches of float pixels are 4x the bytes
 of uint8 ones. In the graph it is one Cast, Transpose, Mul and Add that the engine runs
-vectorised over the whole batch (OpenVINO folds the scale and shift into the first
-convolution). The resize stays in Pillow (photos differ in size, a batch cannot).
+vectorised over the whole batch (OpenVINO fuses the scale and shift into one MulAdd node,
+0.8 ms of a 16-photo batch on the Xeon). The resize stays in Pillow (photos differ in size,
+a batch cannot).
 
 The same rewrite of the graph also turns its grouped convolutions with one input channel per
 group into depthwise ones (depthwise.py: exact, and 30 % faster in OpenVINO on the Xeon).
