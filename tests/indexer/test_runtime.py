@@ -179,10 +179,10 @@ def test_bytes_in_the_graph_are_normalised_as_numpy_did_and_a_failed_check_keeps
     graph = tmp_path / "image_fp32.onnx"
     _flatten_graph(graph)
     assert u8graph.wrap(graph, mean, std, lambda _p: False) is None  # disagrees: kept float, and remembered
-    assert (tmp_path / "image_fp32.u8v3.refused").exists() and not u8graph.u8_path(graph).exists()
+    assert (tmp_path / f"image_fp32.{u8graph.VERSION}.refused").exists() and not u8graph.u8_path(graph).exists()
     assert u8graph.wrap(graph, mean, std, lambda _p: True) is None  # not retried at every start
 
-    (tmp_path / "image_fp32.u8v3.refused").unlink()
+    (tmp_path / f"image_fp32.{u8graph.VERSION}.refused").unlink()
     wrapped = u8graph.wrap(graph, mean, std, lambda _p: True)
     rgb = np.random.default_rng(0).integers(0, 256, (2, 4, 4, 3), dtype=np.uint8)
     expected = ((rgb.astype(np.float32).transpose(0, 3, 1, 2) / 255 - np.reshape(mean, (1, 3, 1, 1)))
