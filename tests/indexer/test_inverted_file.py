@@ -105,3 +105,22 @@ def test_best_is_the_exact_top_whatever_the_scores() -> None:
         got = best(sims, wide)
         assert len(got) == len(set(got.tolist())) == wide
         assert np.sort(sims[got]).tolist() == np.sort(sims)[len(sims) - wide:].tolist()
+
+
+def test_each_probed_list_and_the_tail_are_scored_and_mapped_back_to_their_labels() -> None:
+    """The scores come list by list (no gather): the picks are exactly the best rows of the probed
+    lists and the tail, empty lists included, with their own labels."""
+    rng = np.random.default_rng(3)
+    dim, lists_n = 8, 6
+    centres = np.eye(lists_n, dim, dtype=np.float32)
+    sizes = [40, 0, 25, 0, 60, 30]  # two empty lists
+    bounds = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+    pts = rng.normal(size=(int(bounds[-1]) + 15, dim)).astype(np.float32)  # 15 rows of tail
+    labels = rng.permutation(10_000)[:len(pts)].astype(np.int64)
+    lists = InvertedLists(centres, pts, labels, bounds, int(bounds[-1]))
+    for q in rng.normal(size=(20, dim)).astype(np.float32):
+        for probes in (1, 3, 6):
+            near = np.argpartition(lists._centre_norms - 2 * (centres @ q), probes - 1)[:probes]
+            rows = np.concatenate([np.arange(bounds[i], bounds[i + 1]) for i in near] + [np.arange(bounds[-1], len(pts))])
+            want = set(labels[rows[np.argsort(-(pts[rows] @ q))[:12]]].tolist())
+            assert set(lists.search(q, 12, probes=probes).tolist()) == want
