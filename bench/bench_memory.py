@@ -75,11 +75,9 @@ def make_library(folder: Path, n: int, model: str) -> None:
 
     from bench.bench_query import clustered
     from indexer import Library
-    from indexer.model import ModelSpec, fingerprint
 
     lib = Library.open(folder, model=model)
-    lib.store.set_meta("model", fingerprint(ModelSpec.parse(model)))  # the id Embedder records
-    lib.store.set_meta("dim", "512")
+    _ = lib.embedder  # records the model in the library, as a first index does (bench_cli.make_library)
     from indexer.store import encode_vec
 
     vecs = clustered(n, np.random.default_rng(0))
@@ -87,8 +85,13 @@ def make_library(folder: Path, n: int, model: str) -> None:
         lib.store.db.conn.executemany(
             "INSERT INTO files (id, path, kind, status, size, mtime) VALUES (?, ?, 'photo', 'ok', 1, 1)",
             ((i + 1, f"/nowhere/{i}.jpg") for i in range(n)))
-        lib.store.db.conn.executemany("INSERT INTO vectors (id, file_id, vec) VALUES (?, ?, ?)",
-                                      ((i + 1, i + 1, encode_vec(v)) for i, v in enumerate(vecs)))
+        # Each vector carries the active model's id, as indexing writes it: without it the library
+        # had no searchable vectors at all (model switching keeps vectors per model), and the
+        # figures until 2026-12-05 measured an empty index.
+        lib.store.db.conn.executemany("INSERT INTO vectors (id, file_id, vec, model) VALUES (?, ?, ?, ?)",
+                                      ((i + 1, i + 1, encode_vec(v), lib.store.model) for i, v in enumerate(vecs)))
+    hits = lib.search_vector(vecs[0], 5)  # builds and saves the ANN index, as after indexing
+    assert len(hits) == 5, "the synthetic library is not searchable"
     lib.ann.save()
     lib.close()
 
