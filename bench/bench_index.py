@@ -109,8 +109,6 @@ def tower_rates(model: str, rounds: int = 5, seconds: float = 1.5, batch: int = 
     with only the depthwise rewrite, and as the app runs it (uint8 in + depthwise). Rounds
     interleave the graphs, and best and median are reported, because this VM's speed drifts
     by up to 1.5x over seconds (measured: 87-152 photos/s in 2 s windows of one graph)."""
-    import json
-
     import numpy as np
     import onnx
 
@@ -120,9 +118,8 @@ def tower_rates(model: str, rounds: int = 5, seconds: float = 1.5, batch: int = 
 
     emb = Embedder(model, precision="int8")  # the exported towers, as indexing runs them
     towers_of = emb.towers
-    folder = emb.folder
-    choice = json.loads((folder / "choice.json").read_text())
-    exported = folder / choice["image"]
+    choice = towers_of.choice  # the engine and graph chosen at export (choice.json)
+    exported = emb.folder / choice["image"]
     dw = OUT_DIR / "image_depthwise_only.onnx"
     graph = onnx.load(str(exported))
     depthwise.rewrite(graph)

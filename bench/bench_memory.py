@@ -70,32 +70,6 @@ lib.close()
 """
 
 
-def make_library(folder: Path, n: int, model: str) -> None:
-    import numpy as np
-
-    from bench.bench_query import clustered
-    from indexer import Library
-
-    lib = Library.open(folder, model=model)
-    _ = lib.embedder  # records the model in the library, as a first index does (bench_cli.make_library)
-    from indexer.store import encode_vec
-
-    vecs = clustered(n, np.random.default_rng(0))
-    with lib.store.transaction():
-        lib.store.db.conn.executemany(
-            "INSERT INTO files (id, path, kind, status, size, mtime) VALUES (?, ?, 'photo', 'ok', 1, 1)",
-            ((i + 1, f"/nowhere/{i}.jpg") for i in range(n)))
-        # Each vector carries the active model's id, as indexing writes it: without it the library
-        # had no searchable vectors at all (model switching keeps vectors per model), and the
-        # figures until 2026-12-05 measured an empty index.
-        lib.store.db.conn.executemany("INSERT INTO vectors (id, file_id, vec, model) VALUES (?, ?, ?, ?)",
-                                      ((i + 1, i + 1, encode_vec(v), lib.store.model) for i, v in enumerate(vecs)))
-    hits = lib.search_vector(vecs[0], 5)  # builds and saves the ANN index, as after indexing
-    assert len(hits) == 5, "the synthetic library is not searchable"
-    lib.ann.save()
-    lib.close()
-
-
 def child(mode: str, lib: Path, model: str, photos: Path) -> dict:
     env = {**os.environ, "GLIMPSE_MODELS": str(Path(tempfile.gettempdir()) / "glimpse-bench-models")}
     out = subprocess.run([sys.executable, "-c", CHILD.format(root=str(ROOT)), mode, str(lib), model, str(photos)],
@@ -109,6 +83,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--items", type=int, default=100_000)
     args = ap.parse_args()
+    from bench.bench_cli import make_library
     from bench.bench_index import big_jpegs
     from bench.bench_video import random_mobileclip_dir
 
@@ -116,7 +91,7 @@ def main() -> None:
     photos = big_jpegs(60)
     with tempfile.TemporaryDirectory() as tmp:
         lib = Path(tmp) / "lib"
-        make_library(lib, args.items, model)
+        make_library(lib, args.items, model)  # bench_cli's: a store with the active model's vectors and their index
         child("export", lib, model, photos)  # first start: export + quantize once (not measured)
         base = child("torch-fp32", lib, model, photos)
         idle = child("idle", lib, model, photos)
