@@ -29,6 +29,8 @@ from indexer.store import Store
 M = 16
 EF_CONSTRUCTION = 500  # a better graph: at 1M, recall 0.98 at ef ~350 instead of ~700 (2.4x build time)
 EF_SEARCH = 200  # the least ef used: recall@10 >= 0.98 needs 128 at 100k on CLIP-like data
+# what a rebuild replaces when it swaps the index it built beside this one in
+_STATE = ("basis", "_full", "_lists", "fit_checked", "_energy_since_fit", "_index", "version", "max_id", "deleted")
 
 
 def default_ef(n: int) -> int:
@@ -60,6 +62,7 @@ class AnnIndex:
         self.max_id = 0
         self.deleted: set[int] = set()
         self.dirty = False
+        self._rebuilding = False  # a rebuild runs beside this index: nobody starts another
 
     @property
     def projected(self) -> bool:
@@ -117,7 +120,7 @@ class AnnIndex:
                 basis = np.load(self.folder / info["basis"])
                 full = FullVectors.load(self.folder / info["labels"], self.folder / info["full"])
                 lists = InvertedLists.load(self.folder / info["lists"])
-                if basis.shape != (self.dim, lists.points.shape[1]) or full.rows.shape[1] != self.dim:
+                if basis.shape != (self.dim, lists.points.shape[1]) or full.dim != self.dim:
                     return False
             else:
                 idx = hnswlib.Index(space="ip", dim=self.dim)
@@ -162,57 +165,73 @@ class AnnIndex:
 
     # keeping level with the store ---------------------------------------------------
     def rebuild(self, store: Store) -> None:
-        """Build from scratch from every vector in SQLite."""
+        """Build from scratch from every vector in SQLite, beside the index searches use meanwhile
+        (at 200k the projection and its lists take tens of seconds), then swap it in."""
+        fresh = AnnIndex(self.folder, self.dim, self.model)
+        fresh._build(store)
         with self._lock:
-            version = store.version()
-            n = store.vector_count(self.model)
-            self.max_id, self.deleted = 0, set()
-            self.basis, self._full, self._lists = None, None, None
-            if n < projection.PROJECT_MIN:
-                self._index = self._new(max(1024, int(n * 1.2)))
-                for ids, vecs in store.vectors_since(0, model=self.model):
-                    self.add(ids, vecs)
-            else:
-                self._rebuild_large(store)
-            self.version = version
+            for name in _STATE:
+                setattr(self, name, getattr(fresh, name))
+            self._level(store)  # what was committed while it was built
             self.save()
+
+    def _build(self, store: Store) -> None:
+        version = store.version()
+        if store.vector_count(self.model) < projection.PROJECT_MIN:
+            self._index = self._new(max(1024, int(store.vector_count(self.model) * 1.2)))
+            for ids, vecs in store.vectors_since(0, model=self.model):
+                self.add(ids, vecs)
+        else:
+            self._rebuild_large(store)
+        self.version = version
 
     def _rebuild_large(self, store: Store) -> None:
         """Read every vector once, fit a projection on a sample of them, build inverted lists over
         it (or the graph over the full vectors when no projection keeps the neighbours)."""
-        full = FullVectors(self.dim)
+        full = FullVectors(self.dim, expect=store.vector_count(self.model))  # one block: one gather a search
         for ids, vecs in store.vectors_since(0, model=self.model):
             full.add(ids, vecs)
-        rows = full.rows[:full.n]
         pick = np.random.default_rng(0).choice(full.n, min(full.n, projection.SAMPLE), replace=False)
-        self.basis = projection.fit(rows[np.sort(pick)])
+        self.basis = projection.fit(full.rows_at(np.sort(pick)))
         self.fit_checked, self._energy_since_fit = full.n, np.zeros(2)
         self.max_id = int(full.labels[full.n - 1])
         if self.basis is not None:
-            self._full, self._lists = full, InvertedLists.build(rows @ self.basis, full.labels[:full.n])
+            points = np.concatenate([rows @ self.basis for _, rows in full.batches(FullVectors.BLOCK)])
+            self._full, self._lists = full, InvertedLists.build(points, full.labels[:full.n])
             self._index = self._new(1024)  # let a graph built before the projection go
             return
         self._index = self._new(max(1024, int(full.n * 1.2)))
-        for start in range(0, full.n, 20_000):
-            self._add_graph(full.labels[start:start + 20_000], rows[start:start + 20_000])
+        for labels, rows in full.batches(20_000):
+            self._add_graph(labels, rows)
 
-    def catch_up(self, store: Store) -> int:
-        """Apply what the store committed since this index was saved; returns changes."""
+    def catch_up(self, store: Store, rebuild: bool = True) -> int:
+        """Apply what the store committed since this index was saved; returns changes. With
+        ``rebuild`` (the writer's call, not a search's), also rebuild when the library grew into or
+        out of its projection: searches go on with this index while that runs."""
         with self._lock:
-            version = store.version()
-            if version == self.version:
-                return 0
-            changes = 0
-            for ids, vecs in store.vectors_since(self.max_id, model=self.model):
-                self.add(ids, vecs)
-                changes += len(ids)
-            dead = store.tombstones_since(self.version)
-            self.remove(dead)
-            self.version = version
-            self.dirty = True
-            if self._projection_due(store):
+            changes = self._level(store)
+            due = rebuild and not self._rebuilding and self._projection_due(store)
+            self._rebuilding = self._rebuilding or due
+        if due:
+            try:
                 self.rebuild(store)
-            return changes + len(dead)
+            finally:
+                self._rebuilding = False
+        return changes
+
+    def _level(self, store: Store) -> int:
+        version = store.version()
+        if version == self.version:
+            return 0
+        changes = 0
+        for ids, vecs in store.vectors_since(self.max_id, model=self.model):
+            self.add(ids, vecs)
+            changes += len(ids)
+        dead = store.tombstones_since(self.version)
+        self.remove(dead)
+        self.version = version
+        self.dirty = True
+        return changes + len(dead)
 
     def _projection_due(self, store: Store) -> bool:
         """Whether the graph should be rebuilt: the library doubled since a projection was last

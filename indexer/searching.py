@@ -37,9 +37,10 @@ class Results(list):
 
 
 def fresh(ann: AnnIndex, store: Store) -> AnnIndex:
-    """The ANN index, caught up with writes made since (by us or another process)."""
+    """The ANN index, caught up with writes made since (by us or another process); a rebuild
+    that this makes due is left to the writer, so a search never waits for one."""
     if ann.version != store.version():
-        ann.catch_up(store)
+        ann.catch_up(store, rebuild=False)
     return ann
 
 

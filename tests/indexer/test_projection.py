@@ -4,6 +4,7 @@ where no projection keeps the neighbours."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +124,38 @@ def test_a_growing_library_gets_its_projection_and_loses_it_when_photos_leave_th
     assert ann.search(odd[7], 1)[0][0] == odd_ids[7] and ann.live == 6000
 
 
+
+def test_searches_go_on_while_the_projection_is_built(tmp_path: Path, small_min: None,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Growing into a projection rebuilds the index (tens of seconds at 200k): the writer builds it
+    beside the graph, and a search meanwhile is answered by the graph instead of waiting."""
+    rng = np.random.default_rng(4)
+    store = Store(tmp_path / "db")
+    vecs = clustered(rng, 3000)
+    fill(store, vecs[:500])
+    ann = AnnIndex.open(tmp_path / "ann", DIM, store)
+    ids = fill(store, vecs[500:], start=500)
+    building, release = threading.Event(), threading.Event()
+    build = inverted_file.InvertedLists.build
+
+    def slow_build(*args, **kwargs):
+        building.set()
+        assert release.wait(30)
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(inverted_file.InvertedLists, "build", slow_build)
+    writer = threading.Thread(target=ann.catch_up, args=(store,))
+    writer.start()
+    assert building.wait(30)
+    answers: list[np.ndarray] = []
+    searcher = threading.Thread(target=lambda: answers.append(ann.search(vecs[2000], 1)[0]))
+    searcher.start()
+    searcher.join(10)
+    assert answers and answers[0][0] == ids[1500] and not ann.projected  # the graph answered at once
+    release.set()
+    writer.join(30)
+    assert ann.projected and ann.search(vecs[2000], 1)[0][0] == ids[1500] and ann.live == 3000
+
 def test_full_vectors_by_label() -> None:
     full = FullVectors(4)
     full.add(np.array([1, 3]), np.eye(4, dtype=np.float32)[:2])
@@ -135,3 +168,27 @@ def test_full_vectors_by_label() -> None:
     assert full.get(np.array([9, 2])).tolist() == [[2, 2, 2, 2], [0, 0, 1, 0]]
     with pytest.raises(KeyError):
         full.get(np.array([5]))  # between labels
+
+
+def test_full_vectors_across_blocks_and_a_reload(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows appended after a load go into new blocks (the loaded one is never copied to grow)
+    and every row is found by its label, in a search and after saving and loading again."""
+    monkeypatch.setattr(FullVectors, "BLOCK", 4)
+    rng = np.random.default_rng(3)
+    vecs = rng.standard_normal((23, 6)).astype(np.float32)
+    labels = np.arange(10, 33)
+    full = FullVectors(6)
+    for start, stop in ((0, 5), (5, 9), (9, 12)):  # batches that straddle blocks
+        full.add(labels[start:stop], vecs[start:stop])
+    assert len(full._blocks) == 3
+    paths = tmp_path / "l.npy", tmp_path / "r.npy"
+    full.save(*paths)
+    loaded = FullVectors.load(*paths)
+    loaded.add(labels[12:], vecs[12:])
+    assert len(loaded._blocks) == 1 + 3  # the 12 loaded rows, then 11 new in blocks of 4
+    order = rng.permutation(23)
+    assert np.array_equal(loaded.get(labels[order]), vecs[order])
+    assert np.array_equal(np.concatenate([rows for _, rows in loaded.batches(5)]), vecs)
+    loaded.save(*paths)
+    again = FullVectors.load(*paths)
+    assert again.labels.tolist() == labels.tolist() and np.array_equal(again.get(labels), vecs)
