@@ -166,14 +166,14 @@ class AnnIndex:
     # keeping level with the store ---------------------------------------------------
     def rebuild(self, store: Store) -> None:
         """Build from scratch from every vector in SQLite, beside the index searches use meanwhile
-        (at 200k the projection and its lists take tens of seconds), then swap it in."""
+        (at 200k the projection and its lists take tens of seconds), save it, then swap it in."""
         fresh = AnnIndex(self.folder, self.dim, self.model)
         fresh._build(store)
+        fresh.save()  # seconds of writing at 200k: not while searches wait for the lock
         with self._lock:
             for name in _STATE:
                 setattr(self, name, getattr(fresh, name))
-            self._level(store)  # what was committed while it was built
-            self.save()
+            self.dirty = bool(self._level(store))  # what was committed while it was built
 
     def _build(self, store: Store) -> None:
         version = store.version()
@@ -210,11 +210,12 @@ class AnnIndex:
         out of its projection: searches go on with this index while that runs."""
         with self._lock:
             changes = self._level(store)
-            due = rebuild and not self._rebuilding and self._projection_due(store)
-            self._rebuilding = self._rebuilding or due
-        if due:
+            due = self._projection_due() if rebuild and not self._rebuilding else ""
+            self._rebuilding = self._rebuilding or bool(due)
+        if due:  # the lock is free: the sample's fit and the build take seconds
             try:
-                self.rebuild(store)
+                if due == "rebuild" or self._sample_fits(store):
+                    self.rebuild(store)
             finally:
                 self._rebuilding = False
         return changes
@@ -233,17 +234,21 @@ class AnnIndex:
         self.dirty = True
         return changes + len(dead)
 
-    def _projection_due(self, store: Store) -> bool:
-        """Whether the graph should be rebuilt: the library doubled since a projection was last
-        looked for and one now fits a sample, or the vectors added since the fit keep less than
-        ten times the energy the fit allowed to lose (their photos lie outside its subspace)."""
-        n = self.live
+    def _projection_due(self) -> str:
+        """"rebuild" when the vectors added since the projection was fitted keep less than ten
+        times the energy the fit allowed to lose (their photos lie outside its subspace); "look"
+        when the library doubled since a projection was last looked for; else ""."""
         if self.basis is not None:
             kept, energy = self._energy_since_fit
-            return energy >= 1000 and kept / energy < 1 - 10 * (1 - projection.ENERGY)
+            return "rebuild" if energy >= 1000 and kept / energy < 1 - 10 * (1 - projection.ENERGY) else ""
+        n = self.live
         if n < projection.PROJECT_MIN or n < 2 * self.fit_checked:
-            return False
+            return ""
         self.fit_checked = n  # looked for once per doubling, found or not
+        return "look"
+
+    def _sample_fits(self, store: Store) -> bool:
+        """Whether a projection fits a sample of the library (then the graph is rebuilt as lists)."""
         sample = store.sample_vectors(projection.SAMPLE, self.model)
         return len(sample) > projection.CHECK_QUERIES and projection.fit(sample) is not None
 
