@@ -50,6 +50,10 @@ def searching_during(ann, queries: np.ndarray, work: Callable[[], None]) -> tupl
     return took[0], waits
 
 
+def ms(waits: list[float], pct: float) -> str:
+    return f"{np.percentile(np.array(waits) * 1000, pct):.2f}"
+
+
 def main() -> None:
     from indexer import projection
     from indexer.store import encode_vec
@@ -80,7 +84,6 @@ def main() -> None:
                 ann.rebuild(store)
 
         locked_s, held = searching_during(ann, queries, locked)
-    ms = lambda xs, p: f"{np.percentile(np.array(xs) * 1000, p):.2f}"  # noqa: E731
     rows = [[name, f"{secs:.1f}", len(w), ms(w, 50), ms(w, 99), f"{max(w) * 1000:.0f}"]
             for name, secs, w in (("Glimpse: built beside the graph, swapped in", beside_s, beside),
                                   ("baseline: rebuilt holding the index lock", locked_s, held))]
