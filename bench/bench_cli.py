@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.bench_query import clustered
+from bench.bench_query import clustered, insert_photos
 from bench.bench_video import random_mobileclip_dir
 from bench.common import ROOT, report, table
 from indexer import resident
@@ -34,19 +34,12 @@ WORDS = ["a dog on a beach", "snow on the mountains", "a birthday cake", "red ca
 
 def make_library(folder: Path, n: int, model: str) -> Path:
     from indexer import Library
-    from indexer.store import encode_vec
 
     lib = Library.open(folder, model=model, read_text=False)
     emb = lib.embedder  # records the model in the library
     vecs = clustered(n, np.random.default_rng(0))[:, : emb.dim]
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    store = lib.store
-    with store.transaction():
-        store.db.conn.executemany(
-            "INSERT INTO files (id, path, kind, status, size, mtime, width, height) VALUES (?, ?, 'photo', 'ok', 1, 1, 640, 480)",
-            ((i + 1, f"/photos/{i // 1000}/{i}.jpg") for i in range(n)))
-        store.db.conn.executemany("INSERT INTO vectors (id, file_id, vec, model) VALUES (?, ?, ?, ?)",
-                                  ((i + 1, i + 1, encode_vec(v), store.model) for i, v in enumerate(vecs)))
+    insert_photos(lib.store, vecs, model=lib.store.model)
     lib.search_vector(vecs[0], 5)  # builds and saves the ANN index, as after indexing
     lib.ann.save()
     np.save(folder / "baseline-vectors.npy", vecs.astype(np.float16))

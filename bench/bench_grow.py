@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.bench_query import build, clustered
+from bench.bench_query import build, clustered, insert_photos
 from bench.common import report, table
 
 
@@ -56,7 +56,6 @@ def ms(waits: list[float], pct: float) -> str:
 
 def main() -> None:
     from indexer import projection
-    from indexer.store import encode_vec
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--items", type=int, default=projection.PROJECT_MIN - 1000)
@@ -68,13 +67,7 @@ def main() -> None:
         store, ann, _, _ = build(Path(tmp), vecs)
         graph_s = time.perf_counter() - t
         assert not ann.projected
-        with store.transaction():
-            start = args.items + 1
-            store.db.conn.executemany(
-                "INSERT INTO files (id, path, kind, status, size, mtime, width, height) "
-                "VALUES (?, ?, 'photo', 'ok', 1, 1, 640, 480)", ((start + i, f"/photos/more/{i}.jpg") for i in range(len(more))))
-            store.db.conn.executemany("INSERT INTO vectors (id, file_id, vec) VALUES (?, ?, ?)",
-                                      ((start + i, start + i, encode_vec(v)) for i, v in enumerate(more)))
+        insert_photos(store, more, first_id=args.items + 1)
         ann.catch_up(store, rebuild=False)  # as a search would: the 2,000 enter the graph (not measured)
         beside_s, beside = searching_during(ann, queries, lambda: ann.catch_up(store))
         assert ann.projected, "the library did not grow into a projection"

@@ -52,17 +52,26 @@ def rss_mb() -> float:
     return 0.0
 
 
-def build(folder: Path, vecs: np.ndarray):
-    from indexer.ann import AnnIndex
-    from indexer.store import Store, encode_vec
+def insert_photos(store, vecs: np.ndarray, first_id: int = 1, model: str = "") -> None:
+    """One photo row and its vector per row of ``vecs``, ids from ``first_id``, in one transaction
+    (bulk SQL: the store's ``put_file`` would take minutes at 1M)."""
+    from indexer.store import encode_vec
 
-    store = Store(folder / "library.db")
+    ids = range(first_id, first_id + len(vecs))
     with store.transaction():
         store.db.conn.executemany(
             "INSERT INTO files (id, path, kind, status, size, mtime, width, height) VALUES (?, ?, 'photo', 'ok', 1, 1, 640, 480)",
-            ((i + 1, f"/photos/{i // 1000}/{i}.jpg") for i in range(len(vecs))))
-        store.db.conn.executemany("INSERT INTO vectors (id, file_id, vec) VALUES (?, ?, ?)",
-                                  ((i + 1, i + 1, encode_vec(v)) for i, v in enumerate(vecs)))
+            ((i, f"/photos/{i // 1000}/{i}.jpg") for i in ids))
+        store.db.conn.executemany("INSERT INTO vectors (id, file_id, vec, model) VALUES (?, ?, ?, ?)",
+                                  ((i, i, encode_vec(v), model) for i, v in zip(ids, vecs, strict=True)))
+
+
+def build(folder: Path, vecs: np.ndarray):
+    from indexer.ann import AnnIndex
+    from indexer.store import Store
+
+    store = Store(folder / "library.db")
+    insert_photos(store, vecs)
     mem0 = rss_mb()
     t = time.perf_counter()
     ann = AnnIndex.open(folder / "ann", DIM, store)  # builds from SQLite, as after a lost index

@@ -176,19 +176,19 @@ class AnnIndex:
             self.dirty = bool(self._level(store))  # what was committed while it was built
 
     def _build(self, store: Store) -> None:
-        version = store.version()
-        if store.vector_count(self.model) < projection.PROJECT_MIN:
-            self._index = self._new(max(1024, int(store.vector_count(self.model) * 1.2)))
+        version, n = store.version(), store.vector_count(self.model)
+        if n < projection.PROJECT_MIN:
+            self._index = self._new(max(1024, int(n * 1.2)))
             for ids, vecs in store.vectors_since(0, model=self.model):
                 self.add(ids, vecs)
         else:
-            self._rebuild_large(store)
+            self._rebuild_large(store, n)
         self.version = version
 
-    def _rebuild_large(self, store: Store) -> None:
+    def _rebuild_large(self, store: Store, n: int) -> None:
         """Read every vector once, fit a projection on a sample of them, build inverted lists over
         it (or the graph over the full vectors when no projection keeps the neighbours)."""
-        full = FullVectors(self.dim, expect=store.vector_count(self.model))  # one block: one gather a search
+        full = FullVectors(self.dim, expect=n)  # all in one block: one gather a search
         for ids, vecs in store.vectors_since(0, model=self.model):
             full.add(ids, vecs)
         pick = np.random.default_rng(0).choice(full.n, min(full.n, projection.SAMPLE), replace=False)

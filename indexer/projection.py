@@ -92,7 +92,7 @@ class FullVectors:
         self.labels = np.zeros(0, np.int64)
         self.n = 0
         self._blocks: list[np.ndarray] = []  # each full but the last; rows in label order
-        self._ends = np.zeros(0, np.int64)  # row after each block's last used row
+        self._starts: list[int] = []  # position of each block's first row (the last block ends at n)
         self._row_of = np.zeros(0, np.int32)  # row of each label up to labels[_indexed - 1]; -1: none
         self._indexed = 0  # labels[:_indexed] are in the table
 
@@ -113,21 +113,20 @@ class FullVectors:
         self.n += len(labels)  # the table catches up at the next lookup
 
     def _append_rows(self, vecs: np.ndarray) -> None:
+        """Write rows after the ``n`` held, opening a block whenever the last is full."""
         done = 0
         while done < len(vecs):
-            if not self._blocks or self._ends[-1] - self._start(len(self._blocks) - 1) == len(self._blocks[-1]):
-                rows = self.BLOCK if self._blocks else self._first
-                self._blocks.append(np.empty((rows, self.dim), np.float32))
-                self._ends = np.append(self._ends, self._ends[-1] if len(self._ends) else 0)
-            block, start = self._blocks[-1], self._start(len(self._blocks) - 1)
-            at = int(self._ends[-1] - start)
-            take = min(len(vecs) - done, len(block) - at)
-            block[at:at + take] = vecs[done:done + take]
-            self._ends[-1] += take
+            at = self.n + done - self._starts[-1] if self._blocks else 0  # next free row of the last block
+            if not self._blocks or at == len(self._blocks[-1]):
+                self._blocks.append(np.empty((self.BLOCK if self._blocks else self._first, self.dim), np.float32))
+                self._starts.append(self.n + done)
+                at = 0
+            take = min(len(vecs) - done, len(self._blocks[-1]) - at)
+            self._blocks[-1][at:at + take] = vecs[done:done + take]
             done += take
 
-    def _start(self, b: int) -> int:
-        return int(self._ends[b - 1]) if b else 0
+    def _end(self, b: int) -> int:
+        return self._starts[b + 1] if b + 1 < len(self._starts) else self.n
 
     def _merge(self, labels: np.ndarray, vecs: np.ndarray) -> None:
         all_labels = np.concatenate([self.labels[:self.n], labels])
@@ -140,7 +139,7 @@ class FullVectors:
     def _set(self, labels: np.ndarray, rows: np.ndarray) -> None:
         """Hold exactly these rows, as one block (after a merge or a load)."""
         self.labels, self.n = labels, len(labels)
-        self._blocks, self._ends = [rows], np.array([len(rows)], np.int64)
+        self._blocks, self._starts = [rows], [0]
         self._row_of, self._indexed = np.zeros(0, np.int32), 0  # rows moved: the table starts again
 
     def rows_at(self, pos: np.ndarray) -> np.ndarray:
@@ -150,16 +149,16 @@ class FullVectors:
         if len(pos) == 0 or pos.max() < len(first):
             return first[pos]
         out = np.empty((len(pos), self.dim), np.float32)
-        block_of = np.searchsorted(self._ends, pos, side="right")
-        for b in np.unique(block_of):
+        block_of = np.searchsorted(self._starts, pos, side="right") - 1
+        for b in np.unique(block_of).tolist():
             mine = block_of == b
-            out[mine] = self._blocks[b][pos[mine] - self._start(int(b))]
+            out[mine] = self._blocks[b][pos[mine] - self._starts[b]]
         return out
 
     def batches(self, size: int):
         """(labels, rows) in label order, ``size`` rows at most at a time, without copying rows."""
         for b, block in enumerate(self._blocks):
-            start, end = self._start(b), int(self._ends[b])
+            start, end = self._starts[b], self._end(b)
             for at in range(start, end, size):
                 stop = min(at + size, end)
                 yield self.labels[at:stop], block[at - start:stop - start]
