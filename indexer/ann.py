@@ -52,6 +52,9 @@ class AnnIndex:
         self.dim = dim
         self.model = model  # whose vectors it holds (None: the store's active model)
         self._lock = threading.RLock()
+        # Saves of this folder, one at a time: each deletes the files its ann.json does not name,
+        # so a rebuild's save must not interleave with the live index's (always taken before _lock).
+        self._saving = threading.RLock()  # re-entered by the fresh index of a rebuild, which shares it
         self.basis: np.ndarray | None = None  # dim x d when the vectors are searched projected
         self._full: FullVectors | None = None  # then the full vectors, for re-ranking,
         self._lists: InvertedLists | None = None  # and the projected vectors, in place of the graph
@@ -136,7 +139,7 @@ class AnnIndex:
 
     def save(self) -> None:
         """Write a new index file, then atomically point ``ann.json`` at it."""
-        with self._lock:
+        with self._saving, self._lock:
             self.folder.mkdir(parents=True, exist_ok=True)
             info: dict = {"dim": self.dim, "version": self.version, "max_id": self.max_id, "fit_checked": self.fit_checked}
             if self._lists is not None and self.basis is not None and self._full is not None:
@@ -168,12 +171,14 @@ class AnnIndex:
         """Build from scratch from every vector in SQLite, beside the index searches use meanwhile
         (at 200k the projection and its lists take tens of seconds), save it, then swap it in."""
         fresh = AnnIndex(self.folder, self.dim, self.model)
+        fresh._saving = self._saving
         fresh._build(store)
-        fresh.save()  # seconds of writing at 200k: not while searches wait for the lock
-        with self._lock:
-            for name in _STATE:
-                setattr(self, name, getattr(fresh, name))
-            self.dirty = bool(self._level(store))  # what was committed while it was built
+        with self._saving:  # a save of this index waits, then saves the fresh state it holds by then
+            fresh.save()  # seconds of writing at 200k: not while searches wait for the lock
+            with self._lock:
+                for name in _STATE:
+                    setattr(self, name, getattr(fresh, name))
+                self.dirty = bool(self._level(store))  # what was committed while it was built
 
     def _build(self, store: Store) -> None:
         version, n = store.version(), store.vector_count(self.model)

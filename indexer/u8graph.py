@@ -39,7 +39,8 @@ def u8_path(graph: Path) -> Path:
 
 
 def _forget_older(graph: Path) -> None:
-    """Older Glimpses' rewrites of ``graph`` (tens of MB each) once the current one exists."""
+    """Older Glimpses' rewrites of ``graph`` (tens of MB each, or their refusal marks) once this
+    version's is made or refused: neither is read again."""
     for old in graph.parent.glob(f"{graph.stem}.u8*"):
         if not old.name.startswith(f"{graph.stem}.{VERSION}."):
             old.unlink(missing_ok=True)
@@ -62,6 +63,7 @@ def wrap(graph: Path, mean: Sequence[float], std: Sequence[float], check: Callab
     except Exception as e:  # noqa: BLE001 - any failure of a third-party graph rewrite means "keep the float path"
         log.info("cannot give %s a uint8 input: %s", graph.name, e)
         refused.touch()
+        _forget_older(graph)
         return None
 
 

@@ -156,6 +156,40 @@ def test_searches_go_on_while_the_projection_is_built(tmp_path: Path, small_min:
     writer.join(30)
     assert ann.projected and ann.search(vecs[2000], 1)[0][0] == ids[1500] and ann.live == 3000
 
+def test_a_save_during_the_rebuilds_own_save_leaves_a_loadable_index(tmp_path: Path, small_min: None,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each save deletes the files its ann.json does not name: a save of the live index (closing the
+    library) while the rebuild writes its files must wait, or the next start finds half an index."""
+    rng = np.random.default_rng(5)
+    store = Store(tmp_path / "db")
+    vecs = clustered(rng, 3000)
+    fill(store, vecs[:500])
+    ann = AnnIndex.open(tmp_path / "ann", DIM, store)
+    ids = fill(store, vecs[500:], start=500)
+    writing, release = threading.Event(), threading.Event()
+    save_full = FullVectors.save
+
+    def slow_save(self, *args, **kwargs):  # the rebuild's save, between its first file and ann.json
+        writing.set()
+        assert release.wait(30)
+        return save_full(self, *args, **kwargs)
+
+    monkeypatch.setattr(FullVectors, "save", slow_save)
+    writer = threading.Thread(target=ann.catch_up, args=(store,))
+    writer.start()
+    assert writing.wait(30)
+    closing = threading.Thread(target=ann.save)
+    closing.start()
+    closing.join(0.5)
+    release.set()
+    writer.join(30)
+    closing.join(30)
+    monkeypatch.setattr(FullVectors, "save", save_full)
+    again = AnnIndex(tmp_path / "ann", DIM)
+    assert again._load() and again.projected and again.live == 3000
+    assert again.search(vecs[2000], 1)[0][0] == ids[1500]
+
+
 def test_full_vectors_by_label() -> None:
     full = FullVectors(4)
     full.add(np.array([1, 3]), np.eye(4, dtype=np.float32)[:2])

@@ -178,7 +178,10 @@ def test_bytes_in_the_graph_are_normalised_as_numpy_did_and_a_failed_check_keeps
     mean, std = [0.48, 0.45, 0.40], [0.26, 0.26, 0.27]
     graph = tmp_path / "image_fp32.onnx"
     _flatten_graph(graph)
+    older = tmp_path / "image_fp32.u8v2.onnx"  # an older Glimpse's rewrite, tens of MB for a real tower
+    older.write_bytes(b"older rewrite")
     assert u8graph.wrap(graph, mean, std, lambda _p: False) is None  # disagrees: kept float, and remembered
+    assert not older.exists()  # never read again, so not left on the disk
     assert (tmp_path / f"image_fp32.{u8graph.VERSION}.refused").exists() and not u8graph.u8_path(graph).exists()
     assert u8graph.wrap(graph, mean, std, lambda _p: True) is None  # not retried at every start
 
