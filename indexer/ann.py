@@ -284,6 +284,8 @@ class AnnIndex:
         with self._lock:
             if self._lists is not None:
                 self.dirty = bool(self._lists.remove(ids)) or self.dirty
+                if self._full is not None:
+                    self._full.drop(np.asarray(ids, np.int64))
                 return
             for i in ids:
                 if int(i) in self.deleted:

@@ -81,10 +81,13 @@ class FullVectors:
     1M library peaked at 4.3 GB); numpy's in-place resize avoids the copy only where realloc can
     remap the pages, which numpy's huge-page advice prevents. Lookups go through a table of row by
     label (vector ids are dense): at 1M a binary search of 50 labels in the 8 MB label array cost
-    ~130 us of a search's budget, the table ~40 us.
+    ~130 us of a search's budget, the table ~40 us. Rows of removed photos are marked gone: left
+    out of every save (so out of memory after the next load), and let go at once when they are
+    a quarter of the rows; until then a lookup still finds them, as a search racing the removal may ask.
     """
 
     BLOCK = 65_536  # rows per appended block: 128 MB at 512-d, touched only as rows arrive
+    GONE_SHARE = 0.25  # gone rows kept in memory up to this share of all rows (a copy lets them go)
 
     def __init__(self, dim: int, expect: int = 0) -> None:
         self.dim = dim
@@ -95,6 +98,8 @@ class FullVectors:
         self._starts: list[int] = []  # position of each block's first row (the last block ends at n)
         self._row_of = np.zeros(0, np.int32)  # row of each label up to labels[_indexed - 1]; -1: none
         self._indexed = 0  # labels[:_indexed] are in the table
+        self._gone = np.zeros(0, bool)  # by position: rows of removed labels
+        self.gone = 0
 
     def add(self, labels: np.ndarray, vecs: np.ndarray) -> None:
         labels, vecs = labels.astype(np.int64), vecs.astype(np.float32)
@@ -128,9 +133,39 @@ class FullVectors:
     def _end(self, b: int) -> int:
         return self._starts[b + 1] if b + 1 < len(self._starts) else self.n
 
+    def drop(self, labels: np.ndarray) -> int:
+        """Mark these labels' rows gone (their photos left the library); returns how many were held."""
+        if self._indexed < self.n:
+            self._index_rows()
+        labels = np.asarray(labels, np.int64)
+        labels = labels[(labels >= 0) & (labels < len(self._row_of))]
+        pos = self._row_of[labels]
+        pos = pos[pos >= 0]
+        if len(self._gone) < self.n:  # grown by half: removals come in many small calls
+            grown = np.zeros(max(self.n, len(self._gone) * 3 // 2), bool)
+            grown[:len(self._gone)] = self._gone
+            self._gone = grown
+        fresh = pos[~self._gone[pos]]
+        self._gone[fresh] = True
+        self.gone += len(fresh)
+        if self.gone > self.GONE_SHARE * self.n:
+            kept = self._kept()
+            self._set(self.labels[kept], self.rows_at(kept))
+        return len(fresh)
+
+    def _kept(self) -> np.ndarray:
+        """Positions of the rows not gone."""
+        if not self.gone:
+            return np.arange(self.n)
+        gone = np.zeros(self.n, bool)
+        held = min(self.n, len(self._gone))  # rows appended since the last drop are not gone
+        gone[:held] = self._gone[:held]
+        return np.flatnonzero(~gone)
+
     def _merge(self, labels: np.ndarray, vecs: np.ndarray) -> None:
-        all_labels = np.concatenate([self.labels[:self.n], labels])
-        all_rows = np.concatenate([self.rows_at(np.arange(self.n)), vecs])
+        kept = self._kept()
+        all_labels = np.concatenate([self.labels[kept], labels])
+        all_rows = np.concatenate([self.rows_at(kept), vecs])
         # the last occurrence of a label wins: unique over the reversed order keeps it
         _, last = np.unique(all_labels[::-1], return_index=True)
         keep = len(all_labels) - 1 - last
@@ -141,6 +176,7 @@ class FullVectors:
         self.labels, self.n = labels, len(labels)
         self._blocks, self._starts = [rows], [0]
         self._row_of, self._indexed = np.zeros(0, np.int32), 0  # rows moved: the table starts again
+        self._gone, self.gone = np.zeros(0, bool), 0
 
     def rows_at(self, pos: np.ndarray) -> np.ndarray:
         """Rows by position (0..n-1): one gather when they all lie in the first block, as after a
@@ -187,15 +223,21 @@ class FullVectors:
         self._indexed = self.n
 
     def save(self, labels_path: Path, rows_path: Path) -> None:
-        """Write the labels and the rows as .npy files, the rows block by block (never joined)."""
+        """Write the labels and the rows as .npy files, the rows block by block (never joined),
+        without the gone ones."""
+        kept = self._kept()
         with atomic.replacing(labels_path) as tmp, open(tmp, "wb") as f:
-            np.save(f, self.labels[:self.n])
+            np.save(f, self.labels[kept])
         with atomic.replacing(rows_path) as tmp, open(tmp, "wb") as f:
             header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
-                      "shape": (self.n, self.dim)}
+                      "shape": (len(kept), self.dim)}
             np.lib.format.write_array_header_2_0(f, header)
-            for _, rows in self.batches(self.BLOCK):
-                f.write(np.ascontiguousarray(rows).data)
+            if not self.gone:
+                for _, rows in self.batches(self.BLOCK):
+                    f.write(np.ascontiguousarray(rows).data)
+                return
+            for at in range(0, len(kept), self.BLOCK):
+                f.write(self.rows_at(kept[at:at + self.BLOCK]).data)
 
     @classmethod
     def load(cls, labels_path: Path, rows_path: Path) -> FullVectors:

@@ -226,3 +226,46 @@ def test_full_vectors_across_blocks_and_a_reload(tmp_path: Path, monkeypatch: py
     loaded.save(*paths)
     again = FullVectors.load(*paths)
     assert again.labels.tolist() == labels.tolist() and np.array_equal(again.get(labels), vecs)
+
+
+def test_rows_of_removed_photos_leave_the_saved_file_and_then_memory(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A removed photo's full vector was kept in memory and in every save until a rebuild, so a
+    library that lost a folder carried its vectors for good. Gone rows are left out of saves and
+    let go once they are a quarter of all rows; the rest are found by label as before."""
+    monkeypatch.setattr(FullVectors, "BLOCK", 4)
+    rng = np.random.default_rng(8)
+    vecs = rng.standard_normal((20, 6)).astype(np.float32)
+    labels = np.arange(1, 21)
+    full = FullVectors(6)
+    full.add(labels[:10], vecs[:10])
+    assert full.drop(np.array([2, 5, 99])) == 2  # 99 was never held
+    full.add(labels[10:], vecs[10:])  # appended after the drop: not gone
+    paths = tmp_path / "l.npy", tmp_path / "r.npy"
+    full.save(*paths)
+    loaded = FullVectors.load(*paths)
+    kept = np.array([i for i in range(20) if labels[i] not in (2, 5)])
+    assert loaded.n == 18 and loaded.labels.tolist() == labels[kept].tolist()
+    assert np.array_equal(loaded.get(labels[kept]), vecs[kept])
+    with pytest.raises(KeyError):
+        loaded.get(np.array([2]))
+    assert loaded.drop(labels[kept[:4]]) == 4 and loaded.n == 18  # 4 of 18: kept in memory for now
+    assert loaded.drop(labels[kept[4:6]]) == 2 and loaded.n == 12  # 6 of 18: let go
+    assert np.array_equal(loaded.get(labels[kept[6:]]), vecs[kept[6:]])
+    loaded.add(np.array([3]), vecs[2:3])  # a label added again merges in
+    assert loaded.n == 13 and np.array_equal(loaded.get(np.array([3])), vecs[2:3])
+
+
+def test_a_projected_index_saves_without_the_removed_photos(tmp_path: Path, small_min: None) -> None:
+    rng = np.random.default_rng(9)
+    store = Store(tmp_path / "db")
+    vecs = clustered(rng, 3000)
+    ids = np.array(fill(store, vecs))
+    ann = AnnIndex.open(tmp_path / "ann", DIM, store)
+    assert ann.projected
+    ann.remove(ids[:300].tolist())
+    ann.save()
+    again = AnnIndex(tmp_path / "ann", DIM)
+    assert again._load() and again._full is not None and again._full.n == 2700
+    assert again.search(vecs[2000], 1)[0][0] == ids[2000]
+    assert ids[5] not in set(again.search(vecs[5], 10)[0].tolist())
