@@ -269,3 +269,31 @@ def test_a_projected_index_saves_without_the_removed_photos(tmp_path: Path, smal
     assert again._load() and again._full is not None and again._full.n == 2700
     assert again.search(vecs[2000], 1)[0][0] == ids[2000]
     assert ids[5] not in set(again.search(vecs[5], 10)[0].tolist())
+
+
+def test_a_search_racing_a_large_removal_asks_again(tmp_path: Path, small_min: None,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A removal of a quarter of a projected library lets its full vectors go at once; a search
+    whose candidates were found just before asks again instead of failing on a missing vector."""
+    from indexer import rank
+
+    rng = np.random.default_rng(10)
+    store = Store(tmp_path / "db")
+    vecs = clustered(rng, 3000)
+    fill(store, vecs)
+    ann = AnnIndex.open(tmp_path / "ann", DIM, store)
+    search = ann.search
+    leaving = [store.file(f"/p/{i}.jpg").id for i in range(1000)]
+    pending = list(leaving)
+
+    def search_then_remove(*args, **kwargs):
+        found = search(*args, **kwargs)
+        if pending:  # the first search's candidates lose their vectors before they are read
+            ann.remove(store.delete_files(pending))
+            pending.clear()
+        return found
+
+    monkeypatch.setattr(ann, "search", search_then_remove)
+    hits = rank.search_vector(vecs[10], store, ann, limit=5, hub_alpha=0.5)
+    assert ann._full is not None and ann._full.n == 2000  # let go at once: a third of the rows
+    assert hits and not {h.file_id for h in hits} & set(leaving)
