@@ -125,25 +125,35 @@ def test_a_growing_library_gets_its_projection_and_loses_it_when_photos_leave_th
 
 
 
+def about_to_project(tmp_path: Path, seed: int) -> tuple[Store, np.ndarray, AnnIndex, list[int]]:
+    """A graph over 500 vectors with 2,500 more committed: its next catch-up grows into a projection."""
+    store = Store(tmp_path / "db")
+    vecs = clustered(np.random.default_rng(seed), 3000)
+    fill(store, vecs[:500])
+    ann = AnnIndex.open(tmp_path / "ann", DIM, store)
+    return store, vecs, ann, fill(store, vecs[500:], start=500)
+
+
+def held(monkeypatch: pytest.MonkeyPatch, owner: object, name: str) -> tuple[threading.Event, threading.Event]:
+    """``owner.name`` made to wait, once called, until released: (called, release)."""
+    called, release = threading.Event(), threading.Event()
+    original = getattr(owner, name)
+
+    def waiting(*args, **kwargs):
+        called.set()
+        assert release.wait(30)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, waiting)
+    return called, release
+
+
 def test_searches_go_on_while_the_projection_is_built(tmp_path: Path, small_min: None,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """Growing into a projection rebuilds the index (tens of seconds at 200k): the writer builds it
     beside the graph, and a search meanwhile is answered by the graph instead of waiting."""
-    rng = np.random.default_rng(4)
-    store = Store(tmp_path / "db")
-    vecs = clustered(rng, 3000)
-    fill(store, vecs[:500])
-    ann = AnnIndex.open(tmp_path / "ann", DIM, store)
-    ids = fill(store, vecs[500:], start=500)
-    building, release = threading.Event(), threading.Event()
-    build = inverted_file.InvertedLists.build
-
-    def slow_build(*args, **kwargs):
-        building.set()
-        assert release.wait(30)
-        return build(*args, **kwargs)
-
-    monkeypatch.setattr(inverted_file.InvertedLists, "build", slow_build)
+    store, vecs, ann, ids = about_to_project(tmp_path, 4)
+    building, release = held(monkeypatch, inverted_file.InvertedLists, "build")
     writer = threading.Thread(target=ann.catch_up, args=(store,))
     writer.start()
     assert building.wait(30)
@@ -156,25 +166,13 @@ def test_searches_go_on_while_the_projection_is_built(tmp_path: Path, small_min:
     writer.join(30)
     assert ann.projected and ann.search(vecs[2000], 1)[0][0] == ids[1500] and ann.live == 3000
 
+
 def test_a_save_during_the_rebuilds_own_save_leaves_a_loadable_index(tmp_path: Path, small_min: None,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Each save deletes the files its ann.json does not name: a save of the live index (closing the
     library) while the rebuild writes its files must wait, or the next start finds half an index."""
-    rng = np.random.default_rng(5)
-    store = Store(tmp_path / "db")
-    vecs = clustered(rng, 3000)
-    fill(store, vecs[:500])
-    ann = AnnIndex.open(tmp_path / "ann", DIM, store)
-    ids = fill(store, vecs[500:], start=500)
-    writing, release = threading.Event(), threading.Event()
-    save_full = FullVectors.save
-
-    def slow_save(self, *args, **kwargs):  # the rebuild's save, between its first file and ann.json
-        writing.set()
-        assert release.wait(30)
-        return save_full(self, *args, **kwargs)
-
-    monkeypatch.setattr(FullVectors, "save", slow_save)
+    store, vecs, ann, ids = about_to_project(tmp_path, 5)
+    writing, release = held(monkeypatch, FullVectors, "save")  # the rebuild's, between its first file and ann.json
     writer = threading.Thread(target=ann.catch_up, args=(store,))
     writer.start()
     assert writing.wait(30)
@@ -184,7 +182,6 @@ def test_a_save_during_the_rebuilds_own_save_leaves_a_loadable_index(tmp_path: P
     release.set()
     writer.join(30)
     closing.join(30)
-    monkeypatch.setattr(FullVectors, "save", save_full)
     again = AnnIndex(tmp_path / "ann", DIM)
     assert again._load() and again.projected and again.live == 3000
     assert again.search(vecs[2000], 1)[0][0] == ids[1500]
