@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 from bench.common import ROOT, SHARED, report, table
-from indexer.preprocess import Preprocessor
+from indexer.preprocess import Preprocessor, centre_offset
 
 TINY = ("tiny-clip", "tiny-clip-gap", "tiny-clip-conv")
 Resize = Callable[[np.ndarray, int, int], np.ndarray]
@@ -63,16 +63,16 @@ def _pillow(resample: Image.Resampling) -> Resize:
     return lambda a, w, h: np.asarray(Image.fromarray(a).resize((w, h), resample))
 
 
-def geometry(resize: Resize, size: int) -> Callable[[Image.Image], np.ndarray]:
-    """open_clip's shortest-edge resize and centre crop (``Preprocessor``'s rules) around ``resize``."""
+def geometry(resize: Resize, pre: Preprocessor) -> Callable[[Image.Image], np.ndarray]:
+    """``Preprocessor``'s resize and centre crop (open_clip's rules) with ``resize`` doing the resampling."""
     def run(im: Image.Image) -> np.ndarray:
         a = np.asarray(im.convert("RGB"))
         h, w = a.shape[:2]
-        nw, nh = (size, int(size * h / w)) if w <= h else (int(size * w / h), size)
+        nw, nh = pre.resized_size(w, h)
         if (nw, nh) != (w, h):
             a = resize(a, nw, nh)
-        top, left = int(round((nh - size) / 2.0)), int(round((nw - size) / 2.0))
-        return a[top:top + size, left:left + size]
+        left, top = centre_offset(nw, nh, pre.size)
+        return a[top:top + pre.size, left:left + pre.size]
     return run
 
 
@@ -108,7 +108,7 @@ def main() -> None:
         norm = Preprocessor({"size": size, "mean": emb.model.visual.preprocess_cfg["mean"],
                              "std": emb.model.visual.preprocess_cfg["std"]})
         for name, resize in methods.items():
-            run = geometry(resize, size)
+            run = geometry(resize, norm)
             t = time.perf_counter()
             rgbs = [run(im) for im in pics]
             ms = (time.perf_counter() - t) / len(pics) * 1000

@@ -47,17 +47,18 @@ class Preprocessor:
         return np.asarray(self._geometry(image if image.mode == "RGB" else image.convert("RGB")))
 
     def _geometry(self, im: Image.Image) -> Image.Image:
-        s, (w, h) = self.size, im.size
+        im = _resize(im, *self.resized_size(*im.size), self.resample)
+        return _crop_or_pad(im, self.size, self.fill if self.mode == "longest" else 0)
+
+    def resized_size(self, w: int, h: int) -> tuple[int, int]:
+        """(width, height) the resize gives a ``w`` x ``h`` picture, before the centre crop or pad."""
+        s = self.size
         if self.mode == "squash":
-            return _resize(im, s, s, self.resample)
+            return s, s
         if self.mode == "shortest":
-            if w <= h:
-                im = _resize(im, s, int(s * h / w), self.resample)
-            else:
-                im = _resize(im, int(s * w / h), s, self.resample)
-            return _crop_or_pad(im, s, 0)
+            return (s, int(s * h / w)) if w <= h else (int(s * w / h), s)
         ratio = max(h / s, w / s)
-        return _crop_or_pad(_resize(im, round(w / ratio), round(h / ratio), self.resample), s, self.fill)
+        return round(w / ratio), round(h / ratio)
 
     def config(self) -> dict[str, Any]:
         inv = {v: k for k, v in _RESAMPLE.items()}
@@ -76,8 +77,13 @@ def _crop_or_pad(im: Image.Image, s: int, fill: int) -> Image.Image:
         canvas = Image.new("RGB", (w + pw, h + ph), (fill,) * 3)
         canvas.paste(im, (pw // 2, ph // 2))
         im, (w, h) = canvas, canvas.size
-    top, left = int(round((h - s) / 2.0)), int(round((w - s) / 2.0))
+    left, top = centre_offset(w, h, s)
     return im if (w, h) == (s, s) else im.crop((left, top, left + s, top + s))
+
+
+def centre_offset(w: int, h: int, s: int) -> tuple[int, int]:
+    """(left, top) of the centred ``s`` x ``s`` crop of a ``w`` x ``h`` picture, rounded as torchvision does."""
+    return int(round((w - s) / 2.0)), int(round((h - s) / 2.0))
 
 
 def probe_pictures() -> list[Image.Image]:
