@@ -188,8 +188,8 @@ def main() -> None:
     text += "\n\n" + table(["image tower alone, batch 16", "engine", "best photos/s", "median photos/s"], towers)
     report("Photo indexing throughput", text,
            f"Precision {Settings().precision}; targets: ratio >= 2.5x, >= 60% of the FLOP ceiling; #23: >= 110 "
-           f"photos/s (real) and >= 100 (12 MP). Glimpse rates are timed from the first file, the image tower "
-           f"already open and run once (its start is the 'first run, counting' column).")
+           "photos/s (real) and >= 100 (12 MP). Glimpse rates are timed from the first file, the image tower "
+           "already open and run once (its start is the 'first run, counting' column).")
 
 
 if __name__ == "__main__":

@@ -227,10 +227,13 @@ def search_vector(vec: np.ndarray, store: Store, ann: AnnIndex, limit: int = 20,
         ids, sims = ann.search(vec, k)
         # the candidates' vectors only where the ranking needs more than their similarity
         # (hubness, a composed query's image share): reading them cost 7 ms at 100k items
-        try:
-            vecs = ann.vectors(ids) if hub_alpha or cut.share else None
-        except KeyError:  # a removal let a candidate's vector go since the search: ask again
-            continue
+        vecs = None
+        if hub_alpha or cut.share:
+            try:
+                vecs = ann.vectors(ids)
+            except KeyError:  # a removal let a candidate's vector go since the search: once more
+                ids, sims = ann.search(vec, k)
+                vecs = ann.vectors(ids)
         hits = _rank(vec, ids, vecs, store, cut, stats, hub_alpha, sims)
         if len(hits) >= limit or len(ids) < k or (min_similarity is not None and float(sims.min()) < min_similarity):
             return hits
