@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QFileDialog
 
 from desktop.workers import Worker, start
-from indexer import download_model, import_model
+from indexer import download_model, import_model, settle_collector
 
 if TYPE_CHECKING:
     from desktop.window import MainWindow
@@ -35,6 +35,7 @@ class ModelSetup:
         if win._closing:
             return
         win.model_ready = True
+        settle_collector()  # start-up's objects out of later full collections, which freeze every thread
         win.status.say("Ready")
         w = Worker(self.library.roots)
         w.signals.result.connect(lambda roots: roots and not win._closing and win.start_indexing())  # catch up

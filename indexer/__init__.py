@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from indexer.catalog import download_model, import_model, list_models
+    from indexer.collector import settle as settle_collector
     from indexer.config import PHOTO_EXTENSIONS, VIDEO_EXTENSIONS, Settings, format_seconds
     from indexer.errors import LibraryBusy, LibraryError, ModelMismatch, WriteCancelled
     from indexer.explain import why_matched
@@ -41,6 +42,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "download_model": ("indexer.catalog", "download_model"),
     "import_model": ("indexer.catalog", "import_model"),
     "list_models": ("indexer.catalog", "list_models"),
+    "settle_collector": ("indexer.collector", "settle"),
     "PHOTO_EXTENSIONS": ("indexer.config", "PHOTO_EXTENSIONS"),
     "VIDEO_EXTENSIONS": ("indexer.config", "VIDEO_EXTENSIONS"),
     "Settings": ("indexer.config", "Settings"),
@@ -79,7 +81,7 @@ __all__ = [
     "ModelMismatch", "ModelState", "PHOTO_EXTENSIONS", "Progress", "Query", "SavedSearch", "Settings",
     "Status", "TextReport", "TextRow", "VIDEO_EXTENSIONS", "Watcher", "WriteCancelled", "clip", "copy_files",
     "display_path", "download_model", "format_seconds", "import_model", "list_models", "log_session",
-    "month_groups", "path_is_text", "printable_path", "region_name", "still", "why_matched",
+    "month_groups", "path_is_text", "printable_path", "region_name", "settle_collector", "still", "why_matched",
 ]
 
 

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from indexer import resident
+from indexer import collector, resident
 from indexer.commands import COMMANDS, PARTIAL
 from indexer.paths import display
 
@@ -251,6 +251,7 @@ def _serve(lib, linger: float) -> int:
         return rc, out.getvalue(), err.getvalue()
 
     lib.prepare_search()  # the text tower and the index, loaded before the first question
+    collector.settle()  # start-up's objects out of later collections: no full-collection pause in a search
     start = state()
     resident.serve(lib.folder, linger, answer, lambda: state() == start)
     return 0

@@ -13,6 +13,7 @@ ENGINE = Path(__file__).resolve().parents[2] / "indexer"
 LAYERS = {
     # foundations: no engine imports beyond their own layer
     "config": 0, "paths": 0, "prompts": 0, "logs": 0, "resident": 0, "atomic": 0, "errors": 0, "filters": 0, "encoder": 0,
+    "collector": 0,
     # files, frames, the model's runtime, the store and its ANN cache
     "u8graph": 1, "crawl": 1, "decode": 1, "video": 1, "thumbs": 1, "store": 1, "ann": 1, "projection": 1, "runtime": 1,
     "inverted_file": 1, "quantize": 1, "model": 1, "ocr": 1, "regions": 1, "writelock": 1, "passes": 0, "embedding": 1,
