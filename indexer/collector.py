@@ -2,9 +2,9 @@
 
 Why: CPython's full collection walks every object it tracks while holding the GIL, so every
 thread stops for it, the window's too. In the responsive-window test (a 2,000-photo library
-indexed while searches run) the window's longest freeze was one full collection in the
-indexing thread: 68 ms over the ~72,000 objects alive once the model was loaded, and 108-138 ms
-on a busier moment of the AMX Xeon, past the test's 100 ms bound. Nearly all of those objects
+indexed while searches run) the window's longest freezes, 108-138 ms on the AMX Xeon against
+the test's 100 ms bound, came with full collections in the indexing thread (in the run traced:
+68 ms over the ~72,000 objects alive once the model was loaded). Nearly all of those objects
 are made at start-up (modules, classes, the model's runtime) and live as long as the process.
 ``gc.freeze()`` moves them out of the collector's reach, so a later full collection walks only
 what came after; reference counting still frees everything as before, and only reference cycles
