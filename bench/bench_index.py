@@ -121,7 +121,6 @@ def tower_rates(model: str, rounds: int = 5, seconds: float = 1.5, batch: int = 
     with only the depthwise rewrite, and as the app runs it (uint8 in + depthwise). Rounds
     interleave the graphs, and best and median are reported, because this VM's speed drifts
     by up to 1.5x over seconds (measured: 87-152 photos/s in 2 s windows of one graph)."""
-    import numpy as np
     import onnx
 
     from indexer import depthwise
