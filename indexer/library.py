@@ -419,7 +419,9 @@ class Library:
         """Load what a search needs (the index, the text tower, the calibration) by running one,
         so that the first search a person types answers at once. Not the reference query
         bank: only hubness correction and prompt-directional composition use it, both off by
-        default, and encoding it took 2.6 s of a 4.6 s window start at 100k items."""
+        default, and encoding it took 2.6 s of a 4.6 s window start at 100k items. The
+        tokenizer's rarely needed parts are loaded too: loading them later freezes every thread."""
+        self.embedder.prepare_texts()
         self.search(Query("a photo", limit=1))
 
     def query_bank(self) -> tuple[tuple[str, ...], np.ndarray]:

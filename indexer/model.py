@@ -172,6 +172,13 @@ class Embedder:
             return np.zeros((0, self.dim), np.float32)
         return self.encode_pixels(np.stack([self.preprocess(im.convert("RGB")) for im in images]))
 
+    def prepare_texts(self) -> None:
+        """Everything any text query can need, loaded now (``Tokenizer.prepare``); torch's
+        tokenizer, when torch runs the towers, is loaded with the model."""
+        prepare = getattr(self.tokenize, "prepare", None)  # the torch-free Tokenizer has it, torch's lambda not
+        if prepare is not None:
+            prepare()
+
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)

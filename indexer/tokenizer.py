@@ -58,6 +58,15 @@ class Tokenizer:
                 self.words.fill(self._bpe)
         return self._bpe
 
+    def prepare(self) -> None:
+        """Load the BPE and ftfy now, for a process that answers many queries (the window, the
+        resident search). Loading the BPE holds the GIL for ~130 ms (Hugging Face ``tokenizers``
+        parses its JSON without releasing it), which stops every thread: the window froze for
+        110-140 ms when the first word outside ``Words`` reached a search on a fresh model cache
+        (tests/desktop/test_responsive.py). A one-shot search still loads them only if needed."""
+        if self.bpe is not None:
+            import ftfy  # noqa: F401  (what the first text that is not plain ASCII would import)
+
     def clean(self, text: str) -> str:
         if not PLAIN.fullmatch(text):
             import ftfy

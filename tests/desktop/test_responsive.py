@@ -1,5 +1,7 @@
 """The window never freezes: a timer on the UI thread ticks every 10 ms while a 2,000-photo library
-is indexed and searched; no gap between ticks may exceed 100 ms."""
+is indexed and searched; no gap between ticks may exceed 100 ms. The model cache is fresh, as on a
+person's first start: the first start leaves more behind (torch imported for the export, no words
+cached for the tokenizer), and the project's CI once failed here where a warm cache passed."""
 
 from __future__ import annotations
 
@@ -19,8 +21,10 @@ PHOTOS = 2000
 MAX_GAP_MS = 100
 
 
-def test_the_ui_thread_is_never_blocked_while_indexing_and_searching(qtbot, tmp_path: Path) -> None:
+def test_the_ui_thread_is_never_blocked_while_indexing_and_searching(qtbot, tmp_path: Path, monkeypatch) -> None:
     from desktop.window import MainWindow
+
+    monkeypatch.setenv("GLIMPSE_MODELS", str(tmp_path / "models"))
 
     rng = random.Random(81)
     world.write_corpus(tmp_path / "many", [world.random_scene(rng) for _ in range(PHOTOS)], seed=81, size=64)

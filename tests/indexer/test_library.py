@@ -113,14 +113,25 @@ def test_a_disk_that_fills_up_stops_indexing_clearly_and_keeps_whole_batches(tmp
     assert sqlite3.connect(tmp_path / "lib" / "library.db").execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
-def test_preparing_to_search_loads_what_a_search_needs_and_nothing_more(tmp_path: Path, photos) -> None:
-    """The window's start: index and text tower loaded, the reference query bank (only for
-    hubness and prompt-directional composition, both off by default) left unencoded."""
+def test_preparing_to_search_loads_what_a_search_needs_and_nothing_more(tmp_path: Path, photos,
+                                                                        monkeypatch) -> None:
+    """The window's start: index, text tower and tokenizer loaded (loading the BPE later froze the
+    window), the reference query bank (only for hubness and prompt-directional composition, both
+    off by default) left unencoded."""
+    import tokenizers
+
     with Library.open(tmp_path / "lib", model=MODEL_SPEC, precision="int8") as lib:
         lib.index([photos[0].path.parent])
     with Library.open(tmp_path / "lib") as lib:
         lib.prepare_search()
         assert "text" in lib.embedder.towers._towers and lib._ann is not None
         assert lib.searcher()._bank is None
+
+        def no_loading(*_: object) -> None:
+            raise AssertionError("a search loaded the tokenizer")
+
+        monkeypatch.setattr(tokenizers, "Tokenizer", type("NotLoaded", (), {"from_file": no_loading}))
+        unseen = f"{world.caption(photos[0].scene)} zq{random.Random().randrange(10**9)}x naïve café"
+        assert lib.search(Query(unseen, limit=1))  # a word never seen and text that is not plain ASCII
         assert lib.search(Query(world.caption(photos[0].scene), limit=1))[0].path == str(photos[0].path)
         assert lib.searcher()._bank is None
