@@ -80,9 +80,9 @@ class Background(QObject):
         if self.closing:
             return
         self.status.idle()
+        changed = bool(r.added or r.updated or r.removed or r.moved)
         said = (f"Indexed: {r.added} new, {r.updated} changed, {r.moved} moved, {r.removed} removed, "
-                f"{r.errors} could not be read" if r.added or r.updated or r.removed or r.moved or r.errors
-                else "Library is up to date")
+                f"{r.errors} could not be read" if changed or r.errors else "Library is up to date")
         for root in r.offline_roots:
             said = f"{display(root)} is offline; its photos are kept until it returns"
         for root in r.held_back:
@@ -90,7 +90,8 @@ class Background(QObject):
         self.summary = said
         self.status.say(said)
         self.indexed.emit(r)
-        self.results_stale.emit()
+        if changed:  # a pass that found nothing new (the watcher's, every few minutes) leaves the results as they are
+            self.results_stale.emit()
 
     def _on_switched(self, report) -> None:
         if self.closing:

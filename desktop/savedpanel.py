@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QInputDialog, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
 from desktop.workers import Worker, start
-from indexer import SavedSearch
+from indexer import Query, SavedSearch
 
 
 class SavedPanel(QWidget):
@@ -29,9 +29,11 @@ class SavedPanel(QWidget):
         lay.addWidget(self.list, 1)
         lay.addWidget(self.save_button)
         self.setMaximumWidth(240)
+        self.queries: dict[str, Query] = {}  # each shown search's query, by name
 
     def show_counts(self, rows: list[tuple[SavedSearch, int]]) -> None:
         self.list.clear()
+        self.queries = {saved.name: saved.query for saved, _ in rows}
         for saved, new in rows:
             it = QListWidgetItem(f"{saved.name}" + (f"  ·  {new} new" if new else ""))
             it.setData(Qt.ItemDataRole.UserRole, saved.name)
@@ -73,8 +75,15 @@ class SavedSearches:
         start(w)
 
     def open(self, name: str, gen: int) -> None:
-        """Run a saved search again: its query back in the bar, its new matches counted as seen."""
+        """Run a saved search again: its query back in the bar, its new matches counted as seen.
+
+        The query goes in the bar at once, and a search still waiting for the typing pause is
+        dropped: a search the window runs meanwhile (the library changed) then runs these words,
+        not the ones the person had typed before clicking (the saved-view test caught that race)."""
         win, searches = self.win, self.win.library.searches
+        win.bar.stop_pending()
+        if name in win.saved.queries:
+            win.bar.set_query(win.saved.queries[name])
         w = Worker(lambda: (searches.get(name).query, *searches.open(name)))
         w.signals.result.connect(lambda got: self._opened(name, *got) if gen == win._generation else None)
         w.signals.error.connect(lambda e: win.status.say(f"Could not run “{name}”: {e}"))

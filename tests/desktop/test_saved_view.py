@@ -39,3 +39,23 @@ def test_recent_and_saved_searches(qtbot, tmp_path: Path) -> None:
         assert "1 new since you last opened it" in win.status_text.text()
         qtbot.waitUntil(lambda: win.saved.list.item(0).text() == "mine", timeout=20000)  # seen now
         assert first
+
+
+def test_a_saved_search_opened_as_the_library_changes_shows_its_own_words(qtbot, tmp_path: Path) -> None:
+    """The click wins: a search the window starts meanwhile (a pass that added files) runs the saved
+    words, not the ones typed before; a pass that found nothing new does not search again."""
+    from indexer import IndexReport
+
+    with window_on(qtbot, tmp_path, 12, 73) as (win, lib, items):
+        words = f"a {items[2].scene.colour} {items[2].scene.shape}"
+        type_query(qtbot, win, words)
+        win.save_search("mine")
+        qtbot.waitUntil(lambda: win.saved.list.count() == 1, timeout=20000)
+        type_query(qtbot, win, "something else")
+        with qtbot.assertNotEmitted(win.searched, wait=1000):
+            win.background.bridge.report.emit(IndexReport(unchanged=12))  # the watcher's pass: nothing new
+        with qtbot.waitSignal(win.searched, timeout=30000) as sig:
+            win.saved.list.itemClicked.emit(win.saved.list.item(0))
+            win.background.bridge.report.emit(IndexReport(added=1))  # a pass ends as the click is answered
+        assert win.search_field.text() == words
+        assert sig.args[0] == lib.search(lib.searches.get("mine").query)
