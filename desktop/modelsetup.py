@@ -22,6 +22,7 @@ class ModelSetup:
     def __init__(self, window: MainWindow) -> None:
         self.win = window
         self.library = window.library
+        self.failed = False  # the model could not be loaded: its explanation stays until one loads
 
     def load(self) -> None:
         self.win.status.say(f"Loading model {self.library.settings.model}…")
@@ -34,7 +35,7 @@ class ModelSetup:
         win = self.win
         if win._closing:
             return
-        win.model_ready = True
+        win.model_ready, self.failed = True, False
         settle_collector()  # start-up's objects out of later full collections, which freeze every thread
         win.status.say("Ready")
         w = Worker(self.library.roots)
@@ -47,6 +48,7 @@ class ModelSetup:
         win = self.win
         if win._closing:
             return
+        self.failed = True
         win.status.say("The model could not be loaded")
         win.show_message(f"<h3>The model is not available</h3><p>{_html(err)}</p>"
                          "<p>Import a model folder (open_clip_config.json + weights) to continue.</p>"
@@ -105,7 +107,7 @@ class ModelSetup:
                            "search keeps using the current model until it is done")
             win.start_indexing()
             return
-        win.model_ready = False
+        win.model_ready, self.failed = False, False  # another model: what failed is no longer what to do first
         win._show_start_page()
         self.load()  # the model reloads; its start catches up with indexing and reads text if now asked
 

@@ -162,7 +162,9 @@ class MainWindow(QMainWindow):
         start(w)
 
     def _start_page(self, roots: list, st) -> None:
-        if self._closing or self.bar.has_query():
+        """The welcome or the library's counts; never over the model's failure, which says what to do
+        first (the two are made in workers started together: the later used to win)."""
+        if self._closing or self.bar.has_query() or self.setup.failed:
             return
         if not roots:
             self.show_message("<h2>Welcome to Glimpse</h2><p>Add a folder of photos or videos. Glimpse indexes it "
