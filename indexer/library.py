@@ -117,7 +117,7 @@ class Library:
         """A model with this library's precision and threads (loaded lazily: torch is heavy)."""
         from indexer.model import Embedder
 
-        return Embedder(spec, self.settings.threads, self.settings.precision)
+        return Embedder(spec, self.settings.threads, self.settings.precision, export_apart=True)
 
     @property
     def embedder(self) -> Encoder:

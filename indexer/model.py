@@ -19,7 +19,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +33,8 @@ from PIL import Image
 
 from indexer.config import model_cache_dir, physical_cores
 from indexer.encoder import Towers
+
+log = logging.getLogger(__name__)
 
 
 class ModelUnavailable(RuntimeError):
@@ -89,6 +94,31 @@ def offline_help(spec: ModelSpec, cause: BaseException) -> str:
             "or `--model NAME:/path/to/weights.safetensors`.")
 
 
+def export_in_child(spec: str, threads: int, cache: Path | None) -> bool:
+    """Export a model for the torch-free runtime in a child process (``exportchild.py``); False
+    if that failed, and the caller exports in its own process as before.
+
+    Why: importing torch and exporting hold the GIL for up to ~0.3 s at a time, and the full
+    collections they set off walk torch's objects for 100-230 ms more: the window stopped six
+    times for over 100 ms while the tiny test model exported on its first start, and would
+    while a model switch exports in the background. The child also takes torch's memory with it.
+    A frozen bundle (PyInstaller) has no ``python -m``: it exports in-process.
+    """
+    if getattr(sys, "frozen", False):
+        return False
+    cmd = [sys.executable, "-m", "indexer.exportchild", spec, "--threads", str(threads)]
+    if cache is not None:
+        cmd += ["--cache", str(cache)]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    except OSError as e:
+        log.info("could not start the export of %s in a child process: %s", spec, e)
+        return False
+    if done.returncode != 0:
+        log.info("exporting %s in a child process failed (%s); exporting here", spec, done.stderr.strip()[-500:])
+    return done.returncode == 0
+
+
 class Embedder:
     """An open_clip model ready for inference: unit float32 vectors out, thread-safe.
 
@@ -96,13 +126,15 @@ class Embedder:
     thread; ``encode_pixels`` takes a stack of those.
     """
 
-    def __init__(self, spec: str, threads: int = 0, precision: str = "fp32", cache: Path | None = None) -> None:
+    def __init__(self, spec: str, threads: int = 0, precision: str = "fp32", cache: Path | None = None,
+                 export_apart: bool = False) -> None:
         """``precision="int8"`` runs exported towers cached under ``cache``, each in the engine
         and precision measured fastest on this CPU (ORT int8/fp32 or OpenVINO; quantize.py).
 
         Once a model has been exported, int8 loads without importing torch at all
         (runtime.py). The vectors of both precisions are interchangeable (cosine >= 0.99),
-        so the model id does not depend on precision.
+        so the model id does not depend on precision. ``export_apart``: a model not exported
+        yet is exported in a child process first (``export_in_child``), here only if that fails.
         """
         if precision not in ("fp32", "int8"):
             raise ValueError(f"precision must be fp32 or int8, not {precision!r}")
@@ -120,6 +152,8 @@ class Embedder:
             from indexer import runtime
 
             rt = runtime.load(self.folder, threads)
+            if rt is None and export_apart and export_in_child(spec, threads, cache):
+                rt = runtime.load(self.folder, threads)
             if rt is not None:
                 self._use_runtime(rt)
                 return

@@ -21,7 +21,7 @@ LAYERS = {
     # what runs over them
     "pipeline": 2, "rank": 2, "query": 2, "catalog": 2, "textpass": 2, "textsearch": 2, "reembed": 2,
     "nonsense": 2, "duplicates": 2, "switching": 2, "searching": 2, "status": 2, "ordering": 2, "export": 2, "saved": 2,
-    "regionpass": 2, "explain": 2,
+    "regionpass": 2, "explain": 2, "exportchild": 2,
     "library": 3,
     # clients of Library
     "watch": 4, "doctor": 4, "commands": 4, "cli": 4, "__init__": 5, "__main__": 5,

@@ -1,0 +1,29 @@
+"""The first export of a model for the torch-free runtime, run as a child process
+(``model.export_in_child``): ``python -m indexer.exportchild SPEC [--threads N] [--cache DIR]``.
+
+Exit status 0 once the export folder holds a runtime that loads (or the model cannot be exported
+and that is remembered, which the parent then finds); anything else is reported on stderr, and
+the parent exports in its own process instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from indexer.model import Embedder
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m indexer.exportchild")
+    parser.add_argument("spec")
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--cache", type=Path, default=None)
+    args = parser.parse_args(argv)
+    Embedder(args.spec, args.threads, "int8", args.cache)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

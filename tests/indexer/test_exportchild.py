@@ -1,0 +1,45 @@
+"""A model's first export runs in a child process, so the window's process never imports torch
+(whose import and export froze every thread of it); where the child cannot run, the export
+happens in-process as before."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from indexer import model
+from indexer.engines import OnnxTowers
+from tests import world
+from tests.conftest import MODEL_SPEC
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_librarys_first_start_exports_in_a_child_and_never_imports_torch(tmp_path: Path, corpus) -> None:
+    target = corpus[4]
+    code = f"""
+import json, sys
+from indexer import Library, Query
+lib = Library.open({str(tmp_path / "lib")!r}, model={MODEL_SPEC!r}, read_text=False)
+lib.index([{str(target.path.parent)!r}])
+hits = lib.search(Query({world.caption(target.scene)!r}, limit=3))
+print(json.dumps({{"first": hits[0].path, "engine": type(lib.embedder.towers).__name__,
+                  "heavy": sorted(m for m in ("torch", "open_clip", "torchvision", "timm") if m in sys.modules)}}))
+"""
+    env = {**os.environ, "GLIMPSE_MODELS": str(tmp_path / "models")}  # nothing exported yet
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, check=True)
+    got = json.loads(res.stdout.strip().splitlines()[-1])
+    assert got == {"first": str(target.path), "engine": "OnnxTowers", "heavy": []}
+    assert res.stderr == ""  # the child's output stays out of the terminal
+
+
+def test_where_the_child_cannot_run_the_model_is_exported_here(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))
+    emb = model.Embedder(MODEL_SPEC, precision="int8", cache=tmp_path, export_apart=True)
+    assert isinstance(emb.towers, OnnxTowers) and emb.model is None  # exported, torch's copy let go
+    assert (emb.folder / "runtime.json").is_file()
+    again = model.Embedder(MODEL_SPEC, precision="int8", cache=tmp_path, export_apart=True)
+    assert again.encode_texts(["a red star"]).shape == (1, emb.dim)
