@@ -1,5 +1,6 @@
 """The first export of a model for the torch-free runtime, run as a child process
-(``model.export_in_child``): ``python -m indexer.exportchild SPEC [--threads N] [--cache DIR]``.
+(``model.export_in_child``): ``python -m indexer.exportchild SPEC [--threads N] [--cache DIR]``,
+or in a frozen bundle its own binary with ``--export-model SPEC ...`` (``run_if_asked``).
 
 Exit status 0 once the export folder holds a runtime that loads (or the model cannot be exported
 and that is remembered, which the parent then finds); anything else is reported on stderr, and
@@ -12,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from indexer.model import Embedder
+from indexer.model import EXPORT_FLAG, Embedder
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,6 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     Embedder(args.spec, args.threads, "int8", args.cache)
     return 0
+
+
+def run_if_asked(argv: list[str]) -> None:
+    """In a bundle's entry point: exit after exporting if this process was started to export."""
+    if argv[1:2] == [EXPORT_FLAG]:
+        sys.exit(main(argv[2:]))
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from indexer.config import model_cache_dir, physical_cores
 from indexer.encoder import Towers
 
 log = logging.getLogger(__name__)
+EXPORT_FLAG = "--export-model"  # a frozen bundle's binary, started to export a model apart (exportchild.py)
 
 
 class ModelUnavailable(RuntimeError):
@@ -102,11 +103,11 @@ def export_in_child(spec: str, threads: int, cache: Path | None) -> bool:
     collections they set off walk torch's objects for 100-230 ms more: the window stopped six
     times for over 100 ms while the tiny test model exported on its first start, and would
     while a model switch exports in the background. The child also takes torch's memory with it.
-    A frozen bundle (PyInstaller) has no ``python -m``: it exports in-process.
+    A frozen bundle (PyInstaller) has no ``python -m``: its own binary is started with
+    ``EXPORT_FLAG`` instead (packaging/entry_*.py hand that to ``exportchild``).
     """
-    if getattr(sys, "frozen", False):
-        return False
-    cmd = [sys.executable, "-m", "indexer.exportchild", spec, "--threads", str(threads)]
+    start = [sys.executable, EXPORT_FLAG] if getattr(sys, "frozen", False) else [sys.executable, "-m", "indexer.exportchild"]
+    cmd = [*start, spec, "--threads", str(threads)]
     if cache is not None:
         cmd += ["--cache", str(cache)]
     try:

@@ -43,3 +43,19 @@ def test_where_the_child_cannot_run_the_model_is_exported_here(tmp_path: Path, m
     assert (emb.folder / "runtime.json").is_file()
     again = model.Embedder(MODEL_SPEC, precision="int8", cache=tmp_path, export_apart=True)
     assert again.encode_texts(["a red star"]).shape == (1, emb.dim)
+
+
+def test_a_frozen_bundle_starts_its_own_binary_to_export(tmp_path: Path, monkeypatch) -> None:
+    """As packaging/entry_gui.py runs in the bundle: the binary, asked with --export-model, exports."""
+    binary = tmp_path / "glimpse-gui"
+    binary.write_text(f'#!/bin/sh\nexec {sys.executable} {ROOT / "packaging" / "entry_gui.py"} "$@"\n')
+    binary.chmod(0o755)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(binary))
+
+    def not_here(*_: object) -> None:
+        raise AssertionError("exported in this process")
+
+    monkeypatch.setattr(model.Embedder, "_load_torch", not_here)
+    emb = model.Embedder(MODEL_SPEC, precision="int8", cache=tmp_path / "models", export_apart=True)
+    assert isinstance(emb.towers, OnnxTowers) and emb.encode_texts(["a red star"]).shape == (1, emb.dim)
