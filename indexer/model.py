@@ -135,7 +135,8 @@ class Embedder:
         Once a model has been exported, int8 loads without importing torch at all
         (runtime.py). The vectors of both precisions are interchangeable (cosine >= 0.99),
         so the model id does not depend on precision. ``export_apart``: a model not exported
-        yet is exported in a child process first (``export_in_child``), here only if that fails.
+        yet is exported in a child process first (``export_in_child``), here only if that fails;
+        one whose export is done but unusable (remembered as impossible) loads here at once.
         """
         if precision not in ("fp32", "int8"):
             raise ValueError(f"precision must be fp32 or int8, not {precision!r}")
@@ -153,7 +154,7 @@ class Embedder:
             from indexer import runtime
 
             rt = runtime.load(self.folder, threads)
-            if rt is None and export_apart and export_in_child(spec, threads, cache):
+            if rt is None and export_apart and not runtime.exported(self.folder) and export_in_child(spec, threads, cache):
                 rt = runtime.load(self.folder, threads)
             if rt is not None:
                 self._use_runtime(rt)

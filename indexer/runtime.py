@@ -75,6 +75,16 @@ def load(folder: Path, threads: int) -> Runtime | None:
     return Runtime(folder, threads, meta)
 
 
+def exported(folder: Path) -> bool:
+    """Whether this model's export was made, or found impossible, by this version (quantize.ensure):
+    then exporting again, in a child process or here, finds nothing to do."""
+    try:
+        choice = json.loads((folder / "choice.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return "error" in choice or (choice_is_current(choice) and (folder / RUNTIME_FILE).exists())
+
+
 def write(folder: Path, preprocess: Callable[[Image.Image], Any], preprocess_cfg: dict[str, Any],
           tokenizer: Any, dim: int) -> dict[str, Any]:
     """Record the torch-free preprocessing and tokenizer, each only if it matches open_clip's."""

@@ -59,3 +59,18 @@ def test_a_frozen_bundle_starts_its_own_binary_to_export(tmp_path: Path, monkeyp
     monkeypatch.setattr(model.Embedder, "_load_torch", not_here)
     emb = model.Embedder(MODEL_SPEC, precision="int8", cache=tmp_path / "models", export_apart=True)
     assert isinstance(emb.towers, OnnxTowers) and emb.encode_texts(["a red star"]).shape == (1, emb.dim)
+
+
+def test_a_model_remembered_as_unexportable_starts_no_child(tmp_path: Path, monkeypatch) -> None:
+    """Its export is done (impossible): every start would otherwise pay a child importing torch."""
+    folder = model.Embedder(MODEL_SPEC, cache=tmp_path).folder
+    folder.mkdir(parents=True)
+    (folder / "choice.json").write_text(json.dumps({"error": "RuntimeError: an operator the exporter lacks"}))
+    started: list[str] = []
+    monkeypatch.setattr(model, "export_in_child", lambda spec, *_: started.append(spec) or True)
+    emb = model.Embedder(MODEL_SPEC, precision="int8", cache=tmp_path, export_apart=True)
+    assert started == [] and isinstance(emb.towers, model.TorchTowers)
+    (folder / "choice.json").unlink()  # not exported: the child is asked
+    monkeypatch.setattr(model.Embedder, "_load_torch", lambda *_: None)
+    model.Embedder(MODEL_SPEC, precision="int8", cache=tmp_path, export_apart=True)
+    assert started == [MODEL_SPEC]
