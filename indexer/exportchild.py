@@ -13,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from indexer import runtime
 from indexer.model import EXPORT_FLAG, Embedder
 
 
@@ -22,8 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--cache", type=Path, default=None)
     args = parser.parse_args(argv)
-    Embedder(args.spec, args.threads, "int8", args.cache)
-    return 0
+    emb = Embedder(args.spec, args.threads, "int8", args.cache)
+    return 0 if runtime.exported(emb.folder) else 1  # not written (a full disk): the parent tries too
 
 
 def run_if_asked(argv: list[str]) -> None:
