@@ -1,7 +1,7 @@
 """ANN designs at 1M that Glimpse does not ship, against the recall@10 >= 0.99 in <= 1 ms target.
 
-Glimpse's index (``indexer/ann.py``: hnswlib over the full 512-d vectors, or from 200k items
-inverted lists over a projection that keeps the neighbours, ``indexer/inverted_file.py``) is
+Glimpse's index (``indexer/ann/index.py``: hnswlib over the full 512-d vectors, or from 200k items
+inverted lists over a projection that keeps the neighbours, ``indexer/ann/inverted_file.py``) is
 measured by ``bench_query.py``. This bench keeps the first tries of the two ways the
 performance issue suggested, on the same clustered CLIP-like data (``bench_query.clustered``),
 one query at a time on one thread:
@@ -26,7 +26,7 @@ import numpy as np
 
 from bench.bench_query import clustered
 from bench.common import report, table
-from indexer.projection import lloyd, nearest
+from indexer.ann.projection import lloyd, nearest
 
 DIM_OUT = 64
 

@@ -25,22 +25,22 @@ import numpy as np
 from bench.bench_query import clustered, insert_photos
 from bench.bench_video import random_mobileclip_dir
 from bench.common import ROOT, report, table
-from indexer import resident
-from indexer.resident import LINGER
+from indexer.cli import resident
+from indexer.cli.resident import LINGER
 
 WORDS = ["a dog on a beach", "snow on the mountains", "a birthday cake", "red car at night", "kids playing football",
          "a cat asleep on a sofa", "sunset over the sea", "a bowl of soup", "old church tower", "a yellow kite"]
 
 
 def make_library(folder: Path, n: int, model: str) -> Path:
-    from indexer import Library
+    from indexer import Library, SearchOptions
 
     lib = Library.open(folder, model=model, read_text=False)
     emb = lib.embedder  # records the model in the library
     vecs = clustered(n, np.random.default_rng(0))[:, : emb.dim]
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     insert_photos(lib.store, vecs, model=lib.store.model)
-    lib.search_vector(vecs[0], 5)  # builds and saves the ANN index, as after indexing
+    lib.searching.by_vector(vecs[0], SearchOptions(limit=5))  # builds and saves the ANN index, as after indexing
     lib.ann.save()
     np.save(folder / "baseline-vectors.npy", vecs.astype(np.float16))
     lib.close()
@@ -111,8 +111,8 @@ def baseline_once(lib: Path, words: str) -> float:
 STAGES = """
 import sys, time
 t0 = time.perf_counter()
-from indexer.library import Library
-from indexer.query import Query
+from indexer.library.library import Library
+from indexer.search.query import Query
 laps = [("imports", time.perf_counter())]
 lib = Library.open(sys.argv[1])
 lib.ann
@@ -152,7 +152,7 @@ def main() -> None:
     report(f"CLI search wall time at {args.items:,} items (MobileCLIP2-S0 architecture)",
            table(["", "p50 s", "worst s"], rows),
            f"Target: p50 <= 0.25 s. A search starts a resident search process that keeps the text tower and "
-           f"the index loaded for {LINGER:.0f} s after the last search (indexer/resident.py); the "
+           f"the index loaded for {LINGER:.0f} s after the last search (indexer/cli/resident.py); the "
            f"searches after it are the first row. Text tower: {choice['text']} in {choice['text_engine']} "
            f"({json.dumps(choice['text_stats'])}). Where a cold search's time goes: {imports}.")
 

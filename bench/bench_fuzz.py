@@ -22,7 +22,7 @@ from pathlib import Path
 from bench.common import ROOT, report, table
 
 MODEL = f"local-dir:{ROOT / 'tests' / 'assets' / 'tiny-clip'}"
-RUNNER = ("import resource, sys\nfrom indexer.cli import main\ncode = main(sys.argv[1:])\n"
+RUNNER = ("import resource, sys\nfrom indexer.cli.main import main\ncode = main(sys.argv[1:])\n"
           "print(f'MAXRSS_KB {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}')\nsys.exit(code)\n")
 
 
@@ -30,9 +30,9 @@ def _plain_opens(paths: list[Path]) -> tuple[set[bytes], float]:
     """Which files Pillow/OpenCV open by themselves, and how long that takes."""
     from PIL import Image
 
-    from indexer.config import VIDEO_EXTENSIONS
-    from indexer.decode import MAX_PIXELS
-    from indexer.video import open_video
+    from indexer.base.config import VIDEO_EXTENSIONS
+    from indexer.media.decode import MAX_PIXELS
+    from indexer.media.video import open_video
 
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     ok: set[bytes] = set()
@@ -61,7 +61,7 @@ def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
     seed = int(sys.argv[2]) if len(sys.argv) > 2 else 7
     from indexer import Library
-    from indexer.model import Embedder
+    from indexer.model.openclip import Embedder
     from tests.fuzz import snapshot, write_fuzz_corpus
 
     Embedder(MODEL, precision="int8")  # export outside the measured run

@@ -1,7 +1,7 @@
 """Searching while a library grows into its projection: how long a search waits during the rebuild.
 
 From ``projection.PROJECT_MIN`` (200k) items a library whose vectors lie near a subspace is
-searched through inverted lists over a projection (``indexer/ann.py``). Crossing that size
+searched through inverted lists over a projection (``indexer/ann/index.py``). Crossing that size
 rebuilds the index: the writer builds the new one beside the graph and swaps it in, so
 searches go on. Same run, same data, baseline: the same rebuild done holding the index's
 lock, as Glimpse did before, so every search waits for it.
@@ -55,7 +55,7 @@ def ms(waits: list[float], pct: float) -> str:
 
 
 def main() -> None:
-    from indexer import projection
+    from indexer.ann import projection
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--items", type=int, default=projection.PROJECT_MIN - 1000)

@@ -61,19 +61,19 @@ def measure(win, queries: list[str]) -> tuple[list[float], list[float]]:
     latency, engine = [], []
     after.clear()
     for text in queries:
-        win.search_field.setFocus()
+        win.bar.search_field.setFocus()
         wait(400)  # the last query's results are settled
         shown.clear()
-        QTest.keyClick(win.search_field, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)  # select the old words,
+        QTest.keyClick(win.bar.search_field, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)  # select the old words,
         for ch in text:  # and type over them
-            QTest.keyClick(win.search_field, ch if ch != " " else Qt.Key.Key_Space)
+            QTest.keyClick(win.bar.search_field, ch if ch != " " else Qt.Key.Key_Space)
             last_key = time.perf_counter()
             wait(KEY_GAP_MS)
         deadline = time.perf_counter() + 10
         while time.perf_counter() < deadline:
             QApplication.processEvents()
             done = [t for t, _ in shown if t >= last_key]
-            settled = not win._searching and not win.bar._debounce.isActive()  # the final text's results are in
+            settled = not win.runner.searching and not win.bar._debounce.isActive()  # the final text's results are in
             if done and settled and any(p >= done[-1] for p in painted):
                 break
             time.sleep(0.001)
@@ -81,7 +81,7 @@ def measure(win, queries: list[str]) -> tuple[list[float], list[float]]:
         if not done:
             continue  # the search of the full text ran before the last key's gap ended: counted as 0 below
         latency.append((min(p for p in painted if p >= done[-1]) - last_key) * 1000)
-        engine.append(win.last_search_ms)
+        engine.append(win.runner.last_search_ms)
         after.append((min(p for p in painted if p >= done[-1]) - done[-1]) * 1000)
     grid.removeEventFilter(spy)
     return latency, engine

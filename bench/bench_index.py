@@ -43,7 +43,7 @@ def photo_corpora(n_big: int, shared_label: str = "real, mostly small") -> list[
     """The shared photos (when present) and ``n_big`` generated 12 MP JPEGs; torch on every physical core."""
     import torch
 
-    from indexer.config import physical_cores
+    from indexer.base.config import physical_cores
 
     torch.set_num_threads(physical_cores())
     corpora = [("generated 12 MP JPEGs", big_jpegs(n_big))]
@@ -95,7 +95,7 @@ def flops_per_image(model_spec: str) -> float:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from indexer.model import Embedder
+    from indexer.model.openclip import Embedder
 
     emb = Embedder(model_spec)
     x = torch.randn(1, 3, emb.image_size, emb.image_size)
@@ -123,9 +123,9 @@ def tower_rates(model: str, rounds: int = 5, seconds: float = 1.5, batch: int = 
     by up to 1.5x over seconds (measured: 87-152 photos/s in 2 s windows of one graph)."""
     import onnx
 
-    from indexer import depthwise
-    from indexer.engines import open_tower
-    from indexer.model import Embedder
+    from indexer.model import depthwise
+    from indexer.model.engines import open_tower
+    from indexer.model.openclip import Embedder
 
     emb = Embedder(model, precision="int8")  # the exported towers, as indexing runs them
     towers_of = emb.towers
@@ -160,12 +160,12 @@ def main() -> None:
     ap.add_argument("--big", type=int, default=120, help="number of generated 12 MP JPEGs")
     ap.add_argument("--rounds", type=int, default=3, help="Glimpse runs per corpus (median and best reported)")
     args = ap.parse_args()
-    from indexer.config import Settings
+    from indexer.base.config import Settings
 
     corpora = photo_corpora(args.big)
     model = random_mobileclip_dir()
     rows = []
-    from indexer import runtime
+    from indexer.model import runtime
 
     for name, folder in corpora:
         runtime.BYTES_IN = False

@@ -30,7 +30,7 @@ def rss():  # VmHWM: this process's own peak (ru_maxrss would include the parent
         if line.startswith("VmHWM"):
             return int(line.split()[1]) / 1024
 if mode in ("torch-fp32", "export"):
-    from indexer.model import Embedder
+    from indexer.model.openclip import Embedder
     Embedder(model, precision="fp32" if mode == "torch-fp32" else "int8").encode_texts(["a dog"])
     print(json.dumps({{"peak": rss(), "torch": "torch" in sys.modules}}))
     sys.exit()
@@ -53,7 +53,7 @@ if mode == "gui":  # the desktop app (offscreen Qt) on the same library, one sea
     wait(lambda: win.model_ready)
     got = []
     win.searched.connect(got.append)
-    win.search_field.setText("a dog on a beach")
+    win.bar.search_field.setText("a dog on a beach")
     wait(lambda: got)
     settle = time.time() + 1  # let thumbnails and the status bar catch up
     wait(lambda: time.time() > settle)

@@ -87,8 +87,8 @@ def _run(folder: Path, lib_dir: Path, read_text: bool, video: bool = False) -> d
 
 
 def main() -> None:
-    from indexer.ocr import MAX_SIDE
-    from indexer.textpass import MAX_VIDEO_READS
+    from indexer.indexing.text_pass import MAX_VIDEO_READS
+    from indexer.media.ocr import MAX_SIDE
     from tests import textworld
 
     rows, notes = [], []

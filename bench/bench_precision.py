@@ -30,7 +30,7 @@ def timed(fn, reps: int) -> float:
 
 def open_both(folder: Path, engine: str, prec: str, threads: int, hint: str | None):
     """Both towers in one engine: (image, its open seconds, text, its open seconds)."""
-    from indexer import engines
+    from indexer.model import engines
 
     out = []
     for tower in ("image", "text"):
@@ -47,7 +47,7 @@ import json, sys
 from pathlib import Path
 import numpy as np
 from bench.bench_precision import open_both
-from indexer.quantize import _time  # best of a few runs, as the export's own choice times them
+from indexer.model.quantize import _time  # best of a few runs, as the export's own choice times them
 folder, threads, size, context = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 si, ti, st, tt = open_both(folder, "openvino", "fp32", threads, "f32")
 px, tok = np.random.default_rng(0).normal(size=(16, 3, size, size)).astype(np.float32), np.zeros((1, context), np.int64)
@@ -76,7 +76,7 @@ def avx2_emulated(folder: Path, threads: int, size: int, context: int) -> dict |
 
 def paths_table(choice: dict, measured: dict, avx2: dict | None) -> str:
     """Which path each tower takes here, and which it would take with only AVX2 (Glimpse's own rule)."""
-    from indexer import engines, quantize
+    from indexer.model import engines, quantize
 
     rows = []
     for tower in ("image", "text"):
@@ -95,9 +95,9 @@ def main() -> None:
     import torch
 
     from bench.bench_video import random_mobileclip_dir
-    from indexer import engines, quantize
-    from indexer.config import physical_cores
-    from indexer.model import Embedder
+    from indexer.base.config import physical_cores
+    from indexer.model import engines, quantize
+    from indexer.model.openclip import Embedder
     from tests import semantics
     from tests.conftest import MODEL_SPEC
 

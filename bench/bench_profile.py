@@ -24,10 +24,10 @@ SHARED = ROOT.parent / "shared" / "data" / "photos"
 STAGES = [
     ("model inference (encode_pixels)", ("encode_pixels (",)),
     ("image decode (PIL/libjpeg, EXIF, upright)", ("load_image (",)),
-    ("preprocessing (resize, crop, normalise)", ("indexer/runtime.py",)),  # only the Preprocessor runs there now
+    ("preprocessing (resize, crop, normalise)", ("indexer/model/runtime.py",)),  # only the Preprocessor runs there now
     ("content hash + stat", ("quick_hash (",)),
     ("SQLite writer", ("_writer (",)),
-    ("crawl", ("indexer/crawl.py",)),
+    ("crawl", ("indexer/media/crawl.py",)),
 ]
 
 
@@ -58,11 +58,11 @@ def main() -> None:
     corpus = SHARED if SHARED.is_dir() else big_jpegs(60)
     with tempfile.TemporaryDirectory() as tmp:
         lib = Path(tmp) / "lib"
-        warm = [sys.executable, "-m", "indexer.cli", "--library", str(Path(tmp) / "warm"), "--model", model,
+        warm = [sys.executable, "-m", "indexer.cli.main", "--library", str(Path(tmp) / "warm"), "--model", model,
                 "search", "warm-up"]
         subprocess.run(warm, cwd=ROOT, capture_output=True)  # the one-time export, not profiled
         out = Path(tmp) / "profile.txt"
-        cmd = [sys.executable, "-m", "indexer.cli", "--library", str(lib), "--model", model, "index", str(corpus), "-q",
+        cmd = [sys.executable, "-m", "indexer.cli.main", "--library", str(lib), "--model", model, "index", str(corpus), "-q",
                "--no-text"]  # the embedding pass only: reading text (OCR) runs after it and has its own bench
         subprocess.run([pyspy, "record", "--native", "--threads", "--format", "raw", "--rate", "100", "-o", str(out),
                         "--", *cmd], cwd=ROOT, check=True, capture_output=True)

@@ -1,6 +1,6 @@
 """Query latency end to end (text -> vector -> HNSW -> re-rank -> rows) at 10k, 100k, 1M items.
 
-At 1M the index is the projected graph where the data allows it (indexer/projection.py).
+At 1M the index is the projected graph where the data allows it (indexer/ann/projection.py).
 
 Vectors are synthetic (clustered unit vectors in 512-d, like CLIP embeddings: many
 near neighbours per region); files and vectors sit in a real Glimpse SQLite store and
@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import report, table
-from indexer.ann import EF_CONSTRUCTION, M
-from indexer.inverted_file import LIST_SIZE
-from indexer.projection import PROJECT_MIN, RERANK
+from indexer.ann.index import EF_CONSTRUCTION, M
+from indexer.ann.inverted_file import LIST_SIZE
+from indexer.ann.projection import PROJECT_MIN, RERANK
 
 DIM = 512
 
@@ -55,7 +55,7 @@ def rss_mb() -> float:
 def insert_photos(store, vecs: np.ndarray, first_id: int = 1, model: str = "") -> None:
     """One photo row and its vector per row of ``vecs``, ids from ``first_id``, in one transaction
     (bulk SQL: the store's ``put_file`` would take minutes at 1M)."""
-    from indexer.store import encode_vec
+    from indexer.store.database import encode_vec
 
     ids = range(first_id, first_id + len(vecs))
     with store.transaction():
@@ -67,8 +67,8 @@ def insert_photos(store, vecs: np.ndarray, first_id: int = 1, model: str = "") -
 
 
 def build(folder: Path, vecs: np.ndarray):
-    from indexer.ann import AnnIndex
-    from indexer.store import Store
+    from indexer.ann.index import AnnIndex
+    from indexer.store.database import Store
 
     store = Store(folder / "library.db")
     insert_photos(store, vecs)
@@ -88,9 +88,9 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=200)
     args = ap.parse_args()
     from bench.bench_video import random_mobileclip_dir
-    from indexer.config import Settings
-    from indexer.model import Embedder
-    from indexer.rank import GalleryStats, search_vector
+    from indexer.base.config import Settings
+    from indexer.model.openclip import Embedder
+    from indexer.search.rank import GalleryStats, SearchOptions, search_vector
 
     precision = Settings().precision
     emb = Embedder(random_mobileclip_dir(), precision=precision, cache=Path(tempfile.gettempdir()) / "glimpse-bench-onnx")
@@ -132,7 +132,7 @@ def main() -> None:
                 got, _ = ann.search(q, 10)
                 ann_t.append(time.perf_counter() - t)
                 t = time.perf_counter()
-                search_vector(q, store, ann, 20, None, 0.0, frozenset(), stats, 0.5)
+                search_vector(q, store, ann, SearchOptions(limit=20, min_score=0.0), stats, 0.5)
                 full_t.append(time.perf_counter() - t)
                 t = time.perf_counter()
                 exact = np.argpartition(-(vecs @ q), 10)[:10] + 1
@@ -152,8 +152,8 @@ def main() -> None:
     report("Query latency (text encode + ANN + hubness/calibration re-rank + SQLite rows)", text,
            f"Text encoder: MobileCLIP2-S0 ({precision}), p50 {pct(enc, 50):.1f} ms. HNSW M={M}, "
            f"ef_construction={EF_CONSTRUCTION} over the full vectors; from {PROJECT_MIN:,} items, where a projection "
-           f"keeps the neighbours (indexer/projection.py), inverted lists of ~{LIST_SIZE} "
-           f"over it (indexer/inverted_file.py), the best {RERANK} re-ranked exactly; ef and probes by size. "
+           f"keeps the neighbours (indexer/ann/projection.py), inverted lists of ~{LIST_SIZE} "
+           f"over it (indexer/ann/inverted_file.py), the best {RERANK} re-ranked exactly; ef and probes by size. "
            "Targets: end-to-end p50 "
            "<= 40 ms, recall@10 >= 0.99 in <= 1 ms at 1M (the performance issue).")
 

@@ -1,4 +1,4 @@
-"""Region vectors (indexer/regions.py): what they cost to index and store, what the detail gate
+"""Region vectors (indexer/media/regions.py): what they cost to index and store, what the detail gate
 saves, and what they find, each against the same photos without regions in the same run.
 
 * Cost: the real pipeline with MobileCLIP2-S0's architecture (random weights: speed is what is
@@ -52,8 +52,8 @@ def cost(folder: Path, model: str, regions: bool) -> dict[str, float]:
 
 def gate_share(folder: Path, image_size: int) -> float:
     """The share of crops the detail gate skips on the large photos of ``folder``."""
-    from indexer import regions
-    from indexer.decode import load_image
+    from indexer.media import regions
+    from indexer.media.decode import load_image
 
     kept = total = 0
     for p in sorted(folder.rglob("*")):
@@ -70,7 +70,7 @@ def gate_share(folder: Path, image_size: int) -> float:
 def small_objects(seeds: tuple[int, ...], gate: float | None = None) -> dict[str, tuple[float, float]]:
     """Per test model: (R@5 whole photo only, R@5 with regions)."""
     import tests.indexer.test_regions as t
-    from indexer import regions
+    from indexer.media import regions
 
     saved = regions.DETAIL_MIN
     if gate is not None:

@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 from bench.common import ROOT, SHARED, report, table
-from indexer.preprocess import Preprocessor, centre_offset
+from indexer.model.preprocess import Preprocessor, centre_offset
 
 TINY = ("tiny-clip", "tiny-clip-gap", "tiny-clip-conv")
 Resize = Callable[[np.ndarray, int, int], np.ndarray]
@@ -89,8 +89,8 @@ def main() -> None:
     ap.add_argument("--big", type=int, default=20, help="generated 12 MP JPEGs added to the shared photos")
     args = ap.parse_args()
     from bench.bench_video import random_mobileclip_dir
-    from indexer import decode
-    from indexer.model import Embedder
+    from indexer.media import decode
+    from indexer.model.openclip import Embedder
 
     methods: dict[str, Resize] = {"Pillow BICUBIC (shipped)": _pillow(Image.Resampling.BICUBIC),
                                   "OpenCV AREA down / CUBIC up": _cv("INTER_AREA", "INTER_CUBIC"),

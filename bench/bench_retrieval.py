@@ -21,7 +21,7 @@ from tests.conftest import MODEL_SPEC
 
 
 def composed_table(emb) -> str:
-    from indexer.query import compose, compose_pdv, derive_caption, unit
+    from indexer.search.query import compose, compose_pdv, derive_caption, unit
 
     bank = sorted({world.caption(s) for s in world.all_scenes()})
     bank_vecs = emb.encode_texts(bank)
@@ -65,7 +65,7 @@ def ensemble_table(emb) -> str:
 
 
 def hubness_table() -> str:
-    from indexer import Library
+    from indexer import Library, SearchOptions
 
     rng = random.Random(2024)
     scenes = world.distinct_scenes(rng, 300)
@@ -76,16 +76,16 @@ def hubness_table() -> str:
         lib.index([Path(tmp) / "p"])
         bank = [world.caption(world.random_scene(rng), rng.sample(world.ATTRIBUTES, rng.randint(1, 6)))
                 for _ in range(300)]
-        lib.set_query_bank(bank)
+        lib.searching.set_query_bank(bank)
         queries = [(world.caption(s, rng.sample(world.ATTRIBUTES, rng.randint(2, 4))), None) for s in scenes[:150]]
         queries += [(world.caption(s), f"scene_{i:03d}") for i, s in enumerate(scenes[150:], start=150)]
         for alpha in (0.0, 0.5, 1.0):
-            lib.settings = lib.settings.replace(hub_alpha=alpha)
+            lib.update_settings(hub_alpha=alpha)
             counts: Counter[str] = Counter()
             r1 = []
             for text, target in queries:
-                vec = lib.query_vector(__import__("indexer").Query(text))
-                hits = lib.search_vector(vec, 10, None, 0.0, frozenset(), alpha > 0)
+                vec = lib.searching.query_vector(__import__("indexer").Query(text))
+                hits = lib.searching.by_vector(vec, SearchOptions(limit=10, min_score=0.0, hubness=alpha > 0))
                 counts.update(h.path for h in hits)
                 if target:
                     r1.append(Path(hits[0].path).stem == target)
@@ -129,7 +129,7 @@ def defaults_table() -> str:
 
 
 def main() -> None:
-    from indexer.model import Embedder
+    from indexer.model.openclip import Embedder
 
     report(f"Defaults vs a plain cosine app (three tiny models, held-out seeds {', '.join(map(str, HELD_OUT))})",
            defaults_table(),

@@ -65,12 +65,12 @@ def main() -> None:
         lib.index([tmp_p / "photos"])
         latencies(lib, 20)  # warm: text encoder, nonsense bar, gallery sample
         idle = latencies(lib, 200)
-        lib.start_switch(B)  # loads (exports) B once, outside the measured part
+        lib.switch.start(B)  # loads (exports) B once, outside the measured part
         watcher = Watcher(lib, poll_interval=3600, use_events=False)
         t = time.perf_counter()
         watcher.start()
-        during = latencies(lib, 100_000, stop=lambda: not lib.switching)
-        while lib.switching:
+        during = latencies(lib, 100_000, stop=lambda: not lib.switch.under_way)
+        while lib.switch.under_way:
             time.sleep(0.05)
         switch_s = time.perf_counter() - t
         watcher.stop()

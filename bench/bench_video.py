@@ -67,7 +67,7 @@ def main() -> None:
     seconds = args.minutes * 60
 
     model = args.model or random_mobileclip_dir()
-    from indexer.config import Settings
+    from indexer.base.config import Settings
 
     rows = []
     cap = Settings().video_max_frames

@@ -16,8 +16,7 @@ def main(argv: list[str] | None = None) -> int:
                     "(used to check installed bundles)")
     ap.add_argument("--verbose", "-v", action="store_true", help="also print library messages (normally in glimpse.log)")
     args = ap.parse_args(argv)
-    from indexer import log_session
-    from indexer.config import default_library_dir
+    from indexer import default_library_dir, log_session
 
     folder = Path(args.library).expanduser() if args.library else default_library_dir()
     with log_session(folder, args.verbose):
@@ -30,7 +29,7 @@ def _run(args: argparse.Namespace) -> int:
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from desktop.window import MainWindow
-    from indexer import Library, LibraryError
+    from indexer import Env, Library, LibraryError, env_value
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Glimpse")
@@ -43,7 +42,7 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     win = MainWindow(library)
     win.show()
-    if os.environ.get("GLIMPSE_STARTUP_PROBE"):  # bench/bench_startup.py: report when the window is up
+    if env_value(Env.STARTUP_PROBE):  # bench/bench_startup.py: report when the window is up
         import time
 
         from PySide6.QtCore import QTimer

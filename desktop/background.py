@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, QSettings, Signal
 
 from desktop.files import display
 from desktop.indexstatus import IndexStatus
-from indexer import IndexReport, Library, Progress, TextReport, Watcher
+from indexer import WATCH_POLL_S, WATCH_SETTLE_S, IndexReport, Library, Progress, TextReport, Watcher
 
 
 class WatchBridge(QObject):
@@ -52,8 +52,8 @@ class Background(QObject):
         """Index now; the watcher (started once) keeps the library current after."""
         if self.watcher is None:
             b = self.bridge
-            self.watcher = Watcher(self.library, poll_interval=self.qsettings.value("poll", 300.0, type=float),
-                                   use_events=self.qsettings.value("watch", True, type=bool), settle=2.0,
+            self.watcher = Watcher(self.library, poll_interval=self.qsettings.value("poll", WATCH_POLL_S, type=float),
+                                   use_events=self.qsettings.value("watch", True, type=bool), settle=WATCH_SETTLE_S,
                                    on_progress=b.progress.emit, on_report=b.report.emit, on_error=b.error.emit,
                                    on_text=b.text.emit, on_switch=b.switch.emit, on_regions=b.regions.emit)
             self.watcher.start()

@@ -78,7 +78,7 @@ class LibraryDialog(QDialog):
         self.cancel_switch.clicked.connect(lambda: self._write(partial(self.library.cancel_switch, wait=True),
                                                                self.folders_changed, "Abandoning the switch…"))
         self.prune = QPushButton("Free the old model's space")
-        self.prune.clicked.connect(lambda: self._write(partial(self.library.prune_models, wait=True),
+        self.prune.clicked.connect(lambda: self._write(partial(self.library.switch.prune, wait=True),
                                                        self.folders_changed, "Deleting the old model's vectors…"))
         model_row = QHBoxLayout()
         model_row.addWidget(self.model_line, 1)
@@ -204,6 +204,7 @@ class SettingsDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
         form.addRow(buttons)
 
     def values(self) -> dict[str, object]:

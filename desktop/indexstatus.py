@@ -7,9 +7,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton
 
 from desktop.files import name_of
-from indexer import Progress, format_seconds
-
-BUSY_PHASES = ("scanning", "indexing", "re-embedding", "finding regions", "reading text", "exporting")
+from indexer import Phase, Progress, format_seconds
 
 
 class IndexStatus(QObject):
@@ -46,32 +44,30 @@ class IndexStatus(QObject):
             w.hide()
 
     def show_progress(self, p: Progress) -> None:
-        busy = p.phase in BUSY_PHASES
+        busy = p.phase.counted or p.phase is Phase.SCANNING
         self.progress.setVisible(busy)
         for w in (self.pause_button, self.cancel_button):  # they control the watcher's passes
-            w.setVisible(busy and p.phase != "exporting")
-        if p.phase == "scanning":
+            w.setVisible(p.phase.stoppable or p.phase is Phase.SCANNING)
+        if p.phase is Phase.SCANNING:
             self.progress.setRange(0, 0)
-            self.say(f"Looking for photos and videos… {p.done} found")
+            self.say(f"{p.phase.label} {p.done} found")
             return
         if not busy:
             return
-        eta = f"ETA {format_seconds(p.eta)}"
-        if p.phase == "indexing":
-            self.say(f"Indexing {p.done}/{p.total} · {p.rate:.1f} files/s · {eta} · {name_of(p.current or '')}"
-                     + (f" · {p.errors} errors" if p.errors else ""))
-        elif p.phase == "exporting":
-            self.say(f"Copying {p.done + 1}/{p.total} · {name_of(p.current or '')}")
-        elif p.phase == "re-embedding":
-            self.say(f"Re-embedding for {self.switch_target}: {p.done}/{p.total} · {p.rate:.1f}/s · {eta} "
-                     "(search uses the current model until then)")
-        elif p.phase == "finding regions":
-            self.say(f"Looking closer at large photos {p.done}/{p.total} · {p.rate:.1f}/s · {eta} "
-                     "(for small things in them; search already works)")
-        else:
-            self.say(f"Reading text in pictures {p.done}/{p.total} · {p.rate:.1f}/s · {eta} (search already works)")
+        self.say(self._line(p))
         self.progress.setRange(0, max(p.total, 1))  # after the words: the bar and its line always agree
         self.progress.setValue(p.done)
+
+    def _line(self, p: Progress) -> str:
+        """The status line for a counted phase: its label, counts, rate and ETA, and what still works."""
+        eta = f"ETA {format_seconds(p.eta)}"
+        if p.phase is Phase.INDEXING:
+            return (f"{p.phase.label} {p.done}/{p.total} · {p.rate:.1f} files/s · {eta} · {name_of(p.current or '')}"
+                    + (f" · {p.errors} errors" if p.errors else ""))
+        if p.phase is Phase.EXPORTING:
+            return f"{p.phase.label} {p.done + 1}/{p.total} · {name_of(p.current or '')}"
+        label = f"Re-embedding for {self.switch_target}:" if p.phase is Phase.REEMBEDDING else p.phase.label
+        return f"{label} {p.done}/{p.total} · {p.rate:.1f}/s · {eta} ({p.phase.note})"
 
     def _paused(self, paused: bool) -> None:
         self.pause_button.setText("Resume" if paused else "Pause")

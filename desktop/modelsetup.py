@@ -26,37 +26,35 @@ class ModelSetup:
 
     def load(self) -> None:
         self.win.status.say(f"Loading model {self.library.settings.model}…")
-        w = Worker(self.library.prepare_search)  # everything the first search needs, so that it answers at once
+        w = Worker(self.library.searching.prepare)  # everything the first search needs, so that it answers at once
         w.signals.result.connect(self._loaded)
         w.signals.error.connect(self._failed)
         start(w)
 
     def _loaded(self, _: object) -> None:
         win = self.win
-        if win._closing:
+        if win.runner.closing:
             return
         win.model_ready, self.failed = True, False
+        win.results.reset_start_button()  # "Import a model folder…" no more: adding folders is what comes next
         settle_collector()  # start-up's objects out of later full collections, which freeze every thread
         win.status.say("Ready")
         w = Worker(self.library.roots)
-        w.signals.result.connect(lambda roots: roots and not win._closing and win.start_indexing())  # catch up
+        w.signals.result.connect(lambda roots: roots and not win.runner.closing and win.start_indexing())  # catch up
         start(w)
         if win.bar.has_query():
             win.run_search()
 
     def _failed(self, err: str) -> None:
         win = self.win
-        if win._closing:
+        if win.runner.closing:
             return
         self.failed = True
         win.status.say("The model could not be loaded")
-        win.show_message(f"<h3>The model is not available</h3><p>{_html(err)}</p>"
+        win.results.show_message(f"<h3>The model is not available</h3><p>{_html(err)}</p>"
                          "<p>Import a model folder (open_clip_config.json + weights) to continue.</p>"
                          "<p>Or, when online, use <i>Glimpse → Download the model</i>.</p>", button=True)
-        button = win.results.start_button
-        button.setText("Import a model folder…")
-        button.clicked.disconnect()
-        button.clicked.connect(self.pick_and_import)
+        win.results.set_start_button("Import a model folder…", self.pick_and_import)
 
     def pick_and_import(self) -> None:
         folder = QFileDialog.getExistingDirectory(self.win, "Choose a downloaded open_clip model folder")
@@ -69,7 +67,7 @@ class ModelSetup:
         w = Worker(import_model, folder)
         w.signals.result.connect(self._use)
         w.signals.error.connect(
-            lambda e: self.win.show_message(f"<h3>That model could not be imported</h3><p>{_html(e)}</p>"))
+            lambda e: self.win.results.show_message(f"<h3>That model could not be imported</h3><p>{_html(e)}</p>"))
         start(w)
 
     def download(self) -> None:
@@ -83,7 +81,7 @@ class ModelSetup:
 
     def _use(self, spec: str) -> None:
         w = Worker(self.library.change_model, spec, True)  # waits its turn behind indexing
-        w.signals.error.connect(lambda e: self.win.show_message(f"<h3>Model imported</h3><p>{_html(e)}</p>"))
+        w.signals.error.connect(lambda e: self.win.results.show_message(f"<h3>Model imported</h3><p>{_html(e)}</p>"))
         w.signals.result.connect(self._applied)
         start(w)
 
@@ -108,7 +106,7 @@ class ModelSetup:
             win.start_indexing()
             return
         win.model_ready, self.failed = False, False  # another model: what failed is no longer what to do first
-        win._show_start_page()
+        win.runner.show_start_page()
         self.load()  # the model reloads; its start catches up with indexing and reads text if now asked
 
 

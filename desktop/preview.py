@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from collections.abc import Callable
 
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QDesktopServices, QImage, QPainter, QPen, QPixmap
@@ -20,8 +21,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.files import display, file_url, folder_url, load_pixmap, name_of
-from indexer import FileRow, Hit, TextRow, format_seconds, why_matched
+from desktop.files import display, file_url, folder_url, load_image, load_pixmap, name_of
+from desktop.workers import Worker, start
+from indexer import FileRow, Hit, Library, TextRow, format_seconds, why_matched
 
 PREVIEW_SIDE = 1600  # px: sharp on a large preview pane, and never a full 12 MP decode
 REGION_COLOUR = QColor(0, 220, 255)  # the frame around the part of a photo that matched
@@ -277,3 +279,31 @@ class Preview(QWidget):
     def _stop_video(self) -> None:
         if self.player is not None:
             self.player.stop()
+
+
+class PreviewLoader:
+    """Fills the preview for the current hit: the file's details, its text and the picture are read
+    off the UI thread; a newer selection wins (by generation)."""
+
+    def __init__(self, library: Library, preview: Preview, hits: Callable[[], list[Hit]]) -> None:
+        self.library, self.preview, self._hits = library, preview, hits
+        self.closing = False
+        self._generation = 0
+
+    def show(self, hit: Hit) -> None:
+        others = [h for h in self._hits() if h.path == hit.path and h.kind == "video"]
+        self._generation += 1
+        gen = self._generation
+        still = hit.kind == "video" and not self.preview.plays_video()  # the moment's frame, where videos cannot play
+        lib = self.library
+        w = Worker(lambda: (lib.file_info(hit.path), lib.text_of(hit.path),
+                            load_image(hit.path, PREVIEW_SIDE) if hit.kind == "photo" else
+                            load_image(str(lib.thumbnail(hit)), PREVIEW_SIDE) if still else None))
+        w.signals.result.connect(lambda got: self._show(hit, others, *got) if gen == self._generation else None)
+        w.signals.error.connect(lambda _e: self._show(hit, others, None, None, None) if gen == self._generation else None)
+        start(w)
+
+    def _show(self, hit: Hit, others: list[Hit], row, lines, image) -> None:
+        if not self.closing:
+            self.preview.show()
+            self.preview.show_hit(hit, row, others, lines, image)

@@ -19,6 +19,7 @@ from indexer import Hit, Library, format_seconds, month_groups
 
 HIT_ROLE = Qt.ItemDataRole.UserRole + 1
 THUMB_THREADS = 2
+ADD_FOLDER = "Add a folder of photos…"
 
 
 class HitModel(QStandardItemModel):
@@ -88,7 +89,7 @@ class ResultsView(QStackedWidget):
         self.message = QLabel(alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
         self.message.setTextFormat(Qt.TextFormat.RichText)
         self.message.setOpenExternalLinks(False)
-        self.start_button = QPushButton("Add a folder of photos…")
+        self.start_button = QPushButton(ADD_FOLDER)
         self.start_button.clicked.connect(self.add_folder)
         self.everything_button = QPushButton("Show everything")
         self.everything_button.setToolTip("Show the closest photos and moments anyway, best first")
@@ -186,6 +187,17 @@ class ResultsView(QStackedWidget):
     def _set_thumbnail(self, gen: int, row: int, image: QImage) -> None:
         if gen == self.generation and row < self.model.rowCount() and not image.isNull():
             self.model.item(row).setIcon(QIcon(QPixmap.fromImage(image)))
+
+    def set_start_button(self, text: str, action) -> None:
+        """The message page's button does something else (import a model while none can be loaded)."""
+        self.start_button.setText(text)
+        self.start_button.clicked.disconnect()
+        self.start_button.clicked.connect(action)
+
+    def reset_start_button(self) -> None:
+        """The button adds a folder again, as on a first start."""
+        if self.start_button.text() != ADD_FOLDER:
+            self.set_start_button(ADD_FOLDER, self.add_folder)
 
     def show_message(self, html: str, button: bool = False, everything: bool = False) -> None:
         self.message.setText(html)

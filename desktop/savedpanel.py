@@ -60,7 +60,7 @@ class SavedSearches:
     def refresh(self) -> None:
         """Each saved search re-run for its count of new matches (in a worker)."""
         w = Worker(self.win.library.searches.counts)
-        w.signals.result.connect(lambda rows: not self.win._closing and self.win.saved.show_counts(rows))
+        w.signals.result.connect(lambda rows: not self.win.runner.closing and self.win.saved.show_counts(rows))
         start(w)
 
     def save(self, name: str) -> None:
@@ -85,13 +85,13 @@ class SavedSearches:
         if name in win.saved.queries:
             win.bar.set_query(win.saved.queries[name])
         w = Worker(lambda: (searches.get(name).query, *searches.open(name)))
-        w.signals.result.connect(lambda got: self._opened(name, *got) if gen == win._generation else None)
+        w.signals.result.connect(lambda got: self._opened(name, *got) if gen == win.runner.generation else None)
         w.signals.error.connect(lambda e: win.status.say(f"Could not run “{name}”: {e}"))
         start(w)
 
     def _opened(self, name: str, query, hits, new) -> None:
         win = self.win
         win.bar.set_query(query)
-        win._show_hits(hits)
+        win.runner.show_hits(hits)
         win.status.say(f"“{name}”: {len(hits)} results, {len(new)} new since you last opened it")
         self.refresh()

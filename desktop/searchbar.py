@@ -31,6 +31,7 @@ from desktop.files import display, load_pixmap
 from indexer import PHOTO_EXTENSIONS, Filters, Query
 
 DEBOUNCE_MS = 300  # the longest typing pause before a search runs
+CHIP_SIDE = 28  # px: an example image in the search bar
 # The pause follows how long the library's searches take: on a fast library a search runs
 # almost as the keys are typed (stale results are dropped by generation), on a slow one
 # keystrokes do not queue searches behind each other. Chosen with bench/bench_gui.py at
@@ -241,8 +242,8 @@ class SearchBar(QWidget):
             self.chips.takeAt(0).widget().deleteLater()
         for p in paths:
             chip = QToolButton()
-            chip.setIcon(QIcon(load_pixmap(str(p))))
-            chip.setIconSize(QSize(28, 28))
+            chip.setIcon(QIcon(load_pixmap(str(p), 2 * CHIP_SIDE)))  # decoded at chip size (HiDPI: twice)
+            chip.setIconSize(QSize(CHIP_SIDE, CHIP_SIDE))
             chip.setText(" ×")
             chip.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             chip.setToolTip(f"{display(str(p))}\nClick to remove")

@@ -6,12 +6,15 @@ delivered on the UI thread. A cancel ``Event`` is handed to engine calls that ac
 
 from __future__ import annotations
 
+import logging
 import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+log = logging.getLogger(__name__)
 
 
 class WorkerSignals(QObject):
@@ -35,7 +38,8 @@ class Worker(QRunnable):
         try:
             kwargs = {"on_progress": self.signals.progress.emit, "cancel": self.cancel} if self.reports else {}
             out = self.fn(*self.args, **kwargs)
-        except Exception as e:  # shown to the user as a message, never a crash
+        except Exception as e:  # shown to the user as a message, never a crash; the traceback to the log
+            log.warning("%s failed: %s", getattr(self.fn, "__qualname__", self.fn), e, exc_info=True)
             self.signals.error.emit(f"{e}" if str(e) else traceback.format_exc(limit=2))
         else:
             self.signals.result.emit(out)

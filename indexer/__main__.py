@@ -1,5 +1,7 @@
+"""``python -m indexer``: the same as ``glimpse``."""
+
 import sys
 
-from indexer.cli import main
+from indexer.cli.main import main
 
 sys.exit(main())

@@ -1,7 +1,7 @@
 import sys
 
 from desktop.app import main
-from indexer.exportchild import run_if_asked
+from indexer.model.export_child import run_if_asked
 
-run_if_asked(sys.argv)  # started by the bundle itself to export a model apart (indexer/model.py)
+run_if_asked(sys.argv)  # started by the bundle itself to export a model apart (indexer/model/openclip.py)
 sys.exit(main())

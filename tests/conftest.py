@@ -35,7 +35,7 @@ def model_spec() -> str:
 @pytest.fixture(scope="session")
 def embedder():
     """The committed model, loaded through the same code path as any user model."""
-    from indexer.model import Embedder
+    from indexer.model.openclip import Embedder
 
     return Embedder(MODEL_SPEC)
 

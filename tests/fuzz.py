@@ -230,7 +230,7 @@ def pillow_opens(path: Path) -> bool:
 
 
 def opencv_reads(path: Path) -> bool:
-    from indexer.video import open_video
+    from indexer.media.video import open_video
 
     try:
         cap, _ = open_video(path)

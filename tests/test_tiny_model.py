@@ -64,7 +64,7 @@ def test_the_other_test_models_understand_their_world_too(variant: str) -> None:
 
     import numpy as np
 
-    from indexer.model import Embedder
+    from indexer.model.openclip import Embedder
     from tests import world
 
     emb = Embedder(f"local-dir:{Path(__file__).parent / 'assets' / f'tiny-clip-{variant}'}")

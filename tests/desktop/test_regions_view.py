@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
 from indexer import Library
 from tests import smallworld
@@ -31,18 +32,15 @@ def region_window(qtbot, tmp_path: Path):
     lib.close()
 
 
-def test_regions_switched_on_in_settings_frame_what_matched(qtbot, region_window, monkeypatch) -> None:
-    from desktop.dialogs import SettingsDialog
+def test_regions_switched_on_in_settings_frame_what_matched(qtbot, region_window) -> None:
     from desktop.preview import REGION_COLOUR
 
     win, lib, targets = region_window
-    dlg = SettingsDialog(lib.settings, True, 300.0, win)
-    assert not dlg.regions.isChecked()
-    dlg.regions.setChecked(True)
-    chosen = dlg.values()
-    monkeypatch.setattr(SettingsDialog, "exec", lambda self: True)  # the person clicks OK on these choices
-    monkeypatch.setattr(SettingsDialog, "values", lambda self: chosen)
-    win.show_settings()
+    dlg = win.show_settings()  # the real dialog, as the person sees it
+    assert dlg.isVisible() and not dlg.regions.isChecked()
+    qtbot.mouseClick(dlg.regions, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
+    assert not dlg.isVisible()
     qtbot.waitUntil(lambda: lib.store.region_count()[1] == len(lib.store.files(status="ok")), timeout=120000)
     qtbot.waitUntil(lambda: "looked closer at" in win.status.text.text(), timeout=60000)
     found = None
@@ -54,7 +52,7 @@ def test_regions_switched_on_in_settings_frame_what_matched(qtbot, region_window
             break
     assert found is not None, "no small object was found by a region"
     hits, row = found
-    win.select_row(row)
+    win.results.select_row(row)
     qtbot.waitUntil(lambda: win.preview.hit is not None and win.preview.hit.path == hits[row].path, timeout=20000)
     qtbot.waitUntil(lambda: win.preview.picture.pixmap() is not None and not win.preview.picture.pixmap().isNull(),
                     timeout=20000)

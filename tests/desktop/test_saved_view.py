@@ -23,7 +23,7 @@ def test_recent_and_saved_searches(qtbot, tmp_path: Path) -> None:
         assert win.bar.recent_menu.actions()[0].text() == words  # newest first
         with qtbot.waitSignal(win.searched, timeout=30000):
             win.bar.recent_menu.actions()[1].trigger()  # back to the earlier search
-        assert win.search_field.text() == "a blue circle"
+        assert win.bar.search_field.text() == "a blue circle"
 
         type_query(qtbot, win, words)
         win.save_search("mine")
@@ -35,8 +35,8 @@ def test_recent_and_saved_searches(qtbot, tmp_path: Path) -> None:
         type_query(qtbot, win, "something else")
         with qtbot.waitSignal(win.searched, timeout=30000) as sig:
             win.saved.list.itemClicked.emit(win.saved.list.item(0))
-        assert win.search_field.text() == words and str(tmp_path / "pics" / "new.jpg") in [h.path for h in sig.args[0]]
-        assert "1 new since you last opened it" in win.status_text.text()
+        assert win.bar.search_field.text() == words and str(tmp_path / "pics" / "new.jpg") in [h.path for h in sig.args[0]]
+        assert "1 new since you last opened it" in win.status.text.text()
         qtbot.waitUntil(lambda: win.saved.list.item(0).text() == "mine", timeout=20000)  # seen now
         assert first
 
@@ -57,5 +57,5 @@ def test_a_saved_search_opened_as_the_library_changes_shows_its_own_words(qtbot,
         with qtbot.waitSignal(win.searched, timeout=30000) as sig:
             win.saved.list.itemClicked.emit(win.saved.list.item(0))
             win.background.bridge.report.emit(IndexReport(added=1))  # a pass ends as the click is answered
-        assert win.search_field.text() == words
+        assert win.bar.search_field.text() == words
         assert sig.args[0] == lib.search(lib.searches.get("mine").query)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
 from indexer import Library
 from tests import textworld
@@ -29,7 +30,7 @@ def text_window(qtbot, tmp_path: Path):
     qtbot.addWidget(win)
     win.show()
     qtbot.waitUntil(lambda: win.watcher is not None and win.watcher.runs >= 1, timeout=120000)
-    qtbot.waitUntil(lambda: not win.cancel_button.isVisible(), timeout=60000)
+    qtbot.waitUntil(lambda: not win.status.cancel_button.isVisible(), timeout=60000)
     yield win, lib, pics
     win.close()
     lib.close()
@@ -42,7 +43,7 @@ def test_a_quoted_word_finds_the_picture_and_the_preview_marks_it(qtbot, text_wi
     word = pic.lines[0].text.split()[0]
     hits = type_query(qtbot, win, f'"{word}"')
     assert hits and hits[0].path == str(pic.path) and hits[0].text_box is not None
-    win.select_row(0)
+    win.results.select_row(0)
     qtbot.waitUntil(lambda: win.preview.text.isVisible(), timeout=20000)
     assert word.lower() in win.preview.text.toPlainText().lower()  # the text, selectable to copy
     assert "matched the words" in win.preview.details.text()
@@ -54,26 +55,22 @@ def test_a_quoted_word_finds_the_picture_and_the_preview_marks_it(qtbot, text_wi
 
 def test_the_text_filter_keeps_pictures_with_words(qtbot, text_window) -> None:
     win, lib, pics = text_window
-    win.filters_button.setChecked(True)
-    win.text_filter.setChecked(True)
+    win.bar.filters_button.setChecked(True)
+    win.bar.text_filter.setChecked(True)
     hits = type_query(qtbot, win, pics[0].lines[0].text.split()[0])
     assert hits and all(lib.text_of(h.path) for h in hits)
     assert {h.path for h in hits} <= {str(p.path) for p in pics}
 
 
-def test_reading_text_can_be_switched_off_in_settings(qtbot, text_window, monkeypatch) -> None:
-    from desktop.dialogs import SettingsDialog
-
+def test_reading_text_can_be_switched_off_in_settings(qtbot, text_window) -> None:
     win, lib, _ = text_window
-    dlg = SettingsDialog(lib.settings, True, 300.0, win)
+    dlg = win.show_settings()  # the real dialog, as the person sees it
     assert dlg.read_text.isChecked() and not dlg.read_text_video.isChecked()
-    dlg.read_text.setChecked(False)
+    qtbot.mouseClick(dlg.read_text, Qt.MouseButton.LeftButton)
     assert not dlg.read_text_video.isEnabled()
     chosen = dlg.values()
     assert chosen["read_text"] is False and chosen["read_text_video"] is False
-    monkeypatch.setattr(SettingsDialog, "exec", lambda self: True)  # the person clicks OK on these choices
-    monkeypatch.setattr(SettingsDialog, "values", lambda self: chosen)
-    win.show_settings()
+    qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
     saved = lib.folder / "settings.json"
     qtbot.waitUntil(lambda: json.loads(saved.read_text())["read_text"] is False, timeout=20000)  # kept with the library
     assert not lib.settings.read_text

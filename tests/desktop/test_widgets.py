@@ -97,10 +97,10 @@ def test_pasting_an_image_searches_with_it(qtbot, lib) -> None:
     try:
         qtbot.waitUntil(lambda: win.model_ready and win.watcher is not None and win.watcher.runs >= 1, timeout=60000)
         QApplication.clipboard().setImage(QImage(str(items[5].path)))
-        win.grid.setFocus()
+        win.results.grid.setFocus()
         with qtbot.waitSignal(win.searched, timeout=30000) as sig:
             win.paste_image()
-        assert len(win.query_images) == 1 and win.query_images[0].parent == library.folder / "pasted"
+        assert len(win.bar.query_images) == 1 and win.bar.query_images[0].parent == library.folder / "pasted"
         assert sig.args[0][0].path == str(items[5].path)
     finally:
         win.close()
@@ -108,7 +108,7 @@ def test_pasting_an_image_searches_with_it(qtbot, lib) -> None:
 
 def test_stop_ends_indexing_at_once_and_keeps_the_library_sound(qtbot, tmp_path: Path) -> None:
     from desktop.window import MainWindow
-    from indexer.doctor import check
+    from indexer.upkeep.doctor import check
 
     world.write_corpus(tmp_path / "many", world.distinct_scenes(random.Random(13), 80), seed=13, size=384)
     library = Library.open(tmp_path / "lib", model=MODEL_SPEC, read_text=False, batch_size=4)
@@ -119,8 +119,8 @@ def test_stop_ends_indexing_at_once_and_keeps_the_library_sound(qtbot, tmp_path:
         qtbot.waitUntil(lambda: win.model_ready, timeout=60000)
         win.add_folders([tmp_path / "many"])
         qtbot.waitUntil(lambda: 0 < library.status().photos, timeout=60000)
-        qtbot.mouseClick(win.cancel_button, Qt.MouseButton.LeftButton)
-        assert win.watcher is None and "Stopping" in win.status_text.text()
+        qtbot.mouseClick(win.status.cancel_button, Qt.MouseButton.LeftButton)
+        assert win.watcher is None and "Stopping" in win.status.text.text()
         qtbot.wait(1500)
         done = library.status().photos
         assert done < 80 and check(library) == []

@@ -41,7 +41,7 @@ def window(qtbot, tmp_path: Path, media):
     # the catch-up pass (indexing, then reading text) re-runs the current search when it ends;
     # let it end before a test types
     qtbot.waitUntil(lambda: win.watcher is not None and win.watcher.runs >= 1, timeout=120000)
-    qtbot.waitUntil(lambda: not win.cancel_button.isVisible(), timeout=120000)
+    qtbot.waitUntil(lambda: not win.status.cancel_button.isVisible(), timeout=120000)
     yield win
     win.close()
     lib.close()
@@ -68,8 +68,8 @@ def window_on(qtbot, folder: Path, items: int, seed: int, model: str = MODEL_SPE
 
 def type_query(qtbot, win, text: str) -> list:
     with qtbot.waitSignal(win.searched, timeout=60000) as sig:
-        win.search_field.clear()
-        qtbot.keyClicks(win.search_field, text)
+        win.bar.search_field.clear()
+        qtbot.keyClicks(win.bar.search_field, text)
     return sig.args[0]
 
 
@@ -78,8 +78,8 @@ def test_typing_a_query_shows_the_right_first_result(qtbot, window, media) -> No
     target = items[5]
     hits = type_query(qtbot, window, world.caption(target.scene))
     assert hits[0].path == str(target.path)
-    assert window.pages.currentIndex() == 0
-    assert window.model.item(0).text().startswith(f"{hits[0].score:.2f}")
+    assert window.results.currentIndex() == 0
+    assert window.results.model.item(0).text().startswith(f"{hits[0].score:.2f}")
 
 
 def test_dropping_an_image_runs_an_image_query(qtbot, window, media, tmp_path: Path) -> None:
@@ -92,8 +92,8 @@ def test_dropping_an_image_runs_an_image_query(qtbot, window, media, tmp_path: P
                        Qt.KeyboardModifier.NoModifier)
     with qtbot.waitSignal(window.searched, timeout=60000) as sig:
         window.dropEvent(event)
-    assert window.query_images == [query]
-    assert window.chips.count() == 1
+    assert window.bar.query_images == [query]
+    assert window.bar.chips.count() == 1
     assert sig.args[0][0].path == str(items[9].path)
 
 
@@ -101,12 +101,12 @@ def test_composed_query_reorders_results(qtbot, window, media) -> None:
     _, items, _ = media
     ref = items[2]
     with qtbot.waitSignal(window.searched, timeout=60000) as sig:
-        window.set_query_images([ref.path])
+        window.bar.set_query_images([ref.path])
         window.run_search()
     image_only = [h.path for h in sig.args[0]]
     new_colour = "blue" if ref.scene.colour != "blue" else "red"
     composed = [h.path for h in type_query(qtbot, window, world.modification("colour", new_colour))]
-    assert window.strength.isVisible()
+    assert window.bar.strength.isVisible()
     assert composed[:5] != image_only[:5]
     assert str(ref.path) not in composed  # the example itself is not an answer
 
@@ -114,10 +114,10 @@ def test_composed_query_reorders_results(qtbot, window, media) -> None:
 def test_video_result_opens_the_player_at_its_moment(qtbot, window, media) -> None:
     _, _, truth = media
     seg = truth[1]
-    window.kind.setCurrentIndex(2)
+    window.bar.kind.setCurrentIndex(2)
     hits = type_query(qtbot, window, world.caption(seg.scene))
     assert hits[0].kind == "video"
-    window.select_row(0)
+    window.results.select_row(0)
     qtbot.waitUntil(lambda: window.preview.player is not None, timeout=20000)
     qtbot.waitUntil(lambda: (window.preview.position() or 0) >= hits[0].timestamp - 0.5, timeout=30000)
     assert window.preview.position() < hits[0].timestamp + 3  # it started at the moment, not at 0
@@ -130,9 +130,9 @@ def test_without_qt_multimedia_a_video_result_shows_its_moment_as_a_still(qtbot,
 
     monkeypatch.setitem(sys.modules, "PySide6.QtMultimedia", None)  # the import fails as on such a system
     _, _, truth = media
-    window.kind.setCurrentIndex(2)
+    window.bar.kind.setCurrentIndex(2)
     hits = type_query(qtbot, window, world.caption(truth[1].scene))
-    window.select_row(0)
+    window.results.select_row(0)
     qtbot.waitUntil(lambda: window.preview.playback_error is not None  # known at once; the still is loaded after
                     and not window.preview.picture.pixmap().isNull(), timeout=20000)
     assert window.preview.player is None and window.preview.stack.currentIndex() == 0
@@ -150,12 +150,12 @@ def test_without_qt_multimedia_a_video_result_shows_its_moment_as_a_still(qtbot,
 
 def test_threshold_slider_hides_low_scores(qtbot, window) -> None:
     hits = type_query(qtbot, window, "a red star")
-    assert len(window.visible_hits()) == len(hits)
+    assert len(window.results.visible_hits()) == len(hits)
     cut = hits[len(hits) // 2].score
-    window.threshold.setValue(int(cut * 100) + 1)
-    visible = window.visible_hits()
+    window.bar.threshold.setValue(int(cut * 100) + 1)
+    visible = window.results.visible_hits()
     assert 0 < len(visible) < len(hits) or not visible
-    assert all(h.score >= window.threshold.value() / 100 for h in visible)
+    assert all(h.score >= window.bar.threshold.value() / 100 for h in visible)
 
 
 def test_adding_a_folder_indexes_it_with_visible_progress(qtbot, tmp_path: Path) -> None:
@@ -167,15 +167,15 @@ def test_adding_a_folder_indexes_it_with_visible_progress(qtbot, tmp_path: Path)
     win = MainWindow(lib)
     qtbot.addWidget(win)
     win.show()
-    qtbot.waitUntil(lambda: "Welcome" in win.message.text(), timeout=10000)  # counted off the UI thread
+    qtbot.waitUntil(lambda: "Welcome" in win.results.message.text(), timeout=10000)  # counted off the UI thread
     qtbot.waitUntil(lambda: win.model_ready, timeout=120000)
     seen: list[str] = []
     reports: list = []
-    win.progress.valueChanged.connect(lambda _: seen.append(win.status_text.text()))
+    win.status.progress.valueChanged.connect(lambda _: seen.append(win.status.text.text()))
     said: list[str] = []
-    win.indexed.connect(lambda r: (reports.append(r), said.append(win.status_text.text())))
+    win.indexed.connect(lambda r: (reports.append(r), said.append(win.status.text.text())))
     win.handle_drop([photos])
-    assert win.progress.isVisible()
+    assert win.status.progress.isVisible()
     # files written a moment ago are left to settle first, then indexed by the background watcher
     qtbot.waitUntil(lambda: sum(r.added for r in reports) == 12, timeout=60000)
     assert any("ETA" in s for s in seen)
@@ -183,9 +183,10 @@ def test_adding_a_folder_indexes_it_with_visible_progress(qtbot, tmp_path: Path)
     # each pass says what it added (files still settling may arrive in a later pass than the rest)
     assert all(s.startswith(f"Indexed: {r.added} new") for r, s in zip(reports, said, strict=True) if r.added)
     # then the text pass, with its own progress, and the last summary again when it is done
-    qtbot.waitUntil(lambda: lib.status().text_read == 12 and not win.progress.isVisible(), timeout=60000)
+    qtbot.waitUntil(lambda: lib.status().text_read == 12 and not win.status.progress.isVisible(), timeout=60000)
     assert any("Reading text" in s for s in seen)
-    assert f"Indexed: {reports[-1].added} new" in win.status_text.text()
+    # the pass's end reaches the window as its own event, a moment after the bar is hidden
+    qtbot.waitUntil(lambda: f"Indexed: {reports[-1].added} new" in win.status.text.text(), timeout=10000)
     win.close()
     lib.close()
 
@@ -199,16 +200,16 @@ def test_first_run_without_a_model_explains_and_imports_one(qtbot, tmp_path: Pat
     win = MainWindow(lib)
     qtbot.addWidget(win)
     win.show()
-    qtbot.waitUntil(lambda: "not available" in win.message.text(), timeout=120000)
-    assert win.start_button.isVisible() and "Import" in win.start_button.text()
-    qtbot.keyClicks(win.search_field, "x")
-    win.search_field.clear()  # an empty search shows the start page: not over what to do first
+    qtbot.waitUntil(lambda: "not available" in win.results.message.text(), timeout=120000)
+    assert win.results.start_button.isVisible() and "Import" in win.results.start_button.text()
+    qtbot.keyClicks(win.bar.search_field, "x")
+    win.bar.search_field.clear()  # an empty search shows the start page: not over what to do first
     qtbot.wait(1000)
-    assert "not available" in win.message.text() and "Import" in win.start_button.text()
+    assert "not available" in win.results.message.text() and "Import" in win.results.start_button.text()
     win.import_model(TINY_MODEL)
     qtbot.waitUntil(lambda: win.model_ready, timeout=60000)
     assert lib.settings.model == f"local-dir:{tmp_path / 'models' / 'imported' / 'tiny-clip'}"
-    qtbot.waitUntil(lambda: "Welcome" in win.message.text(), timeout=10000)  # counted off the UI thread
+    qtbot.waitUntil(lambda: "Welcome" in win.results.message.text(), timeout=10000)  # counted off the UI thread
     win.close()
     lib.close()
 
@@ -250,8 +251,8 @@ def test_a_file_name_that_is_not_utf8_is_shown_previewed_and_opened(qtbot, tmp_p
     try:
         hits = type_query(qtbot, win, world.caption(scene))
         assert hits[0].path == str(photo)
-        assert "plage \ufffd Nice \ufffd.jpg" in win.model.item(0).text()  # readable tile label
-        win.select_row(0)
+        assert "plage \ufffd Nice \ufffd.jpg" in win.results.model.item(0).text()  # readable tile label
+        win.results.select_row(0)
         qtbot.waitUntil(lambda: win.preview._pixmap is not None and not win.preview._pixmap.isNull(), timeout=20000)
         assert "plage \ufffd Nice \ufffd.jpg" in win.preview.details.text()
         url = file_url(str(photo))
@@ -268,11 +269,11 @@ def test_a_file_name_that_is_not_utf8_is_shown_previewed_and_opened(qtbot, tmp_p
 def test_words_that_match_nothing_say_so_and_one_click_shows_everything(qtbot, window) -> None:
     hits = type_query(qtbot, window, "zqx vlorp quantum tax invoice")
     assert hits == [] and window.hits.no_good_matches
-    assert window.pages.currentIndex() == 1 and "No good matches" in window.message.text()
-    assert window.everything_button.isVisible()
+    assert window.results.currentIndex() == 1 and "No good matches" in window.results.message.text()
+    assert window.results.everything_button.isVisible()
     with qtbot.waitSignal(window.searched, timeout=60000) as sig:
-        qtbot.mouseClick(window.everything_button, Qt.MouseButton.LeftButton)
-    assert len(sig.args[0]) > 3 and window.pages.currentIndex() == 0
+        qtbot.mouseClick(window.results.everything_button, Qt.MouseButton.LeftButton)
+    assert len(sig.args[0]) > 3 and window.results.currentIndex() == 0
     type_query(qtbot, window, "a red star")  # new words: the default view again
     assert not window.bar.show_all
 
@@ -312,8 +313,8 @@ def test_results_can_be_ordered_by_date(qtbot, window) -> None:
     newest = sig.args[0]
     assert sorted(h.path for h in newest) == sorted(h.path for h in best)
     assert [h.when for h in newest] == sorted((h.when for h in newest), reverse=True)
-    tiles = [window.model.item(r) for r in range(window.model.rowCount())
-             if window.model.item(r).data(Qt.ItemDataRole.UserRole + 1) is not None]
+    tiles = [window.results.model.item(r) for r in range(window.results.model.rowCount())
+             if window.results.model.item(r).data(Qt.ItemDataRole.UserRole + 1) is not None]
     assert "file date" in tiles[0].toolTip()  # generated pictures carry no date of their own
 
 
@@ -323,35 +324,35 @@ def test_many_results_selected_drag_out_as_files_and_export(qtbot, window, tmp_p
     hits = type_query(qtbot, window, "a red star")
     counts: list[int] = []
     window.results.selection_changed.connect(counts.append)
-    sel = window.grid.selectionModel()
+    sel = window.results.grid.selectionModel()
     for r in (0, 2, 3):  # ctrl-click three tiles
-        sel.select(window.model.index(r, 0), QItemSelectionModel.SelectionFlag.Select)
-    assert counts[-1] == 3 and "3 selected" in window.status_text.text()
+        sel.select(window.results.model.index(r, 0), QItemSelectionModel.SelectionFlag.Select)
+    assert counts[-1] == 3 and "3 selected" in window.status.text.text()
     chosen = window.results.selected_hits()
-    drag = window.model.mimeData(sel.selectedIndexes())
+    drag = window.results.model.mimeData(sel.selectedIndexes())
     assert [u.toLocalFile() for u in drag.urls()] == [h.path for h in chosen]
     dest = tmp_path / "picked"
-    window.export_files([h.path for h in chosen], dest)
-    qtbot.waitUntil(lambda: "Copied 3 files" in window.status_text.text(), timeout=20000)
+    window.exporter.files([h.path for h in chosen], dest)
+    qtbot.waitUntil(lambda: "Copied 3 files" in window.status.text.text(), timeout=20000)
     assert sorted(p.name for p in dest.iterdir()) == sorted(Path(h.path).name for h in chosen)
     assert hits  # the grid kept its results
     window.status.say("")
-    window.export_files([h.path for h in chosen], dest)  # the same again: nothing is overwritten
-    qtbot.waitUntil(lambda: "Copied 3 files" in window.status_text.text(), timeout=20000)  # when it has finished
+    window.exporter.files([h.path for h in chosen], dest)  # the same again: nothing is overwritten
+    qtbot.waitUntil(lambda: "Copied 3 files" in window.status.text.text(), timeout=20000)  # when it has finished
     assert len(list(dest.iterdir())) == 6
     assert sum(" (2)" in p.name for p in dest.iterdir()) == 3
-    grid = window.grid
+    grid = window.results.grid
     grid.clearSelection()
     for r in (1, 4):  # the mouse: a click, then a ctrl-click
-        spot = grid.visualRect(window.model.index(r, 0)).center()
+        spot = grid.visualRect(window.results.model.index(r, 0)).center()
         mods = Qt.KeyboardModifier.ControlModifier if r == 4 else Qt.KeyboardModifier.NoModifier
         qtbot.mouseClick(grid.viewport(), Qt.MouseButton.LeftButton, mods, spot)
     assert [h.path for h in window.results.selected_hits()] == [hits[1].path, hits[4].path]
-    window.grid.setFocus()
-    qtbot.keyClick(window.grid, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)  # ctrl-A: everything
-    assert len(window.results.selected_hits()) == len(window.visible_hits()) and counts[-1] == len(hits)
-    qtbot.keyClick(window.grid, Qt.Key.Key_End)  # keyboard navigation moves the current tile (and the preview)
-    assert window.grid.currentIndex().row() == window.model.rowCount() - 1
+    window.results.grid.setFocus()
+    qtbot.keyClick(window.results.grid, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)  # ctrl-A: everything
+    assert len(window.results.selected_hits()) == len(window.results.visible_hits()) and counts[-1] == len(hits)
+    qtbot.keyClick(window.results.grid, Qt.Key.Key_End)  # keyboard navigation moves the current tile (and the preview)
+    assert window.results.grid.currentIndex().row() == window.results.model.rowCount() - 1
 
 
 def test_date_order_shows_month_headers_that_cannot_be_selected(qtbot, window, media) -> None:
@@ -363,13 +364,13 @@ def test_date_order_shows_month_headers_that_cannot_be_selected(qtbot, window, m
         when = dt.datetime(2023, 6 + i % 3, 10).timestamp()
         os.utime(it.path, (when, when))
     window.start_indexing()  # the watcher sees the new dates (touch: nothing to embed again)
-    qtbot.waitUntil(lambda: not window.cancel_button.isVisible(), timeout=60000)
+    qtbot.waitUntil(lambda: not window.status.cancel_button.isVisible(), timeout=60000)
     window.bar.sort.setCurrentIndex(2)  # Oldest
     hits = type_query(qtbot, window, "a red star")
-    headers = [window.model.item(r) for r in range(window.model.rowCount())
-               if window.model.item(r).data(Qt.ItemDataRole.UserRole + 1) is None]
+    headers = [window.results.model.item(r) for r in range(window.results.model.rowCount())
+               if window.results.model.item(r).data(Qt.ItemDataRole.UserRole + 1) is None]
     assert headers and headers[0].text().startswith("June 2023 ·")
     assert sum(int(h.text().split("· ")[1]) for h in headers) == len(hits)
     assert not headers[0].flags() & Qt.ItemFlag.ItemIsSelectable
-    window.select_row(0)
+    window.results.select_row(0)
     assert window.results.selected_hits() == [hits[0]]  # row 0 is the first result, not a header

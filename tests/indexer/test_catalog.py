@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.cli import main
+from indexer.cli.main import main
 from tests.conftest import TINY_MODEL
 
 
@@ -60,7 +60,7 @@ def test_offline_download_says_how_to_import(cache: Path, tmp_path: Path) -> Non
     import sys
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GLIMPSE_MODELS": str(cache)}
-    res = subprocess.run([sys.executable, "-m", "indexer.cli", "--library", str(tmp_path / "lib"), "model",
+    res = subprocess.run([sys.executable, "-m", "indexer.cli.main", "--library", str(tmp_path / "lib"), "model",
                           "download", "MobileCLIP2-S0:dfndr2b"], capture_output=True, text=True, env=env,
                          cwd=Path(__file__).resolve().parents[2])
     assert res.returncode == 2

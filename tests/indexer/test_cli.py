@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.cli import PARTIAL, main
+from indexer.cli.main import PARTIAL, main
 from tests import world
 from tests.conftest import MODEL_SPEC
 
@@ -131,7 +131,7 @@ def test_missing_model_gives_advice_not_a_traceback(capsys, tmp_path: Path) -> N
 
 
 def test_help_is_fast_and_does_not_import_torch() -> None:
-    code = ("import sys\nfrom indexer.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+    code = ("import sys\nfrom indexer.cli.main import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
             "assert 'torch' not in sys.modules and 'open_clip' not in sys.modules and 'cv2' not in sys.modules")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr

@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from indexer import collector
+from indexer.base import collector
 
 
 class Node:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from indexer.crawl import CrawlProblem, walk
+from indexer.media.crawl import CrawlProblem, walk
 
 
 def touch(p: Path) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from indexer.decode import DecodeError, load_image
+from indexer.media.decode import DecodeError, load_image
 
 
 def exif_jpeg(path: Path, size: tuple[int, int], orientation: int) -> Path:

@@ -27,7 +27,7 @@ def _graph(path: Path, rng: np.random.Generator) -> None:
 
 
 def _groups(model) -> list[int]:
-    from indexer import depthwise
+    from indexer.model import depthwise
 
     return [depthwise._group(n) for n in model.graph.node if n.op_type == "Conv"]
 
@@ -35,8 +35,8 @@ def _groups(model) -> list[int]:
 def test_a_grouped_conv_with_one_input_per_group_becomes_depthwise_with_the_same_output(tmp_path: Path) -> None:
     import onnx
 
-    from indexer import depthwise
-    from indexer.engines import OrtTower
+    from indexer.model import depthwise
+    from indexer.model.engines import OrtTower
 
     rng = np.random.default_rng(0)
     src, dst = tmp_path / "tower.onnx", tmp_path / "tower.dw.onnx"
@@ -54,8 +54,8 @@ def test_a_grouped_conv_with_one_input_per_group_becomes_depthwise_with_the_same
 def test_the_uint8_tower_is_made_depthwise_and_replaces_an_older_rewrite(tmp_path: Path) -> None:
     import onnx
 
-    from indexer import u8graph
-    from indexer.engines import OrtTower
+    from indexer.model import u8graph
+    from indexer.model.engines import OrtTower
 
     rng = np.random.default_rng(1)
     src = tmp_path / "image_fp32.onnx"

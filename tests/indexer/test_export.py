@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 from indexer import clip, copy_files, still
-from indexer.video import open_video
+from indexer.media.video import open_video
 from tests import world
 
 

@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from indexer import model
-from indexer.engines import OnnxTowers
+from indexer.model import openclip as model
+from indexer.model.engines import OnnxTowers
 from tests import world
 from tests.conftest import MODEL_SPEC
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from indexer import Library
-from indexer.config import VIDEO_EXTENSIONS
+from indexer.base.config import VIDEO_EXTENSIONS
 from tests.conftest import MODEL_SPEC
 from tests.fuzz import opencv_reads, pillow_opens, snapshot, write_fuzz_corpus
 
@@ -17,10 +17,10 @@ FILES = 1000
 # Peak RSS growth of `glimpse index` over the corpus, above the same process with the model loaded
 # (so the bound is about the files, not about which engine the timing picked for the tiny model).
 RSS_GROWTH_BOUND_MB = 250
-RUNNER = ("import resource, sys\nfrom indexer.model import Embedder\n"
+RUNNER = ("import resource, sys\nfrom indexer.model.openclip import Embedder\n"
           "Embedder(sys.argv[sys.argv.index('--model') + 1], precision='int8')\n"
           "print(f'LOADED_KB {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}')\n"
-          "from indexer.cli import main\ncode = main(sys.argv[1:])\n"
+          "from indexer.cli.main import main\ncode = main(sys.argv[1:])\n"
           "print(f'MAXRSS_KB {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}')\nsys.exit(code)\n")
 
 
@@ -28,7 +28,7 @@ def test_a_thousand_hostile_files_never_stop_indexing(tmp_path: Path) -> None:
     env = {**os.environ, "GLIMPSE_MODELS": str(tmp_path / "models")}  # a cache of its own, exported below
     empty = tmp_path / "empty"
     empty.mkdir()
-    warm = [sys.executable, "-m", "indexer.cli", "--library", str(tmp_path / "warm"), "--model", MODEL_SPEC, "index",
+    warm = [sys.executable, "-m", "indexer.cli.main", "--library", str(tmp_path / "warm"), "--model", MODEL_SPEC, "index",
             str(empty), "-q"]
     subprocess.run(warm, check=True, capture_output=True, cwd=REPO, env=env)  # the export: not in the measured run
     corpus = tmp_path / "corpus"

@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 from indexer import Library, Query
-from indexer.config import VIDEO_EXTENSIONS
-from indexer.doctor import check
+from indexer.base.config import VIDEO_EXTENSIONS
+from indexer.upkeep.doctor import check
 from tests import world
 from tests.conftest import MODEL_SPEC, SHARED_DATA
 from tests.fuzz import opencv_reads, pillow_opens
@@ -135,7 +135,7 @@ def test_panorama_decodes_within_a_memory_bound(tmp_path: Path) -> None:
     """A 96 MP JPEG panorama is decoded downscaled: peak memory stays far below a full decode."""
     p = tmp_path / "pano.jpg"
     Image.new("RGB", (24000, 4000), (30, 90, 200)).save(p, quality=80)
-    code = ("import resource, sys\nfrom pathlib import Path\nfrom indexer.decode import load_image\n"
+    code = ("import resource, sys\nfrom pathlib import Path\nfrom indexer.media.decode import load_image\n"
             "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
             f"d = load_image(Path({str(p)!r}), 256)\n"
             "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024, d.image.size)")
@@ -152,7 +152,7 @@ def test_glimpse_never_writes_into_photo_folders(tmp_path: Path) -> None:
         lib.index([root])
         for h in lib.search(Query("a red star", limit=5, min_score=0)):
             lib.thumbnail(h)
-        lib.duplicates()
+        lib.searching.duplicates()
     after = {p: p.stat().st_mtime_ns for p in root.rglob("*")}
     assert before == after
     for d in (tmp_path / "lib", tmp_path / "lib" / "thumbs"):
@@ -160,8 +160,8 @@ def test_glimpse_never_writes_into_photo_folders(tmp_path: Path) -> None:
 
 
 def test_cli_reports_a_read_only_library_in_plain_words(tmp_path: Path, monkeypatch, capsys) -> None:
-    from indexer.cli import main
-    from indexer.store import Store
+    from indexer.cli.main import main
+    from indexer.store.database import Store
 
     def read_only(self, *a, **k):
         raise sqlite3.OperationalError("attempt to write a readonly database")
@@ -175,7 +175,7 @@ def test_cli_reports_a_read_only_library_in_plain_words(tmp_path: Path, monkeypa
 
 
 def test_doctor_finds_and_repairs_damage(tmp_path: Path, capsys) -> None:
-    from indexer.cli import main
+    from indexer.cli.main import main
 
     root = tmp_path / "photos"
     world.write_corpus(root, world.distinct_scenes(random.Random(13), 12), seed=13)
@@ -205,7 +205,7 @@ def test_doctor_finds_and_repairs_damage(tmp_path: Path, capsys) -> None:
 
 
 def test_retry_after_fixing_a_file(tmp_path: Path, capsys) -> None:
-    from indexer.cli import main
+    from indexer.cli.main import main
 
     root = tmp_path / "photos"
     root.mkdir()

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer import inverted_file
-from indexer.inverted_file import InvertedLists, best
+from indexer.ann import inverted_file
+from indexer.ann.inverted_file import InvertedLists, best
 
 
 def points(rng: np.random.Generator, n: int, dim: int = 16, centers: int = 40) -> np.ndarray:

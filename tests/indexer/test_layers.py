@@ -1,35 +1,45 @@
-"""The engine's imports point down only: no circles, no upward or lazy back-imports, no clients.
+"""The engine's folders are its layers: imports between packages point down only, no circles, no clients.
 
 Every ``indexer`` import is counted, at module level or inside a function (a lazy import
 hides a circle from linters, not from this test); ``TYPE_CHECKING`` blocks are skipped.
+Packages on one layer (``media``, ``model``, ``store``) do not import each other either.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
-ENGINE = Path(__file__).resolve().parents[2] / "indexer"
+REPO = Path(__file__).resolve().parents[2]
+ENGINE = REPO / "indexer"
 LAYERS = {
-    # foundations: no engine imports beyond their own layer
-    "config": 0, "paths": 0, "prompts": 0, "logs": 0, "resident": 0, "atomic": 0, "errors": 0, "filters": 0, "encoder": 0,
-    "collector": 0,
-    # files, frames, the model's runtime, the store and its ANN cache
-    "u8graph": 1, "crawl": 1, "decode": 1, "video": 1, "thumbs": 1, "store": 1, "ann": 1, "projection": 1, "runtime": 1,
-    "inverted_file": 1, "quantize": 1, "model": 1, "ocr": 1, "regions": 1, "writelock": 1, "passes": 0, "embedding": 1,
-    "schema": 0, "rows": 0, "store_text": 1, "store_vectors": 1, "preprocess": 1, "tokenizer": 1, "engines": 1, "depthwise": 1,
-    # what runs over them
-    "pipeline": 2, "rank": 2, "query": 2, "catalog": 2, "textpass": 2, "textsearch": 2, "reembed": 2,
-    "nonsense": 2, "duplicates": 2, "switching": 2, "searching": 2, "status": 2, "ordering": 2, "export": 2, "saved": 2,
-    "regionpass": 2, "explain": 2, "exportchild": 2,
-    "library": 3,
-    # clients of Library
-    "watch": 4, "doctor": 4, "commands": 4, "cli": 4, "__init__": 5, "__main__": 5,
+    "base": 0,  # settings, paths, errors, progress: no engine imports beyond its own package
+    "media": 1, "model": 1, "store": 1,  # files and frames; the model; the library's truth
+    "ann": 2,  # the index over the store's vectors
+    "search": 3, "indexing": 3,  # what runs over them: one search; the passes that fill a library
+    "library": 4,  # the Library facade and its parts
+    "upkeep": 5,  # clients of Library: the watcher, the doctor
+    "cli": 6,  # the glimpse command and the resident search process
+    "__init__": 7, "__main__": 7,  # the public API
 }
+MAX_LINES = {"indexer/library/library.py": 300, "desktop/window.py": 250}
+
+
+def module_name(path: Path) -> str:
+    """``indexer/store/database.py`` -> ``store.database``; a package's ``__init__`` is the package."""
+    parts = path.relative_to(ENGINE).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" and len(parts) > 1 else parts)
+
+
+def resolve(dotted: str) -> str:
+    """An imported ``indexer.X[.Y]`` as a module name of this engine."""
+    rest = dotted.removeprefix("indexer").lstrip(".")
+    return rest or "__init__"
 
 
 def engine_imports(path: Path) -> set[str]:
-    """The indexer modules ``path`` imports, anywhere but under ``if TYPE_CHECKING:``."""
+    """The engine modules ``path`` imports, anywhere but under ``if TYPE_CHECKING:``."""
     tree = ast.parse(path.read_text())
     skip: set[int] = set()
     for node in ast.walk(tree):
@@ -39,27 +49,42 @@ def engine_imports(path: Path) -> set[str]:
     for node in ast.walk(tree):
         if id(node) in skip:
             continue
-        if isinstance(node, ast.ImportFrom) and node.module:
-            if node.module == "indexer":  # a submodule, or a name the package re-exports (the package)
-                out |= {a.name if (ENGINE / f"{a.name}.py").exists() else "__init__" for a in node.names}
-            elif node.module.startswith("indexer."):
-                out.add(node.module.split(".")[1])
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "indexer":
+            base = resolve(node.module)
+            for a in node.names:  # a submodule, or a name the package defines
+                sub = f"{base}.{a.name}" if base != "__init__" else a.name
+                where = ENGINE / Path(*sub.split("."))
+                is_module = where.with_suffix(".py").exists() or where.is_dir()
+                out.add(sub if is_module else base)
         elif isinstance(node, ast.Import):
-            out |= {a.name.split(".")[1] for a in node.names if a.name.startswith("indexer.")}
+            out |= {resolve(a.name) for a in node.names if a.name.split(".")[0] == "indexer"}
     return out
 
 
 def graph() -> dict[str, set[str]]:
-    return {p.stem: engine_imports(p) - {p.stem} for p in ENGINE.glob("*.py")}
+    return {module_name(p): engine_imports(p) - {module_name(p)} for p in ENGINE.rglob("*.py")}
 
 
-def test_every_engine_module_has_a_layer() -> None:
-    assert set(graph()) == set(LAYERS)
+def layer(module: str) -> int:
+    return LAYERS[module.split(".")[0]]
 
 
-def test_imports_point_down_only() -> None:
-    upward = [(mod, dep) for mod, deps in graph().items() for dep in deps if LAYERS[dep] > LAYERS[mod]]
-    assert not upward, f"upward imports (module, imported): {upward}"
+def test_every_engine_module_is_in_a_package_with_a_layer() -> None:
+    tops = {module_name(p).split(".")[0] for p in ENGINE.rglob("*.py")}
+    assert tops == set(LAYERS)
+    loose = [p.name for p in ENGINE.glob("*.py") if p.stem not in ("__init__", "__main__")]
+    assert not loose, f"modules outside a package: {loose}"
+
+
+def test_every_package_says_what_it_is_for() -> None:
+    for pkg in (p for p in ENGINE.iterdir() if (p / "__init__.py").exists()):
+        assert ast.get_docstring(ast.parse((pkg / "__init__.py").read_text())), pkg.name
+
+
+def test_imports_between_packages_point_down_only() -> None:
+    upward = [(mod, dep) for mod, deps in graph().items() for dep in deps
+              if mod.split(".")[0] != dep.split(".")[0] and layer(dep) >= layer(mod)]
+    assert not upward, f"imports that do not point down a layer (module, imported): {upward}"
 
 
 def test_there_are_no_import_circles() -> None:
@@ -68,7 +93,7 @@ def test_there_are_no_import_circles() -> None:
 
     def visit(node: str, path: list[str]) -> None:
         state[node] = 1
-        for dep in sorted(g[node]):
+        for dep in sorted(g.get(node, ())):
             if state.get(dep) == 1:
                 raise AssertionError(f"import circle: {' -> '.join(path + [node, dep])}")
             if dep not in state:
@@ -81,7 +106,7 @@ def test_there_are_no_import_circles() -> None:
 
 
 def test_the_engine_never_imports_its_clients() -> None:
-    for p in ENGINE.glob("*.py"):
+    for p in ENGINE.rglob("*.py"):
         tree = ast.parse(p.read_text())
         for node in ast.walk(tree):
             names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
@@ -89,12 +114,28 @@ def test_the_engine_never_imports_its_clients() -> None:
             assert not any(n.split(".")[0] in ("desktop", "PySide6") for n in names), (p.name, names)
 
 
+def test_the_app_uses_only_the_public_api() -> None:
+    for p in (REPO / "desktop").glob("*.py"):
+        tree = ast.parse(p.read_text())
+        deep = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and (n.module or "").startswith("indexer.")]
+        deep += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names if a.name.startswith("indexer.")]
+        assert not deep, f"{p.name} reaches past indexer's public API: {deep}"
+
+
 def test_sql_lives_only_in_the_store() -> None:
     """Every statement is behind one of the store's named methods (the GUI included)."""
-    import re
-
     sql = re.compile(r"\b(SELECT\s|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|INDEX)|PRAGMA\s)")
-    sql_home = ("store.py", "store_text.py", "store_vectors.py", "schema.py")
-    places = [p for p in [*ENGINE.glob("*.py"), *(ENGINE.parent / "desktop").glob("*.py")] if p.name not in sql_home]
+    places = [p for p in [*ENGINE.rglob("*.py"), *(REPO / "desktop").glob("*.py")] if p.parent.name != "store"]
     found = [f"{p.name}:{n}" for p in places for n, line in enumerate(p.read_text().splitlines(), 1) if sql.search(line)]
-    assert not found, f"SQL outside indexer/store.py and schema.py: {found}"
+    assert not found, f"SQL outside indexer/store/: {found}"
+
+
+def test_modules_stay_short() -> None:
+    """One concern a module: none past 400 lines, the facade and the window thinner still."""
+    long = []
+    for p in [*ENGINE.rglob("*.py"), *(REPO / "desktop").glob("*.py")]:
+        rel = p.relative_to(REPO).as_posix()
+        n = len(p.read_text().splitlines())
+        if n > MAX_LINES.get(rel, 400):
+            long.append(f"{rel}: {n}")
+    assert not long, f"modules past their length: {long}"

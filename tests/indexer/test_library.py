@@ -6,16 +6,16 @@ from __future__ import annotations
 import random
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from indexer import Filters, Library, LibraryError, Query
-from indexer.doctor import check
-from indexer.store import StoreError
+from indexer.store.database import StoreError
+from indexer.upkeep.doctor import check
 from tests import world
 from tests.conftest import MODEL_SPEC
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -36,10 +36,19 @@ def test_pause_holds_indexing_and_cancel_keeps_what_was_done(tmp_path: Path, pho
                 if p.done >= 20:
                     cancel.set()
 
-        t = threading.Thread(target=lambda: out.append(lib.index([photos[0].path.parent], progress, cancel, pause)))
+        scanned = threading.Event()
+
+        def progress_and_scan(p) -> None:
+            if p.phase == "scanning" and p.done == 48:
+                scanned.set()
+            progress(p)
+
+        t = threading.Thread(target=lambda: out.append(lib.index([photos[0].path.parent], progress_and_scan, cancel,
+                                                                 pause)))
         t.start()
-        time.sleep(1.0)
-        assert not seen and lib.status().photos == 0  # paused: nothing decoded, nothing written
+        assert scanned.wait(60)  # the run found all 48 photos, then met the pause
+        assert not wait_until(lambda: seen, timeout=1.0)  # paused: nothing decoded
+        assert lib.status().photos == 0  # nothing written
         pause.clear()
         t.join(60)
         report = out[0]
@@ -82,7 +91,7 @@ def test_settings_are_saved_and_used(tmp_path: Path, photos) -> None:
 
 def test_filtered_search_on_the_ann_path_finds_what_the_exact_path_finds(tmp_path: Path, photos, monkeypatch) -> None:
     """Every test library is small enough for exact search under a filter; force the ANN path."""
-    from indexer import rank
+    from indexer.search import rank
 
     with Library.open(tmp_path / "lib", model=MODEL_SPEC, read_text=False) as lib:
         lib.index([photos[0].path.parent])
@@ -123,9 +132,9 @@ def test_preparing_to_search_loads_what_a_search_needs_and_nothing_more(tmp_path
     with Library.open(tmp_path / "lib", model=MODEL_SPEC, precision="int8") as lib:
         lib.index([photos[0].path.parent])
     with Library.open(tmp_path / "lib") as lib:
-        lib.prepare_search()
-        assert "text" in lib.embedder.towers._towers and lib._ann is not None
-        assert lib.searcher()._bank is None
+        lib.searching.prepare()
+        assert "text" in lib.embedder.towers._towers and lib._core.loaded_ann is not None
+        assert lib.searching.searcher()._bank is None
 
         def no_loading(*_: object) -> None:
             raise AssertionError("a search loaded the tokenizer")
@@ -134,4 +143,69 @@ def test_preparing_to_search_loads_what_a_search_needs_and_nothing_more(tmp_path
         unseen = f"{world.caption(photos[0].scene)} zq{random.Random().randrange(10**9)}x naïve café"
         assert lib.search(Query(unseen, limit=1))  # a word never seen and text that is not plain ASCII
         assert lib.search(Query(world.caption(photos[0].scene), limit=1))[0].path == str(photos[0].path)
-        assert lib.searcher()._bank is None
+        assert lib.searching.searcher()._bank is None
+
+
+B_MODEL = f"local-dir:{Path(__file__).resolve().parents[1] / 'assets' / 'tiny-clip-gap'}"
+
+
+def answers_meanwhile(lib: Library, words: str) -> bool:
+    """A search run in a thread answers within a minute (a regression would hang it, not the test)."""
+    got: list[object] = []
+    t = threading.Thread(target=lambda: got.append(lib.search(Query(words, min_score=0.0, limit=3))), daemon=True)
+    t.start()
+    t.join(60)
+    return bool(got and got[0])
+
+
+def blocking_load(lib: Library, spec: str) -> tuple[threading.Event, threading.Event, list[bool]]:
+    """Loading ``spec`` waits for ``release``; whether the library lock was held at each load is recorded."""
+    core, load = lib._core, lib._core.load_encoder
+    loading, release, held = threading.Event(), threading.Event(), []
+
+    def slow(s: str):
+        held.append(core.lock._is_owned())
+        if s == spec:
+            loading.set()
+            assert release.wait(60)
+        return load(s)
+
+    core.load_encoder = slow
+    return loading, release, held
+
+
+def test_one_lock_order_no_model_loaded_under_the_library_lock_and_searches_never_wait(tmp_path: Path,
+                                                                                        photos) -> None:
+    """Write lock first, library lock inside, never the other way; a search waits neither for a writer
+    nor for a model that is loading (after a restart in the middle of a switch, the target model)."""
+    with Library.open(tmp_path / "lib", model=MODEL_SPEC, read_text=False) as lib:
+        lib.index([photos[0].path.parent])
+        lib.switch.start(B_MODEL, wait=True)
+    with Library.open(tmp_path / "lib") as lib:  # a restart mid-switch: the target model is not loaded yet
+        assert lib.switch.under_way and answers_meanwhile(lib, "a red circle")
+        loading, release, held = blocking_load(lib, B_MODEL)
+        switching = threading.Thread(target=lib.switch.reembed, kwargs={"wait": True})
+        switching.start()
+        assert loading.wait(60)
+        try:
+            assert answers_meanwhile(lib, "a green triangle")  # while the target model loads
+        finally:
+            release.set()
+            switching.join(60)
+        assert held == [False] and not lib.switch.under_way  # the flip: write lock, then the library lock
+
+        holding, done = threading.Event(), threading.Event()
+
+        def writer() -> None:
+            with lib.writing(wait=True):
+                holding.set()
+                done.wait(60)
+
+        t = threading.Thread(target=writer)
+        t.start()
+        assert holding.wait(60)
+        try:
+            assert answers_meanwhile(lib, "a blue square")  # while another update of the library runs
+        finally:
+            done.set()
+            t.join(60)

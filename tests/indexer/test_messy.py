@@ -17,8 +17,8 @@ import pytest
 from PIL import Image
 
 from indexer import Library, Query, Watcher
-from indexer.cli import main
-from indexer.doctor import check
+from indexer.cli.main import main
+from indexer.upkeep.doctor import check
 from tests import world
 from tests.conftest import MODEL_SPEC
 from tests.waiting import wait_until
@@ -119,7 +119,7 @@ def test_every_image_mode_pillow_opens_is_indexed(tmp_path: Path) -> None:
         assert report.errors == 0, [(e.path, e.error) for e in lib.errors()]
         assert lib.status().photos == len(modes) + 5
         assert lib.file_info(str(folder / "rotated.jpg")).width == 120  # upright: portrait
-    from indexer.decode import load_image, to_rgb
+    from indexer.media.decode import load_image, to_rgb
 
     hsv = np.asarray(to_rgb(base.convert("HSV")), dtype=np.int16)
     assert np.abs(hsv - np.asarray(base, dtype=np.int16)).mean() < 3
@@ -130,15 +130,15 @@ def test_every_image_mode_pillow_opens_is_indexed(tmp_path: Path) -> None:
 
 STAGES = {
     # stage -> (module attribute to break, how)
-    "stat/hash": ("indexer.pipeline.quick_hash", OSError(5, "Input/output error")),
+    "stat/hash": ("indexer.indexing.pipeline.quick_hash", OSError(5, "Input/output error")),
     "open": ("PIL.Image.open", RuntimeError("decoder crashed")),
-    "metadata": ("indexer.decode._exif_fields", KeyError("broken tag")),
+    "metadata": ("indexer.media.decode._exif_fields", KeyError("broken tag")),
     "orientation": ("PIL.ImageOps.exif_transpose", ValueError("bad orientation")),
-    "colour": ("indexer.decode.to_rgb", MemoryError()),
+    "colour": ("indexer.media.decode.to_rgb", MemoryError()),
     "preprocess": ("preprocess", RuntimeError("resize failed")),
-    "video": ("indexer.pipeline.sample_frames", RuntimeError("demuxer lost")),
+    "video": ("indexer.indexing.pipeline.sample_frames", RuntimeError("demuxer lost")),
     "embed": ("encode_pixels", RuntimeError("engine failure")),
-    "write": ("indexer.store.Store.put_file", ValueError("cannot bind")),
+    "write": ("indexer.store.database.Store.put_file", ValueError("cannot bind")),
 }
 
 
@@ -183,8 +183,8 @@ def test_a_failure_at_any_stage_of_one_file_leaves_the_others_indexed(tmp_path: 
         monkeypatch.setattr(emb, "encode_pixels", enc)
     else:
         mod_name, attr = target.rsplit(".", 1)
-        if mod_name == "indexer.store.Store":
-            from indexer.store import Store
+        if mod_name == "indexer.store.database.Store":
+            from indexer.store.database import Store
 
             real = Store.put_file
 
@@ -213,7 +213,7 @@ def test_a_failure_at_any_stage_of_one_file_leaves_the_others_indexed(tmp_path: 
                     return real(*a, **k)
                 monkeypatch.setattr(Image, "open", tracking_open)
                 monkeypatch.setattr(mod, attr, wrapper)
-                import indexer.decode as dec
+                import indexer.media.decode as dec
 
                 if attr == "exif_transpose":
                     monkeypatch.setattr(dec.ImageOps, "exif_transpose", wrapper)
@@ -253,7 +253,7 @@ def test_index_and_remove_folder_from_two_threads_never_fail_or_corrupt(tmp_path
 
     t = threading.Thread(target=index)
     t.start()
-    time.sleep(0.3)  # indexing is under way
+    assert wait_until(lambda: lib.writing._owner == t.ident)  # indexing is under way (it holds the write lock)
     lib.remove_root(b, wait=True)  # waits its turn instead of writing beside the pipeline
     t.join(120)
     assert not errors, errors
@@ -326,7 +326,7 @@ def test_library_and_c_library_messages_go_to_the_log_not_the_terminal(tmp_path:
     # FFmpeg (inside OpenCV, C code writing to descriptor 2) reports "moov atom not found"
     (folder / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + random.Random(1).randbytes(3000))
     lib = tmp_path / "lib"
-    cmd = [sys.executable, "-m", "indexer.cli", "--library", str(lib), "--model", MODEL_SPEC, "index", str(folder), "-q"]
+    cmd = [sys.executable, "-m", "indexer.cli.main", "--library", str(lib), "--model", MODEL_SPEC, "index", str(folder), "-q"]
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
     assert res.returncode == 3, res.stderr  # finished; one file (the video) could not be indexed
     assert res.stderr.strip().splitlines() == ["1 files could not be indexed (the others were); "
@@ -340,7 +340,7 @@ def test_library_and_c_library_messages_go_to_the_log_not_the_terminal(tmp_path:
 
 def test_without_network_a_missing_model_is_reported_within_seconds(tmp_path: Path) -> None:
     env = {**os.environ, "GLIMPSE_MODELS": str(tmp_path / "models"), "HF_ENDPOINT": "http://127.0.0.1:9"}
-    code = ("import time, sys\nfrom indexer.model import Embedder, ModelUnavailable\nimport open_clip, torch\n"
+    code = ("import time, sys\nfrom indexer.model.openclip import Embedder, ModelUnavailable\nimport open_clip, torch\n"
             "t = time.monotonic()\ntry:\n    Embedder('MobileCLIP2-S0:dfndr2b', precision='fp32')\n"
             "except ModelUnavailable as e:\n"
             "    print(round(time.monotonic() - t, 2)); print(e)\n")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.model import ModelSpec
+from indexer.model.openclip import ModelSpec
 
 
 @pytest.mark.parametrize(("spec", "source", "name", "pretrained"), [

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from indexer import Library, Query
-from indexer.ordering import by_month, order
+from indexer.search.ordering import by_month, order
 from tests import world
 from tests.conftest import MODEL_SPEC
 
@@ -49,7 +49,7 @@ def test_date_order_is_the_same_results_reordered(dated) -> None:
 
 
 def test_months_group_consecutive_results_with_counts() -> None:
-    from indexer.rank import Hit
+    from indexer.search.rank import Hit
 
     def hit(path: str, month: int | None) -> Hit:
         return Hit(path, 0.5, "photo", file_date=dt.datetime(2024, month, 5).timestamp() if month else None)

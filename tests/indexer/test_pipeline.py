@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from indexer import Library
-from indexer.doctor import check
-from indexer.pipeline import STAGES, Pipeline
+from indexer.indexing.pipeline import STAGES, Pipeline
+from indexer.upkeep.doctor import check
 from tests import world
 from tests.conftest import MODEL_SPEC
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer import inverted_file, projection
-from indexer.ann import AnnIndex
-from indexer.projection import FullVectors
-from indexer.store import FileRecord, Store, VectorIn
+from indexer.ann import inverted_file, projection
+from indexer.ann.index import AnnIndex
+from indexer.ann.projection import FullVectors
+from indexer.store.database import FileRecord, Store, VectorIn
 
 DIM = 128
 
@@ -272,7 +272,7 @@ def test_a_search_racing_a_large_removal_asks_again(tmp_path: Path, small_min: N
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """A removal of a quarter of a projected library lets its full vectors go at once; a search
     whose candidates were found just before asks again instead of failing on a missing vector."""
-    from indexer import rank
+    from indexer.search import rank
 
     rng = np.random.default_rng(10)
     store = Store(tmp_path / "db")
@@ -291,6 +291,6 @@ def test_a_search_racing_a_large_removal_asks_again(tmp_path: Path, small_min: N
         return found
 
     monkeypatch.setattr(ann, "search", search_then_remove)
-    hits = rank.search_vector(vecs[10], store, ann, limit=5, hub_alpha=0.5)
+    hits = rank.search_vector(vecs[10], store, ann, rank.SearchOptions(limit=5), hub_alpha=0.5)
     assert ann._full is not None and ann._full.n == 2000  # let go at once: a third of the rows
     assert hits and not {h.file_id for h in hits} & set(leaving)

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.engines import OnnxTowers
-from indexer.model import Embedder, TorchTowers
+from indexer.model.engines import OnnxTowers
+from indexer.model.openclip import Embedder, TorchTowers
 from tests import semantics, world
 from tests.conftest import MODEL_SPEC
 
@@ -60,7 +60,7 @@ def test_choice_is_measured_and_cached(pair) -> None:
 
 def test_every_engine_candidate_is_faithful(pair, tmp_path: Path) -> None:
     """Whichever engine a machine ends up choosing, its vectors match torch fp32 on real renders."""
-    from indexer import engines, quantize
+    from indexer.model import engines, quantize
 
     fp32, int8, _ = pair
     quantize.build(tmp_path, fp32.model, fp32.tokenizer, fp32.image_size, 2, keep_all=True)
@@ -86,7 +86,7 @@ def test_precision_is_validated() -> None:
 
 def test_a_choice_made_among_other_engines_is_made_again(tmp_path: Path) -> None:
     """After an upgrade adds an engine, the next start measures again instead of keeping the old pick."""
-    from indexer import engines, runtime
+    from indexer.model import engines, runtime
 
     first = Embedder(MODEL_SPEC, precision="int8", cache=tmp_path)
     choice_file = first.folder / "choice.json"
@@ -101,7 +101,7 @@ def test_a_choice_made_among_other_engines_is_made_again(tmp_path: Path) -> None
 
 def test_an_engine_that_cannot_run_here_is_skipped(pair, tmp_path: Path, monkeypatch) -> None:
     """OpenVINO installed but unable to run (missing plugin): ONNX Runtime is chosen, nothing fails."""
-    from indexer import engines, quantize
+    from indexer.model import engines, quantize
 
     def broken(*args, **kwargs):
         raise RuntimeError("Device with \"CPU\" name is not registered in the OpenVINO Runtime")
@@ -124,7 +124,7 @@ def test_a_killed_export_is_retried_at_the_next_start(tmp_path: Path) -> None:
     import sys
 
     cache = tmp_path / "onnx"
-    killer = ("import os, signal, sys\nfrom indexer import engines\nfrom indexer.model import Embedder\n"
+    killer = ("import os, signal, sys\nfrom indexer.model import engines\nfrom indexer.model.openclip import Embedder\n"
               "def die():\n    os.kill(os.getpid(), signal.SIGKILL)\n"
               "engines.candidates = die  # after both towers are exported and quantized, before the choice\n"
               f"from pathlib import Path\nEmbedder({MODEL_SPEC!r}, precision='int8', cache=Path({str(cache)!r}))\n")
@@ -140,7 +140,7 @@ def test_a_killed_export_is_retried_at_the_next_start(tmp_path: Path) -> None:
 
 
 def test_a_full_disk_during_export_is_not_remembered_as_unexportable(tmp_path: Path, monkeypatch) -> None:
-    from indexer import quantize
+    from indexer.model import quantize
 
     cache = tmp_path / "onnx"
     real = quantize.build
@@ -163,7 +163,7 @@ def test_two_processes_starting_with_a_new_model_export_it_once(tmp_path: Path) 
     import sys
 
     cache = tmp_path / "onnx"
-    code = ("import sys\nfrom pathlib import Path\nfrom indexer.model import Embedder\n"
+    code = ("import sys\nfrom pathlib import Path\nfrom indexer.model.openclip import Embedder\n"
             f"e = Embedder({MODEL_SPEC!r}, precision='int8', cache=Path({str(cache)!r}))\n"
             "print('torch' if type(e.towers).__name__ == 'TorchTowers' else 'onnx')\n")
     repo = Path(__file__).resolve().parents[2]

@@ -11,15 +11,15 @@ import pytest
 from PIL import Image
 
 from indexer import Filters, Library, Query
-from indexer.rank import GalleryStats, relevance, search_vector
-from indexer.store import FileRecord, Store, VectorIn
+from indexer.search.rank import GalleryStats, SearchOptions, relevance, search_vector
+from indexer.store.database import FileRecord, Store, VectorIn
 from tests import semantics, world
 from tests.conftest import MODEL_SPEC
 
 
 @pytest.mark.parametrize("method", ["fusion", "pdv"])
 def test_composed_methods_beat_image_only_and_text_only(embedder, method: str) -> None:
-    from indexer.query import compose, compose_pdv, derive_caption
+    from indexer.search.query import compose, compose_pdv, derive_caption
 
     bank = sorted({world.caption(s) for s in world.all_scenes()})
     bank_vecs = embedder.encode_texts(bank)
@@ -115,16 +115,16 @@ def test_default_view_refuses_words_that_match_nothing_and_hides_nothing_else(ri
     partial = lib.search(Query(f"a {target.scene.colour} object", limit=50))
     assert str(target.path) in [h.path for h in partial]  # a partial description keeps what it names
     assert len(lib.search(Query("zqx vlorp quantum tax invoice", limit=50, min_score=0))) == min(50, total)
-    lib.settings = lib.settings.replace(min_score=0.9)  # a library-wide cutoff, if the user sets one
+    lib.update_settings(min_score=0.9)  # a library-wide cutoff, if the user sets one
     try:
         assert all(h.score >= 0.9 for h in lib.search(Query(world.caption(target.scene), limit=50)))
     finally:
-        lib.settings = lib.settings.replace(min_score=None)
+        lib.update_settings(min_score=None)
 
 
 def test_duplicates_are_grouped_and_more_like_this_finds_the_copy(rich) -> None:
     lib, _, items, _, dup = rich
-    groups = lib.duplicates(threshold=0.9)
+    groups = lib.searching.duplicates(threshold=0.9)
     assert sorted([str(items[3].path), str(dup)]) in groups
     assert lib.similar(str(items[3].path), limit=1)[0].path == str(dup)
 
@@ -147,17 +147,17 @@ def test_hubness_correction_stops_a_hub_from_winning_everything(tmp_path: Path) 
     with store.transaction():
         for i, v in enumerate([*gallery, hub]):
             store.put_file(FileRecord(f"/{i}.jpg", "photo"), [VectorIn(v)])
-    from indexer.ann import AnnIndex
+    from indexer.ann.index import AnnIndex
 
     ann = AnnIndex.open(tmp_path / "ann", d, store)
     stats = GalleryStats().refresh(store, queries[:50])
 
     def hub_rate(alpha: float) -> float:
-        tops = [search_vector(q, store, ann, 1, None, None, frozenset(), stats, alpha)[0].path for q in queries[50:]]
+        tops = [search_vector(q, store, ann, SearchOptions(limit=1), stats, alpha)[0].path for q in queries[50:]]
         return tops.count("/200.jpg") / len(tops)
 
     def accuracy(alpha: float) -> float:
-        tops = [search_vector(q, store, ann, 1, None, None, frozenset(), stats, alpha)[0].path for q in queries[50:]]
+        tops = [search_vector(q, store, ann, SearchOptions(limit=1), stats, alpha)[0].path for q in queries[50:]]
         return sum(t == f"/{50 + i}.jpg" for i, t in enumerate(tops)) / len(tops)
 
     before, after = hub_rate(0.0), hub_rate(1.0)
@@ -178,10 +178,10 @@ def test_the_nonsense_bar_is_measured_once_and_kept_for_the_next_process(rich) -
     lib.search(Query("a red star", limit=5))
     stored = json.loads(lib.store.get_meta("null_margin"))
     assert stored["n"] == len(lib.ann) and stored["margin"] > 0
-    vec = lib.query_vector(Query("a red star"))
+    vec = lib.searching.query_vector(Query("a red star"))
     other = Library.open(lib.folder)
     try:
-        assert other.searcher()._nonsense_floor(vec) == pytest.approx(lib.searcher()._nonsense_floor(vec))
-        assert other.searcher()._nonsense._probes is None  # the other process did not encode the probes again
+        assert other.searching.searcher()._nonsense_floor(vec) == pytest.approx(lib.searching.searcher()._nonsense_floor(vec))
+        assert other.searching.searcher()._nonsense._probes is None  # the other process did not encode the probes again
     finally:
         other.close()

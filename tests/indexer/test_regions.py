@@ -16,8 +16,9 @@ import pytest
 from PIL import Image
 
 from indexer import Library, Query
-from indexer.cli import main
-from indexer.regions import boxes, crops, detail, eligible
+from indexer.base.progress import Phase
+from indexer.cli.main import main
+from indexer.media.regions import boxes, crops, detail, eligible
 from tests import retrieval, smallworld, world
 from tests.conftest import MODEL_SPEC
 
@@ -136,7 +137,7 @@ def test_turning_regions_on_adds_them_to_photos_already_indexed_and_off_removes_
     lib, targets, _ = small_lib
     assert lib.store.region_count() == (0, 0) and lib.find_regions().done == 0  # off: nothing made
     lib.update_settings(regions=True)
-    assert "finding regions" in [name for name, _ in lib.passes()]
+    assert Phase.REGIONS in [after.phase for after in lib.passes()]
     report = lib.find_regions()
     large = [f for f in lib.store.files(status="ok") if min(f.width, f.height) >= 128]
     assert report.done == len(large) == 16 and report.vectors >= 5 * 16 * 0.8  # the 100 px photos get none
@@ -203,11 +204,22 @@ def test_a_model_switch_makes_the_new_models_regions_too(small_lib) -> None:
     lib.update_settings(regions=True)
     lib.find_regions()
     gap = f"local-dir:{MODELS['gap']}"
-    target = lib.start_switch(gap).target
-    lib.reembed()  # covers the library, then flips
+    target = lib.switch.start(gap).target
+    lib.switch.reembed()  # covers the library, then flips
     assert lib.store.model == target
     vectors, photos = lib.store.region_count()
     large = [f for f in lib.store.files(status="ok") if min(f.width, f.height) >= 160]  # 2 x the gap model's 80 px
     assert photos == len(large) and vectors >= 5 * len(large) * 0.8
     assert lib.find_regions().done == 0  # nothing left for the regions pass
     assert any(h.region is not None for t in targets for h in lib.search(Query(t.text, min_score=0, limit=5)))
+
+
+def test_the_cli_shows_the_regions_pass_as_it_runs_and_what_it_made(small_lib, capsys) -> None:
+    """Every pass after indexing shows its progress in the CLI (the regions pass once showed none)."""
+    lib, _, tmp = small_lib
+    lib.update_settings(regions=True, read_text=False)
+    lib.close()
+    assert main(["--library", str(tmp / "lib"), "index"]) == 0
+    out, err = capsys.readouterr()
+    assert "finding regions [" in err and "/16" in err, err  # its bar, with the 16 large photos as the total
+    assert "regions: " in out and "for 16 large photos" in out, out

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from indexer import resident
-from indexer.cli import main
+from indexer.cli import resident
+from indexer.cli.main import main
 from tests import world
 from tests.conftest import MODEL_SPEC
 from tests.waiting import wait_until

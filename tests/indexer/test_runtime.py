@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from indexer import preprocess, runtime, tokenizer
+from indexer.model import preprocess, runtime, tokenizer
 from tests import world
 from tests.conftest import MODEL_SPEC, TINY_MODEL
 
@@ -57,7 +57,7 @@ def test_tokenizer_matches_open_clip(tmp_path: Path) -> None:
 
 def test_second_start_needs_no_torch(tmp_path: Path) -> None:
     """After the first start exported the model, loading and encoding import neither torch nor open_clip."""
-    from indexer.model import Embedder
+    from indexer.model.openclip import Embedder
 
     first = Embedder(MODEL_SPEC, precision="int8", cache=tmp_path)
     meta = json.loads((first.folder / runtime.RUNTIME_FILE).read_text())
@@ -70,7 +70,7 @@ def test_second_start_needs_no_torch(tmp_path: Path) -> None:
 import json, sys
 from pathlib import Path
 from PIL import Image
-from indexer.model import Embedder
+from indexer.model.openclip import Embedder
 e = Embedder({MODEL_SPEC!r}, precision="int8", cache=Path({str(tmp_path)!r}))
 imgs = [Image.open(Path({str(tmp_path)!r}) / f"{{i}}.png") for i in range(8)]
 img = e.encode_images(imgs).tolist()
@@ -144,9 +144,9 @@ def test_the_image_tower_takes_bytes_and_embeds_photos_as_open_clips_transform_d
     own transform fed to the float graph (cosine >= 0.999 on real photos), in the engine chosen."""
     import open_clip
 
-    from indexer import u8graph
-    from indexer.engines import OrtTower
-    from indexer.model import Embedder
+    from indexer.model import u8graph
+    from indexer.model.engines import OrtTower
+    from indexer.model.openclip import Embedder
 
     emb = Embedder(MODEL_SPEC, precision="int8", cache=tmp_path / "models")
     photos = _photos(tmp_path)
@@ -172,8 +172,8 @@ def _flatten_graph(path: Path) -> None:
 
 
 def test_bytes_in_the_graph_are_normalised_as_numpy_did_and_a_failed_check_keeps_the_float_path(tmp_path) -> None:
-    from indexer import u8graph
-    from indexer.engines import OrtTower
+    from indexer.model import u8graph
+    from indexer.model.engines import OrtTower
 
     mean, std = [0.48, 0.45, 0.40], [0.26, 0.26, 0.27]
     graph = tmp_path / "image_fp32.onnx"

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.ann import AnnIndex
-from indexer.store import FileRecord, Store, VectorIn
+from indexer.ann.index import AnnIndex
+from indexer.store.database import FileRecord, Store, VectorIn
 
 
 def unit(rng: np.random.Generator, n: int, d: int = 16) -> np.ndarray:
@@ -36,7 +36,7 @@ def test_schema_is_migrated_once_and_recorded(tmp_path: Path) -> None:
 @pytest.mark.parametrize("older", ALL[:-1])
 def test_every_older_schema_upgrades_keeping_data(tmp_path: Path, older: str) -> None:
     """A library written by an older Glimpse (schema up to ``older``) opens and keeps its rows."""
-    from indexer.store import SCHEMA
+    from indexer.store.database import SCHEMA
 
     old = Store(tmp_path / "db", migrate=False)
     SCHEMA.apply(old.db, stop_before=ALL[ALL.index(older) + 1])

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from indexer import Library, Query
-from indexer.doctor import check
+from indexer.upkeep.doctor import check
 from tests import world
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,7 +69,7 @@ def baselines(tmp_path_factory: pytest.TempPathFactory, media):
 
 def started(tmp: Path, media: Path) -> Library:
     lib = fresh(tmp / "lib", media, A)
-    lib.start_switch(B)
+    lib.switch.start(B)
     return lib
 
 
@@ -78,18 +78,18 @@ def test_search_answers_with_a_until_b_covers_the_library_then_with_b(tmp_path: 
     qs, base = baselines
     lib = started(tmp_path, folder)
     assert answers(lib, qs) == base["A"]
-    partial = lib.reembed(should_yield=lambda: lib.model_state().covered >= 16)
-    assert partial.remaining > 0 and lib.model_state().covered >= 16
+    partial = lib.switch.reembed(should_yield=lambda: lib.switch.state().covered >= 16)
+    assert partial.remaining > 0 and lib.switch.state().covered >= 16
     assert answers(lib, qs) == base["A"], "a half-done switch changed the results"
     seen: list[list[list[tuple[str, float]]]] = []
-    runner = threading.Thread(target=lib.reembed)
+    runner = threading.Thread(target=lib.switch.reembed)
     runner.start()
     while runner.is_alive():  # searching while the switch runs in another thread
         seen.append(answers(lib, qs[:5]))
     runner.join()
     assert all(got in (base["A"][i], base["B"][i]) for s in seen for i, got in enumerate(s)), \
         "a search mixed the two models"
-    assert lib.model_state().target is None and lib.model_state().active_spec == B
+    assert lib.switch.state().target is None and lib.switch.state().active_spec == B
     assert answers(lib, qs) == base["B"]
     only_b = [i for i, q in enumerate(qs) if base["B"][i][0][0] == str(items[i].path) != base["A"][i][0][0]]
     assert only_b, "the two test models should disagree somewhere"
@@ -104,9 +104,9 @@ def test_abandoning_a_switch_leaves_the_library_exactly_as_it_was(tmp_path: Path
     qs, base = baselines
     lib = started(tmp_path, folder)
     before_ids = lib.store.vector_ids()
-    lib.reembed(should_yield=lambda: lib.model_state().covered >= 10)
-    assert lib.cancel_switch()
-    st = lib.model_state()
+    lib.switch.reembed(should_yield=lambda: lib.switch.state().covered >= 10)
+    assert lib.switch.cancel()
+    st = lib.switch.state()
     assert st.target is None and [m for m, _ in st.space] == [lib.model_id]
     assert lib.store.vector_ids() == before_ids and answers(lib, qs) == base["A"]
     assert check(lib) == []
@@ -116,17 +116,17 @@ def test_abandoning_a_switch_leaves_the_library_exactly_as_it_was(tmp_path: Path
 def test_new_files_during_a_switch_are_embedded_with_both_and_found_after(tmp_path: Path, media, baselines) -> None:
     folder, _ = media
     lib = started(tmp_path, folder)
-    lib.reembed(should_yield=lambda: lib.model_state().covered >= 8)
+    lib.switch.reembed(should_yield=lambda: lib.switch.state().covered >= 8)
     new = world.write_corpus(tmp_path / "more", world.distinct_scenes(random.Random(99), 3), seed=99)
     for it in new:
         shutil.copy(it.path, folder / "photos" / f"new_{it.path.name}")
     try:
         lib.index()
         row = lib.store.file(str(folder / "photos" / f"new_{new[0].path.name}"))
-        target = lib.model_state().target
+        target = lib.switch.state().target
         assert lib.store.vectors_of(row.id) and lib.store.vectors_of(row.id, target)
-        lib.reembed()
-        assert lib.model_state().target is None
+        lib.switch.reembed()
+        assert lib.switch.state().target is None
         hit = lib.search(Query(world.caption(new[1].scene), min_score=0.0))[0]
         assert hit.path == str(folder / "photos" / f"new_{new[1].path.name}")
     finally:
@@ -139,14 +139,14 @@ def test_prune_frees_the_old_models_space(tmp_path: Path, media) -> None:
     folder, _ = media
     lib = started(tmp_path, folder)
     old = lib.model_id
-    lib.reembed()
-    st = lib.model_state()
+    lib.switch.reembed()
+    st = lib.switch.state()
     assert st.kept == (old,) and dict(st.space)[old] > 0
     size = lib.store.size_bytes()
-    dropped, freed = lib.prune_models()
+    dropped, freed = lib.switch.prune()
     assert dropped > 0 and freed > 0 and lib.store.size_bytes() == size - freed
     assert (tmp_path / "lib" / "library.db").stat().st_size <= size - freed  # the file itself shrank
-    assert [m for m, _ in lib.model_state().space] == [lib.model_id] and lib.model_state().kept == ()
+    assert [m for m, _ in lib.switch.state().space] == [lib.model_id] and lib.switch.state().kept == ()
     assert check(lib) == []
     lib.close()
 
@@ -167,7 +167,7 @@ def test_kill_9_during_a_switch_resumes_and_embeds_every_file_once(tmp_path: Pat
     lib = fresh(tmp_path / "lib", folder, A)
     n_files = lib.status().photos + lib.status().videos
     a_vectors = lib.store.vector_count()
-    target = lib.start_switch(B).target
+    target = lib.switch.start(B).target
     lib.close()
     db = tmp_path / "lib" / "library.db"
     cmd = [sys.executable, "-m", "indexer", "--library", str(tmp_path / "lib"), "model", "use", B]
@@ -190,7 +190,7 @@ def test_kill_9_during_a_switch_resumes_and_embeds_every_file_once(tmp_path: Pat
     assert kills >= 2
     subprocess.run(cmd, cwd=REPO, check=True, capture_output=True)
     with Library.open(tmp_path / "lib") as lib:
-        assert lib.model_state().active_spec == B and check(lib) == []
+        assert lib.switch.state().active_spec == B and check(lib) == []
         files = lib.store.files(status="ok")
         assert all(lib.store.vectors_of(f.id) for f in files)
         # ids are never reused: B's rows were each committed once, none of a killed batch twice

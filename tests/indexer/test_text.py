@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from indexer import Library, Query
-from indexer.textsearch import words_of
+from indexer import Library, Query, SearchOptions
+from indexer.search.words import words_of
 from tests import textworld
 from tests.conftest import MODEL_SPEC
+from tests.waiting import wait_until
 
 HELD_OUT = 9103
 REPO = Path(__file__).resolve().parents[2]
@@ -126,7 +127,7 @@ def test_words_raise_the_pictures_that_show_them_above_the_picture_search(per_mo
         word = max(words_of(pic.lines[0].text), key=len)
         holds = {str(p.path) for p in pics if word in words_of(" ".join(line.text for line in p.lines))}
         hits = lib.search(Query(word, min_score=0.0))
-        base = lib.search_vector(lib.query_vector(Query(word)), 1, None, 0.0)
+        base = lib.searching.by_vector(lib.searching.query_vector(Query(word)), SearchOptions(limit=1, min_score=0.0))
         asked += 1
         blended += hits[0].path in holds
         plain += base[0].path in holds
@@ -136,7 +137,8 @@ def test_words_raise_the_pictures_that_show_them_above_the_picture_search(per_mo
 def test_words_nobody_wrote_leave_the_picture_ranking_alone(read) -> None:
     lib, _, _, _, _ = read
     q = Query("a green circle in the grass", min_score=0.0, limit=30)
-    assert [h.path for h in lib.search(q)] == [h.path for h in lib.search_vector(lib.query_vector(q), 30, None, 0.0)]
+    plain = lib.searching.by_vector(lib.searching.query_vector(q), SearchOptions(limit=30, min_score=0.0))
+    assert [h.path for h in lib.search(q)] == [h.path for h in plain]
 
 
 def test_text_only_and_the_text_filter(read) -> None:
@@ -145,7 +147,7 @@ def test_text_only_and_the_text_filter(read) -> None:
     only = lib.search(Query(word, text_only=True, limit=100))
     assert only and all(word in words_of(h.text or "") or h.text_score > 0 for h in only)
     assert str(upright[3].path) in [h.path for h in only]
-    from indexer.query import Filters
+    from indexer.search.query import Filters
 
     without = lib.search(Query("a photo", min_score=0.0, limit=200, filters=Filters(has_text=False)))
     assert without and not any(lib.text_of(h.path) for h in without)
@@ -267,8 +269,8 @@ def test_the_text_pass_pauses_stops_and_yields_between_pictures(tmp_path: Path) 
         pause.set()
         t = threading.Thread(target=lambda: out.append(lib.read_text(pause=pause)))
         t.start()
-        time.sleep(1.0)
-        assert lib.status().text_read == 0  # paused before the first picture
+        assert wait_until(lambda: lib.writing._owner == t.ident)  # the pass has begun (it holds the write lock)
+        assert not wait_until(lambda: lib.status().text_read, timeout=1.0)  # paused before the first picture
         pause.clear()
         t.join(60)
         assert out[0].read == 4

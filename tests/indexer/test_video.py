@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from indexer import Library, Query
-from indexer.video import frame_at, moments, sample_frames
+from indexer.media.video import frame_at, moments, sample_frames
 from tests import world
 from tests.conftest import MODEL_SPEC
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from indexer import Library, Query, Watcher
-from indexer.doctor import check
+from indexer.upkeep.doctor import check
 from tests import world
 from tests.conftest import MODEL_SPEC
 from tests.waiting import wait_until
@@ -112,11 +112,12 @@ def test_second_writer_is_refused_or_waits(tmp_path: Path) -> None:
     lib = Library.open(tmp_path / "lib", model=MODEL_SPEC)
     lib.add_root(photos)
     lib.writing.acquire()
-    cmd = [sys.executable, "-m", "indexer.cli", "--library", str(tmp_path / "lib"), "--model", MODEL_SPEC, "index", "-q"]
+    cmd = [sys.executable, "-m", "indexer.cli.main", "--library", str(tmp_path / "lib"), "--model", MODEL_SPEC, "index", "-q"]
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
     assert res.returncode == 2 and f"another Glimpse process (pid {os.getpid()})" in res.stderr
     waiting = subprocess.Popen([*cmd, "--wait"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
-    time.sleep(2)
+    said = waiting.stderr.readline()  # it says it waits, and for whom, once it has found the library busy
+    assert f"waiting for another Glimpse process (pid {os.getpid()})" in said, said
     assert waiting.poll() is None  # still waiting for us
     lib.writing.release()
     out, err = waiting.communicate(timeout=120)
@@ -133,7 +134,7 @@ def _startup_seconds(tmp_path: Path, photos: Path) -> float:
     took = []
     for name in ("warm", "timed"):  # "warm": a first start exports the model
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "indexer.cli", "--library", str(tmp_path / name), "--model", MODEL_SPEC,
+        subprocess.run([sys.executable, "-m", "indexer.cli.main", "--library", str(tmp_path / name), "--model", MODEL_SPEC,
                         "index", str(one), "-q"], cwd=REPO, check=True, capture_output=True)
         took.append(time.perf_counter() - t)
     return took[-1]
@@ -164,7 +165,7 @@ def test_sigkill_at_random_points_never_corrupts_or_re_embeds(tmp_path: Path) ->
     libdir = tmp_path / "lib"
     with Library.open(libdir, model=MODEL_SPEC, batch_size=8) as lib:
         lib.embedder  # noqa: B018 - the model loads, so these settings are valid and saved
-    cmd = [sys.executable, "-m", "indexer.cli", "--library", str(libdir), "index", str(photos), "-q"]
+    cmd = [sys.executable, "-m", "indexer.cli.main", "--library", str(libdir), "index", str(photos), "-q"]
     rng = random.Random(1234)
     kills = 0
     for _ in range(14):

@@ -1,0 +1,1 @@
+"""The approximate nearest-neighbour index, a cache of the store's vectors: hnswlib or projected inverted lists."""

@@ -1,0 +1,127 @@
+"""Settings and where things live on disk.
+
+Settings are a frozen dataclass stored as JSON inside the library, so the CLI, the
+GUI and a background watcher opened on the same library agree without a global.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+from indexer.base.environment import Env, value
+
+DEFAULT_MODEL = "MobileCLIP2-S0:dfndr2b"
+PHOTO_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif",
+                              ".avif", ".cr2", ".cr3", ".nef", ".arw", ".dng", ".orf", ".rw2", ".raf", ".pef", ".srw"})
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm"})
+JUNK_NAMES = frozenset({"@eaDir", ".thumbnails", "$RECYCLE.BIN", "System Volume Information", "__MACOSX"})
+# Prompt ensembles are supported (Settings.templates) but off by default: on the test
+# model they did not help (bench/RESULTS.md, "Prompt ensembles"), so we do not pay for them.
+DEFAULT_TEMPLATES = ("{}",)
+SETTINGS_VERSION = 2  # 2: no relevance cutoff and no hubness correction by default (version 1: 0.5, 0.5)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """User-adjustable choices, persisted in the library's ``settings.json``."""
+
+    model: str = DEFAULT_MODEL
+    precision: str = "int8"  # see quantize.py: per tower, int8 only where it is faster and faithful
+    exclude: tuple[str, ...] = ()
+    threads: int = 0  # 0: one per physical core
+    decode_workers: int = 2
+    batch_size: int = 8  # MobileCLIP2-S0 under ONNX Runtime: as fast as 32 per image, 260 MB less peak memory
+    templates: tuple[str, ...] = DEFAULT_TEMPLATES
+    min_score: float | None = None  # a cutoff on the calibrated relevance; None: only nonsense is refused
+    # Hubness correction (rank.py) is off by default: on all three test models it lowered
+    # partial-description mAP and composed R@1 (e.g. 0.40 vs 0.83 on the large-gap model).
+    hub_alpha: float = 0.0
+    video_interval: float = 2.0
+    video_max_frames: int = 600
+    follow_symlinks: bool = False
+    read_text: bool = True  # the text pass (OCR) after indexing; off: no text search, nothing read
+    read_text_video: bool = False  # also one frame per video moment (slower; docs/benchmarks.md)
+    # Region vectors for large photos (regions.py): finds small things; off by default because
+    # indexing a large photo then costs ~6 encoder runs instead of 1 (docs/benchmarks.md).
+    regions: bool = False
+    settings_version: int = 2
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> Settings:
+        """Read settings, ignoring keys a newer or older Glimpse wrote."""
+        raw = json.loads(text)
+        if "settings_version" not in raw:  # version 1's defaults lost to a plain app; not choices the user made
+            if raw.get("min_score") == 0.5:
+                del raw["min_score"]
+            if raw.get("hub_alpha") == 0.5:
+                del raw["hub_alpha"]
+        raw["settings_version"] = SETTINGS_VERSION
+        names = {f.name for f in dataclasses.fields(cls)}
+        kept = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k in names}
+        return cls(**kept)
+
+
+def prepare_library_folder(folder: Path) -> None:
+    """The library folder and its subfolders, private to the user (0700 whatever the umask)."""
+    new = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if new:
+        folder.chmod(0o700)  # mkdir's mode is filtered by the umask
+    for sub in ("ann", "thumbs"):
+        (folder / sub).mkdir(exist_ok=True, mode=0o700)
+        (folder / sub).chmod(0o700)
+
+
+def default_library_dir() -> Path:
+    """``GLIMPSE_LIBRARY`` if set, else the platform's per-user data directory."""
+    env = value(Env.LIBRARY)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("glimpse", appauthor=False)) / "library"
+
+
+def model_cache_dir() -> Path:
+    """Where downloaded weights are kept (``GLIMPSE_MODELS`` moves it)."""
+    env = value(Env.MODELS)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("glimpse", appauthor=False)) / "models"
+
+
+def physical_cores() -> int:
+    """Physical cores, which is what torch's intra-op threads should match."""
+    try:
+        cores = set()
+        text = Path("/proc/cpuinfo").read_text()
+        for block in text.split("\n\n"):
+            fields = dict(line.split(":", 1) for line in block.splitlines() if ":" in line)
+            fields = {k.strip(): v.strip() for k, v in fields.items()}
+            if "core id" in fields:
+                cores.add((fields.get("physical id"), fields["core id"]))
+        if cores:
+            return len(cores)
+    except OSError:
+        pass
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+def format_seconds(t: float | None) -> str:
+    """1:05 or 1:02:05, for ETAs and video timestamps ("-" when unknown)."""
+    if t is None:
+        return "-"
+    m, s = divmod(int(t), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

@@ -1,0 +1,29 @@
+"""Every ``GLIMPSE_*`` environment variable, and the defaults several parts share, in one place.
+
+A variable is read where it is used, through ``value``; its meaning is written here once.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+
+
+class Env(enum.StrEnum):
+    """The environment variables Glimpse reads."""
+
+    LIBRARY = "GLIMPSE_LIBRARY"  # the library folder when no --library is given
+    MODELS = "GLIMPSE_MODELS"  # the model cache (downloads, imports, exports)
+    RESIDENT = "GLIMPSE_RESIDENT"  # seconds the resident search process stays; 0 turns it off
+    ENGINES = "GLIMPSE_ENGINES"  # comma-separated inference engines allowed (onnxruntime always is)
+    STARTUP_PROBE = "GLIMPSE_STARTUP_PROBE"  # bench/bench_startup.py: the app reports when its window is up
+
+
+def value(var: Env) -> str | None:
+    """The variable's value, or None where it is unset or empty."""
+    return os.environ.get(var) or None
+
+
+PREFIX = "GLIMPSE_"  # what the resident search process shares with its clients (cli/resident.py)
+WATCH_POLL_S = 300.0  # the watcher's rescan of every folder, besides folder events
+WATCH_SETTLE_S = 2.0  # a file changed this recently is left for the next pass (it may still be written)

@@ -1,0 +1,1 @@
+"""The glimpse command: arguments, command bodies, and the resident search process."""

@@ -1,0 +1,128 @@
+"""What the library's parts share: the store, the write lock, the settings and the models in memory.
+
+Lock order, one way only: the write lock (``writing``, one writer per library across
+threads and processes) is taken first, ``lock`` (this process's view of the models,
+index and settings) inside it, never the other way round; and no model is loaded while
+``lock`` is held, so a search never waits for a model to load (``tests/indexer/test_library.py``
+checks both). A search takes ``lock`` only, never ``writing``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from indexer.ann.index import AnnIndex
+from indexer.base import atomic
+from indexer.base.config import Settings
+from indexer.base.errors import ModelMismatch
+from indexer.indexing.switching import ModelRecords
+from indexer.model.encoder import Encoder
+from indexer.store.database import Store
+from indexer.store.writelock import WriteLock
+
+log = logging.getLogger(__name__)
+
+
+class Core:
+    """A library's shared state. ``generation`` changes whenever the model or the settings do, so
+    the parts that cache something made from them (the searcher) know to make it again."""
+
+    def __init__(self, folder: Path, settings: Settings, unsaved: bool) -> None:
+        self.folder = folder
+        self.settings = settings
+        self.store = Store(folder / "library.db")
+        self.models = ModelRecords(self.store, folder)
+        self.writing = WriteLock(folder / "write.lock")
+        self.lock = threading.RLock()
+        self.generation = 0
+        self._loading = threading.Lock()  # one model load at a time, outside ``lock``
+        self._unsaved = unsaved  # settings given to open() that wait for the model to prove them
+        self._embedder: Encoder | None = None
+        self._target: Encoder | None = None  # a switch's target model, loaded by its first use
+        self._ann: AnnIndex | None = None
+
+    @property
+    def model_id(self) -> str | None:
+        return self.store.get_meta("model")
+
+    def load_encoder(self, spec: str) -> Encoder:
+        """A model with this library's precision and threads (imported lazily: torch is heavy)."""
+        from indexer.model.openclip import Embedder
+
+        return Embedder(spec, self.settings.threads, self.settings.precision, export_apart=True)
+
+    @property
+    def embedder(self) -> Encoder:
+        """The active model, loaded on first use; refuses a model other than the library's."""
+        if (emb := self._embedder) is not None:
+            return emb
+        with self._loading:
+            if self._embedder is not None:
+                return self._embedder
+            emb = self.load_encoder(self.settings.model)
+            recorded = self.model_id
+            if recorded is None:
+                self.store.switch_active(emb.id, {"model": emb.id, "dim": str(emb.dim),
+                                                  "model_spec": self.settings.model}, ())
+            elif recorded != emb.id:
+                raise ModelMismatch(
+                    f"this library uses model '{recorded}', not '{emb.id}'. To change it, run "
+                    f"`glimpse model use {self.settings.model}` (or Settings → Model in the app): "
+                    "search keeps working while the library is re-embedded.")
+            with self.lock:
+                self._embedder = emb
+            if self._unsaved:  # the model loaded and fits: now the settings that named it are valid
+                self.save_settings()
+            return emb
+
+    def target_embedder(self) -> Encoder:
+        """A model switch's target model, loaded once, outside ``lock``."""
+        if (emb := self._target) is not None:
+            return emb
+        with self._loading:
+            if self._target is None:
+                emb = self.load_encoder(self.models.target_spec)
+                with self.lock:
+                    self._target = emb
+            return self._target
+
+    @property
+    def ann(self) -> AnnIndex:
+        if self._ann is None and self.model_id is None:
+            self.embedder  # noqa: B018 - records the library's model and its dimension
+        with self.lock:
+            if self._ann is None:
+                model = self.store.model
+                self._ann = AnnIndex.open(self.models.ann_dir(model), int(self.store.get_meta("dim")), self.store, model)
+            return self._ann
+
+    def changed(self, *, embedder: bool = False, ann: bool = False) -> None:
+        """Settings or the model changed: drop what was made from them (the caller holds ``lock``)."""
+        if embedder:
+            self._embedder = None
+        if ann:
+            self._ann = None
+        self.generation += 1
+
+    def adopt_target(self, ann: AnnIndex, spec: str) -> None:
+        """A switch's flip: the target model and its index become the active ones (the caller holds ``lock``)."""
+        self._embedder, self._target, self._ann = self._target, None, ann
+        self.settings = self.settings.replace(model=spec)
+        self.generation += 1
+        self.save_settings()
+
+    def set_target(self, emb: Encoder | None) -> None:
+        """A switch's target model as loaded by its start, or none (the switch ended)."""
+        with self.lock:
+            self._target = emb
+
+    @property
+    def loaded_ann(self) -> AnnIndex | None:
+        """The index if this process opened it (closing saves it), else None."""
+        return self._ann
+
+    def save_settings(self) -> None:
+        atomic.write_text(self.folder / "settings.json", self.settings.to_json())
+        self._unsaved = False
