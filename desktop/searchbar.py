@@ -180,8 +180,8 @@ class SearchBar(QWidget):
 
     def current_query(self) -> Query:
         minus = tuple(t.strip() for t in self.minus_field.text().split(",") if t.strip())
-        return Query(self.search_field.text().strip() or None, tuple(self.query_images), minus, RESULTS, "all",
-                     self.strength.value() / 100, min_score=0.0 if self.show_all else None,
+        return Query(self.search_field.text().strip() or None, images=tuple(self.query_images), minus=minus,
+                     limit=RESULTS, strength=self.strength.value() / 100, min_score=0.0 if self.show_all else None,
                      filters=self.current_filters(), sort=self.sort.currentText().lower())
 
     def has_query(self) -> bool:

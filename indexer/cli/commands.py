@@ -161,9 +161,11 @@ def cmd_doctor(lib: Library, args: argparse.Namespace) -> int:
 def cmd_search(lib: Library, args: argparse.Namespace) -> int:
     from indexer.search.query import DEFAULT_METHOD, Query
 
-    q = Query(args.text, tuple(args.image), tuple(args.minus), args.limit, "all", args.strength, args.min_score,
-              tuple(args.also), tuple(args.minus_image), filters_from(args), args.method or DEFAULT_METHOD,
-              args.reference_caption, not args.no_hubness, args.text_only, args.sort)
+    q = Query(args.text, images=tuple(args.image), minus=tuple(args.minus), limit=args.limit, strength=args.strength,
+              min_score=args.min_score, also=tuple(args.also), minus_images=tuple(args.minus_image),
+              filters=filters_from(args), method=args.method or DEFAULT_METHOD,
+              reference_caption=args.reference_caption, hubness=not args.no_hubness, text_only=args.text_only,
+              sort=args.sort)
     hits = lib.search(q)
     if args.save:
         lib.searches.save(args.save, q)

@@ -8,7 +8,7 @@ from indexer.indexing.switching import ModelState
 from indexer.store.database import Store
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class RootStatus:
     path: str
     online: bool
@@ -17,7 +17,7 @@ class RootStatus:
     errors: int
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Status:
     library: str
     model: str | None
@@ -35,12 +35,9 @@ class Status:
 
 
 def library_status(store: Store, folder: str, models: ModelState, text_pending: int) -> Status:
-    roots = []
-    for r in store.roots():
-        c = store.root_counts(r.id)
-        errs = sum(n for (k, s), n in c.items() if s == "error")
-        roots.append(RootStatus(r.path, r.online, c.get(("photo", "ok"), 0), c.get(("video", "ok"), 0), errs))
-    counts = store.counts()
-    return Status(folder, models.active, counts.get("photo:ok", 0), counts.get("video:ok", 0),
-                  counts.get("vectors", 0), sum(n for k, n in counts.items() if k.endswith(":error")),
-                  tuple(roots), *store.text_read_count(), text_pending, models, *store.region_count())
+    roots = tuple(RootStatus(path=r.path, online=r.online, **store.root_counts(r.id)._asdict()) for r in store.roots())
+    files, text, regions = store.counts(), store.text_read_count(), store.region_count()
+    return Status(library=folder, model=models.active, photos=files.photos, videos=files.videos,
+                  vectors=store.vector_count(), errors=files.errors, roots=roots, text_read=text.read,
+                  text_found=text.found, text_pending=text_pending, models=models, region_vectors=regions.vectors,
+                  region_photos=regions.photos)

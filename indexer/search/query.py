@@ -34,6 +34,7 @@ class Query:
     """A search request. Set ``text``, ``images`` or both (a composed query)."""
 
     text: str | None = None
+    _: dataclasses.KW_ONLY  # the rest by name: a query is never built from a long positional list
     images: tuple[Path | str, ...] = ()  # "FILE" or "FILE:weight"
     minus: tuple[str, ...] = ()  # negative texts, "TEXT" or "TEXT:weight"
     limit: int = 20

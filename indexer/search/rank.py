@@ -50,7 +50,7 @@ Z_MID, Z_SCALE = 2.0, 0.6  # relevance 0.5 at z = 2; ~0.96 at z = 4
 REGION_MARGIN = 0.5
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Hit:
     """One search result: a photo, or a moment of a video.
 
@@ -289,8 +289,9 @@ def _rank(vec: np.ndarray, ids: np.ndarray, vecs: np.ndarray | None, store: Stor
         key = (f.id, row.start if f.kind == "video" else None)
         if key in best:
             continue  # best first: the first frame seen is the moment's best, a photo's best part
-        best[key] = Hit(f.path, float(rel[i]), f.kind, row.ts, row.start, row.end, f.id, f.width, f.height,
-                        f.taken_at, f.camera, float(sims[i]), file_date=f.mtime, region=row.box,
+        best[key] = Hit(path=f.path, score=float(rel[i]), kind=f.kind, timestamp=row.ts, start=row.start, end=row.end,
+                        file_id=f.id, width=f.width, height=f.height, taken_at=f.taken_at, camera=f.camera,
+                        similarity=float(sims[i]), file_date=f.mtime, region=row.box,
                         image_share=cut.share(vecs[i]) if cut.share else None)
         if len(best) >= cut.limit:
             break

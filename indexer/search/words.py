@@ -150,5 +150,6 @@ def text_hits(store: Store, tq: TextQuery, filters: Filters, limit: int,
 
 
 def _hit(f: FileRow, m: TextMatch) -> Hit:
-    return Hit(f.path, float(m.score), f.kind, m.line.ts, None, None, f.id, f.width, f.height, f.taken_at, f.camera,
-               0.0, m.line.text, m.line.box, float(m.score), f.mtime)
+    return Hit(path=f.path, score=float(m.score), kind=f.kind, timestamp=m.line.ts, file_id=f.id, width=f.width,
+               height=f.height, taken_at=f.taken_at, camera=f.camera, text=m.line.text, text_box=m.line.box,
+               text_score=float(m.score), file_date=f.mtime)

@@ -28,9 +28,11 @@ from indexer.base.filters import Filters
 from indexer.base.paths import from_db, to_db
 from indexer.store.rows import (
     FILE_FIELDS,
+    FileCounts,
     FileRecord,
     FileRow,
     RootRow,
+    SavedRow,
     TextRow,
     VectorIn,
     _file_row,
@@ -258,10 +260,10 @@ class Store(VectorTables, TextTables):
         with self.transaction():
             return self.db.execute("UPDATE files SET status = 'retry' WHERE status = 'error'").rowcount
 
-    def root_counts(self, root_id: int) -> dict[tuple[str, str], int]:
-        """(kind, status) -> number of files under one root."""
+    def root_counts(self, root_id: int) -> FileCounts:
+        """The files under one root."""
         q = "SELECT kind, status, COUNT(*) FROM files WHERE root_id = ? GROUP BY kind, status"
-        return {(k, s): n for k, s, n in self._query(q, [root_id])}
+        return FileCounts.of(self._query(q, [root_id]))
 
     def put_problem(self, path: str, reason: str) -> None:
         """Record something the crawl could not open (a folder or file) with its reason."""
@@ -308,10 +310,10 @@ class Store(VectorTables, TextTables):
                             "DO UPDATE SET query = excluded.query, used = excluded.used, seen = excluded.seen",
                             [name, query, time.time(), json.dumps(sorted(set(seen)))])
 
-    def saved_searches(self) -> list[tuple[str, str, float, list[int]]]:
-        """(name, query, last opened, file ids shown then), by name."""
+    def saved_searches(self) -> list[SavedRow]:
+        """The saved searches, by name."""
         rows = self._query("SELECT name, query, used, seen FROM searches WHERE name IS NOT NULL ORDER BY name")
-        return [(n, q, u, json.loads(s or "[]")) for n, q, u, s in rows]
+        return [SavedRow(n, q, u, json.loads(s or "[]")) for n, q, u, s in rows]
 
     def mark_search_seen(self, name: str, seen: Sequence[int]) -> None:
         with self._lock:
@@ -322,8 +324,6 @@ class Store(VectorTables, TextTables):
         with self._lock:
             return self.db.execute("DELETE FROM searches WHERE name = ?", [name]).rowcount > 0
 
-    def counts(self) -> dict[str, int]:
-        q = "SELECT kind, status, COUNT(*) FROM files GROUP BY kind, status"
-        out = {f"{k}:{s}": n for k, s, n in self._query(q)}
-        out["vectors"] = self.vector_count()
-        return out
+    def counts(self) -> FileCounts:
+        """The library's files (its vectors: ``vector_count``)."""
+        return FileCounts.of(self._query("SELECT kind, status, COUNT(*) FROM files GROUP BY kind, status"))

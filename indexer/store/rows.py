@@ -1,10 +1,10 @@
-"""What the store reads and writes, as typed rows (no SQL here: that is store.py's)."""
+"""What the store reads and writes, as typed rows (no SQL here: that is database.py's)."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -134,3 +134,44 @@ def chunks(ids: Iterable[Any]) -> Iterator[list[int]]:
     ids = [int(i) for i in ids]
     for i in range(0, len(ids), SQL_VARIABLES):
         yield ids[i:i + SQL_VARIABLES]
+
+
+class FileCounts(NamedTuple):
+    """Indexed files by kind, and the files that could not be indexed (a library's, or one folder's)."""
+
+    photos: int = 0
+    videos: int = 0
+    errors: int = 0
+
+    @classmethod
+    def of(cls, rows: Iterable[tuple[str, str, int]]) -> FileCounts:
+        """From (kind, status, count) rows."""
+        photos = videos = errors = 0
+        for kind, status, n in rows:
+            photos += n if (kind, status) == ("photo", "ok") else 0
+            videos += n if (kind, status) == ("video", "ok") else 0
+            errors += n if status == "error" else 0
+        return cls(photos, videos, errors)
+
+
+class TextCounts(NamedTuple):
+    read: int  # pictures whose text was read
+    found: int  # of them, pictures with some text
+
+
+class RegionCounts(NamedTuple):
+    vectors: int  # region vectors
+    photos: int  # photos whose regions are made
+
+
+class Coverage(NamedTuple):
+    covered: int  # files with vectors of the model
+    total: int  # indexed files
+
+
+class SavedRow(NamedTuple):
+    name: str
+    query: str  # the query as JSON
+    used: float  # when it was last opened
+    seen: list[int]  # the file ids it showed then
+

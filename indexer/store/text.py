@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from indexer.base.errors import StoreError, explain_sqlite
-from indexer.store.rows import TEXT_FIELDS, FileRow, TextRow, _text_row, chunks
+from indexer.store.rows import TEXT_FIELDS, FileRow, TextCounts, TextRow, _text_row, chunks
 
 
 class TextTables:
@@ -31,10 +31,10 @@ class TextTables:
         where, args = _unread(reader, kinds)
         return int(self._query(f"SELECT COUNT(*) FROM files WHERE {where}", args)[0][0])
 
-    def text_read_count(self) -> tuple[int, int]:
-        """(files whose text was read, of them files where some text was found)."""
+    def text_read_count(self) -> TextCounts:
+        """Files whose text was read, and of them files where some text was found."""
         read = self._query("SELECT COUNT(*) FROM files WHERE text_read IS NOT NULL")[0][0]
-        return int(read), self.files_with_text()
+        return TextCounts(int(read), self.files_with_text())
 
     def files_with_text(self) -> int:
         return int(self._query("SELECT COUNT(DISTINCT file_id) FROM text_lines")[0][0])

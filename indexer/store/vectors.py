@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from indexer.store.rows import FileRow, VectorIn, VectorRow, chunks, decode_vec, encode_vec
+from indexer.store.rows import Coverage, FileRow, RegionCounts, VectorIn, VectorRow, chunks, decode_vec, encode_vec
 
 
 class VectorTables:
@@ -95,12 +95,12 @@ class VectorTables:
         return self._files("status = 'ok' AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.file_id = files.id "
                           "AND v.model = ?) ORDER BY id LIMIT ?", [model, limit])
 
-    def coverage(self, model: str) -> tuple[int, int]:
-        """(indexed files with vectors of ``model``, indexed files)."""
+    def coverage(self, model: str) -> Coverage:
+        """Indexed files with vectors of ``model``, of all indexed files."""
         total = self._query("SELECT COUNT(*) FROM files WHERE status = 'ok'")[0][0]
         done = self._query("SELECT COUNT(*) FROM files WHERE status = 'ok' AND EXISTS (SELECT 1 FROM vectors v "
                            "WHERE v.file_id = files.id AND v.model = ?)", [model])[0][0]
-        return int(done), int(total)
+        return Coverage(int(done), int(total))
 
     def model_bytes(self) -> dict[str, int]:
         """Space the vectors of each model take in the database (vector data and row overhead).
@@ -240,11 +240,11 @@ class VectorTables:
                            "FROM regions_done r WHERE r.file_id = files.id AND r.model = ?) ORDER BY id LIMIT ?",
                            [min_side, model, model, limit])
 
-    def region_count(self, model: str | None = None) -> tuple[int, int]:
-        """(region vectors, photos with regions made) of ``model``."""
+    def region_count(self, model: str | None = None) -> RegionCounts:
+        """Region vectors, and photos with regions made, of ``model``."""
         n = self._query("SELECT COUNT(*) FROM vectors WHERE model = ? AND x0 IS NOT NULL", [self._m(model)])[0][0]
         done = self._query("SELECT COUNT(*) FROM regions_done WHERE model = ?", [self._m(model)])[0][0]
-        return int(n), int(done)
+        return RegionCounts(int(n), int(done))
 
     def drop_regions(self) -> int:
         """Forget every region vector (regions turned off): they become tombstones; returns how many."""

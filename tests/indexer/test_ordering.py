@@ -52,7 +52,7 @@ def test_months_group_consecutive_results_with_counts() -> None:
     from indexer.search.rank import Hit
 
     def hit(path: str, month: int | None) -> Hit:
-        return Hit(path, 0.5, "photo", file_date=dt.datetime(2024, month, 5).timestamp() if month else None)
+        return Hit(path=path, score=0.5, kind="photo", file_date=dt.datetime(2024, month, 5).timestamp() if month else None)
 
     hits = order([hit("a", 3), hit("b", 5), hit("c", None), hit("d", 3), hit("e", 5)], "newest")
     assert [(label, [h.path for h in g]) for label, g in by_month(hits)] == [

@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_queries_survive_the_library_round_trip() -> None:
-    q = Query("a dog", ("x.jpg:0.5",), ("cat",), 30, "all", 0.7, None, filters=Filters("photo", 1.0, camera="pix",
+    q = Query("a dog", images=("x.jpg:0.5",), minus=("cat",), limit=30, strength=0.7, filters=Filters("photo", 1.0, camera="pix",
               has_gps=True, extensions=("jpg",), has_text=True), sort="newest")
     assert Query.from_json(q.to_json()) == q
 
