@@ -27,7 +27,7 @@ run: $(STAMP) sysdeps
 	$(BIN)/glimpse-gui
 
 test: $(STAMP) sysdeps-test
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider -n 2
 	$(BIN)/ruff check indexer desktop tests bench
 
 bench: $(STAMP)

@@ -80,6 +80,20 @@ class Progress:
 ProgressFn = Callable[[Progress], None]
 
 
+def hold(pause: threading.Event, cancel: threading.Event) -> None:
+    """Between files of any pass: wait while paused; at once when cancelled."""
+    while pause.is_set() and not cancel.is_set():
+        cancel.wait(0.1)
+
+
+def progress_at(phase: Phase, done: int, total: int, start: float, current: str | None = None,
+                errors: int = 0) -> Progress:
+    """A pass's progress with its rate and ETA since ``start`` (``time.monotonic()``): every pass counts one way."""
+    elapsed = time.monotonic() - start
+    rate = done / elapsed if elapsed > 0 and done else 0.0
+    return Progress(phase, done, total, current, rate, (total - done) / rate if rate else None, errors)
+
+
 @dataclasses.dataclass(frozen=True)
 class AfterPass:
     """One pass that follows indexing. ``run(on_progress, cancel, pause, wait=, should_yield=)``
@@ -103,17 +117,12 @@ class BackgroundPass:
 
     def _stopping(self) -> bool:
         """Between files: wait while paused; True when cancelled or asked to yield."""
-        while self.pause.is_set() and not self.cancel.is_set():
-            time.sleep(0.1)
+        hold(self.pause, self.cancel)
         return self.cancel.is_set() or self.should_yield()
 
     def _progress(self, done: int, total: int, start: float, current: str | None, phase: Phase | None = None) -> None:
-        if self.on_progress is None:
-            return
-        elapsed = time.monotonic() - start
-        rate = done / elapsed if elapsed > 0 and done else 0.0
-        self.on_progress(Progress(phase or self.phase, done, total, current, rate,
-                                  (total - done) / rate if rate else None))
+        if self.on_progress is not None:
+            self.on_progress(progress_at(phase or self.phase, done, total, start, current))
 
     def _in_chunks(self, todo: Sequence[Any], read: Callable[[Any], T | None], workers: int, name: str,
                    start: float, chunk: int = 16) -> Iterator[tuple[list[T], int]]:

@@ -36,12 +36,12 @@ import numpy as np
 from indexer.ann.index import AnnIndex
 from indexer.base.config import Settings
 from indexer.base.paths import display
-from indexer.base.progress import Phase, Progress, ProgressFn
+from indexer.base.progress import Phase, Progress, ProgressFn, hold, progress_at
 from indexer.indexing.embedding import encode_all, frame_vectors
+from indexer.indexing.pictures import decode_pictures
 from indexer.media.crawl import CrawlProblem, FileRef, walk
 from indexer.media.decode import DecodeError, quick_hash, reason_for
-from indexer.media.regions import Box, load_parts
-from indexer.media.video import sample_frames
+from indexer.media.regions import Box
 from indexer.model.encoder import Encoder
 from indexer.store.database import FileRecord, FileRow, RootRow, Store, VectorIn
 
@@ -207,17 +207,13 @@ class Pipeline:
         return removed
 
     def _report(self, done: int, total: int, path: Path, t0: float, errors: int) -> None:
-        elapsed = max(time.monotonic() - t0, 1e-6)
-        rate = done / elapsed
-        eta = (total - done) / rate if rate > 0 else None
-        self.on_progress(Progress(Phase.INDEXING, done, total, str(path), rate, eta, errors))
+        self.on_progress(progress_at(Phase.INDEXING, done, total, t0, str(path), errors))
 
     def _decoded(self, todo: list[tuple[FileRef, int]], by_hash: dict[str, FileRow]) -> Iterable[Prepared]:
         """Decode ahead in a bounded pool (or one by one when not threaded), yielding in crawl order."""
         if not self.threaded:
             for ref, root_id in todo:
-                while self.pause.is_set() and not self.cancel.is_set():
-                    time.sleep(0.1)
+                hold(self.pause, self.cancel)
                 if self.cancel.is_set():
                     return
                 yield self._prepare(ref, root_id, by_hash)
@@ -227,8 +223,7 @@ class Pipeline:
             pending: deque[Future[Prepared]] = deque()
             it = iter(todo)
             while True:
-                while self.pause.is_set() and not self.cancel.is_set():
-                    time.sleep(0.1)
+                hold(self.pause, self.cancel)
                 while len(pending) < lookahead and not self.cancel.is_set():
                     nxt = next(it, None)
                     if nxt is None:
@@ -262,27 +257,19 @@ class Pipeline:
         if reuse is not None:
             prep.reuse_from = reuse
             return
-        size = max([self.embedder.image_size, *(e.image_size for _, e in self.also)])  # decoded once for all
-        if ref.kind == "video":
-            info, frames = sample_frames(ref.path, self.settings.video_interval, self.settings.video_max_frames,
-                                         target=size, workers=max(1, self.settings.decode_workers))
-            record.set(width=info.width, height=info.height, duration=info.duration)
-            images = [f.image for f in frames]
-            prep.frames.extend((f.ts, None, None) for f in frames)
-        else:
-            images = self._photo(prep, size)
-        prep.pixels.extend(self.embedder.preprocess(im) for im in images)
-        prep.extra = [[emb.preprocess(im) for im in images] for _, emb in self.also]
+        sizes = [self.embedder.image_size, *(e.image_size for _, e in self.also)]  # decoded once for all
+        pics = decode_pictures(ref.path, ref.kind, self.settings, max(sizes), min(sizes), self.settings.regions,
+                               video_workers=max(1, self.settings.decode_workers))
+        if pics.video is not None:
+            record.set(width=pics.video.width, height=pics.video.height, duration=pics.video.duration)
+        if pics.meta is not None:
+            record.set(**dataclasses.asdict(pics.meta))
+        prep.frames.extend((t, None, None) for t in pics.ts)
+        prep.boxes.extend(pics.boxes)
+        prep.regions = pics.regions
+        prep.pixels.extend(self.embedder.preprocess(im) for im in pics.images)
+        prep.extra = [[emb.preprocess(im) for im in pics.images] for _, emb in self.also]
         record.status = "ok"
-
-    def _photo(self, prep: Prepared, size: int) -> list[Any]:
-        """The photo, and its regions when they are on and it is large enough (regions.py)."""
-        smallest = min([self.embedder.image_size, *(e.image_size for _, e in self.also)])
-        dec, parts, prep.regions = load_parts(prep.ref.path, size, smallest, self.settings.regions)
-        prep.record.set(**dataclasses.asdict(dec.meta))
-        prep.frames.extend((None, None, None) for _ in parts)
-        prep.boxes.extend(b for b, _ in parts)
-        return [im for _, im in parts]
 
     @staticmethod
     def _failed(prep: Prepared, reason: str) -> Prepared:

@@ -21,9 +21,9 @@ import numpy as np
 from indexer.base.config import Settings
 from indexer.base.progress import BackgroundPass, Phase
 from indexer.indexing.embedding import encode_all, frame_vectors
+from indexer.indexing.pictures import decode_pictures
 from indexer.media.decode import reason_for
-from indexer.media.regions import Box, load_parts
-from indexer.media.video import sample_frames
+from indexer.media.regions import Box
 from indexer.model.encoder import Encoder
 from indexer.store.database import FileRow, Store
 
@@ -78,15 +78,10 @@ class ReembedPass(BackgroundPass):
     def _decode(self, row: FileRow) -> _Decoded | None:
         """One file, decoded once for the target model; None if it cannot be read now."""
         try:
-            if row.kind == "video":
-                _info, frames = sample_frames(Path(row.path), self.settings.video_interval,
-                                              self.settings.video_max_frames, target=self.embedder.image_size)
-                return _Decoded(row, [self.embedder.preprocess(f.image) for f in frames], [f.ts for f in frames],
-                                row.duration)
             size = self.embedder.image_size
-            _dec, parts, made = load_parts(Path(row.path), size, size, self.settings.regions)
-            return _Decoded(row, [self.embedder.preprocess(im) for _, im in parts], [None] * len(parts), None,
-                            [b for b, _ in parts], made)
+            pics = decode_pictures(Path(row.path), row.kind, self.settings, size, size, self.settings.regions)
+            return _Decoded(row, [self.embedder.preprocess(im) for im in pics.images], pics.ts,
+                            row.duration if row.kind == "video" else None, pics.boxes, pics.regions)
         except Exception as e:  # noqa: BLE001 - one file's problem never stops the switch
             log.info("re-embedding: %s: %s", row.path, reason_for(e))
             return None

@@ -19,6 +19,7 @@ from typing import Any
 from indexer.base.config import Settings
 from indexer.base.progress import BackgroundPass, Phase
 from indexer.indexing.embedding import encode_all
+from indexer.indexing.pictures import decode_pictures
 from indexer.media import regions
 from indexer.media.decode import reason_for
 from indexer.model.encoder import Encoder
@@ -74,8 +75,8 @@ class RegionPass(BackgroundPass):
         """One photo's regions, preprocessed; None if it cannot be read now."""
         try:
             size = self.embedder.image_size
-            _dec, parts, _made = regions.load_parts(Path(row.path), size, size, True)
-            return _Cropped(row, [b for b, _ in parts[1:]], [self.embedder.preprocess(im) for _, im in parts[1:]])
+            pics = decode_pictures(Path(row.path), "photo", self.settings, size, size, regions=True)
+            return _Cropped(row, pics.boxes[1:], [self.embedder.preprocess(im) for im in pics.images[1:]])
         except Exception as e:  # noqa: BLE001 - one file's problem never stops the pass
             log.info("regions: %s: %s", row.path, reason_for(e))
             return None
