@@ -21,28 +21,10 @@ from pathlib import Path
 
 from bench.bench_gui import wait
 from bench.common import report, table
+from tests.desktop.test_responsive import gaps_while
 
 TARGET_MS = 100
 WORDS = ["a red star", "a blue circle on a striped background", "a small green square", "a yellow triangle"]
-
-
-def gaps_while(run) -> list[float]:
-    """The gaps (ms) between 10 ms ticks of a UI-thread timer while ``run()`` drives the window."""
-    from PySide6.QtCore import QElapsedTimer, QTimer
-
-    clock, gaps, last = QElapsedTimer(), [], [0]
-    clock.start()
-
-    def tick() -> None:
-        now = clock.elapsed()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer(interval=10, timeout=tick)
-    timer.start()
-    run()
-    timer.stop()
-    return gaps[1:]
 
 
 def main() -> None:

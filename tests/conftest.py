@@ -7,9 +7,12 @@ besides the tiny model lives in git.
 from __future__ import annotations
 
 import os
+import pickle
 import random
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -25,6 +28,7 @@ os.environ["GLIMPSE_RESIDENT"] = "0"
 TINY_MODEL = Path(__file__).parent / "assets" / "tiny-clip"
 MODEL_SPEC = f"local-dir:{TINY_MODEL}"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
@@ -66,3 +70,27 @@ def indexed(tmp_path_factory: pytest.TempPathFactory, corpus: list[world.CorpusI
     lib.index([corpus[0].path.parent])
     yield lib
     lib.close()
+
+
+def once_per_run(factory: pytest.TempPathFactory, key: str, compute: Callable[[Path], T]) -> T:
+    """``compute(folder)`` run by one test process of this run, its result read by the others.
+
+    For the expensive fixtures that build a corpus and measure it or index it (retrieval figures,
+    a library whose text was read): with the suite on both cores (pytest-xdist) each worker built
+    them again. ``folder`` outlives the fixture and is shared by every worker: what is built there
+    is only read afterwards. Without xdist it is simply computed here.
+    """
+    from filelock import FileLock
+
+    root = factory.getbasetemp()
+    root = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+    folder = root / "once" / key
+    done = folder / "result.pickle"
+    folder.parent.mkdir(exist_ok=True)
+    with FileLock(str(folder) + ".lock"):
+        if done.exists():
+            return pickle.loads(done.read_bytes())
+        folder.mkdir(exist_ok=True)
+        value = compute(folder)
+        done.write_bytes(pickle.dumps(value))
+        return value

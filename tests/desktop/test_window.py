@@ -210,6 +210,8 @@ def test_first_run_without_a_model_explains_and_imports_one(qtbot, tmp_path: Pat
     qtbot.waitUntil(lambda: win.model_ready, timeout=60000)
     assert lib.settings.model == f"local-dir:{tmp_path / 'models' / 'imported' / 'tiny-clip'}"
     qtbot.waitUntil(lambda: "Welcome" in win.results.message.text(), timeout=10000)  # counted off the UI thread
+    button = win.results.start_button  # under "Add a folder of photos or videos", the button adds one again
+    assert button.isVisible() and button.text() == "Add a folder of photos…"
     win.close()
     lib.close()
 

@@ -136,7 +136,7 @@ STAGES = {
     "orientation": ("PIL.ImageOps.exif_transpose", ValueError("bad orientation")),
     "colour": ("indexer.media.decode.to_rgb", MemoryError()),
     "preprocess": ("preprocess", RuntimeError("resize failed")),
-    "video": ("indexer.indexing.pipeline.sample_frames", RuntimeError("demuxer lost")),
+    "video": ("indexer.indexing.pictures.sample_frames", RuntimeError("demuxer lost")),
     "embed": ("encode_pixels", RuntimeError("engine failure")),
     "write": ("indexer.store.database.Store.put_file", ValueError("cannot bind")),
 }

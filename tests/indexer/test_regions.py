@@ -20,7 +20,7 @@ from indexer.base.progress import Phase
 from indexer.cli.main import main
 from indexer.media.regions import boxes, crops, detail, eligible
 from tests import retrieval, smallworld, world
-from tests.conftest import MODEL_SPEC
+from tests.conftest import MODEL_SPEC, once_per_run
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 MODELS = {"vit": ASSETS / "tiny-clip", "gap": ASSETS / "tiny-clip-gap", "conv": ASSETS / "tiny-clip-conv"}
@@ -50,12 +50,11 @@ def _small_object_run(tmp: Path, spec: str, regions: bool) -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def small_objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, dict[str, object]]]:
-    out = {}
-    for name, folder in MODELS.items():
-        tmp = tmp_path_factory.mktemp(f"small-{name}")
-        out[name] = {mode: _small_object_run(tmp, f"local-dir:{folder}", mode == "regions")
-                     for mode in ("whole", "regions")}
-    return out
+    def measure(tmp: Path) -> dict[str, dict[str, dict[str, object]]]:
+        return {name: {mode: _small_object_run(tmp / name, f"local-dir:{folder}", mode == "regions")
+                       for mode in ("whole", "regions")} for name, folder in MODELS.items()}
+
+    return once_per_run(tmp_path_factory, "small-objects", measure)
 
 
 def test_regions_find_small_objects_the_whole_photo_misses(small_objects) -> None:
@@ -78,17 +77,19 @@ def test_the_region_shown_holds_the_object(small_objects) -> None:
 @pytest.fixture(scope="module", params=list(MODELS))
 def ordinary(request, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, dict[str, float]]]:
     """The retrieval benchmark's photo queries on ordinary photos large enough for regions, with and without."""
-    out = {}
-    for regions in (False, True):
-        case = retrieval.build(tmp_path_factory.mktemp(f"{request.param}-{regions}"),
-                               f"local-dir:{MODELS[request.param]}", ORDINARY_SEED, n_videos=0, upscale=2,
-                               regions=regions)
-        try:
-            assert bool(case.lib.store.region_count()[0]) == regions
-            out["regions" if regions else "whole"] = retrieval.evaluate(case, ORDINARY_SEED + 1)
-        finally:
-            case.lib.close()
-    return out
+    def measure(folder: Path) -> dict[str, dict[str, dict[str, float]]]:
+        out = {}
+        for regions in (False, True):
+            case = retrieval.build(folder / str(regions), f"local-dir:{MODELS[request.param]}", ORDINARY_SEED,
+                                   n_videos=0, upscale=2, regions=regions)
+            try:
+                assert bool(case.lib.store.region_count()[0]) == regions
+                out["regions" if regions else "whole"] = retrieval.evaluate(case, ORDINARY_SEED + 1)
+            finally:
+                case.lib.close()
+        return out
+
+    return once_per_run(tmp_path_factory, f"ordinary-{request.param}", measure)
 
 
 @pytest.mark.parametrize("metric", ["exact text R@1", "photo→photo R@1", "composed R@1"])

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests import retrieval
+from tests.conftest import once_per_run
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 MODELS = {"vit": ASSETS / "tiny-clip", "gap": ASSETS / "tiny-clip-gap", "conv": ASSETS / "tiny-clip-conv"}
@@ -21,11 +22,14 @@ HELD_OUT_SEED = 7103
 
 @pytest.fixture(scope="module", params=list(MODELS))
 def measured(request, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, float]]:
-    case = retrieval.build(tmp_path_factory.mktemp(request.param), f"local-dir:{MODELS[request.param]}", HELD_OUT_SEED)
-    try:
-        return retrieval.evaluate(case, HELD_OUT_SEED + 1)
-    finally:
-        case.lib.close()
+    def measure(folder: Path) -> dict[str, dict[str, float]]:
+        case = retrieval.build(folder, f"local-dir:{MODELS[request.param]}", HELD_OUT_SEED)
+        try:
+            return retrieval.evaluate(case, HELD_OUT_SEED + 1)
+        finally:
+            case.lib.close()
+
+    return once_per_run(tmp_path_factory, f"retrieval-{request.param}", measure)
 
 
 def test_no_query_type_falls_below_the_plain_app(measured) -> None:
@@ -53,12 +57,15 @@ def test_a_still_from_a_video_finds_its_moment_first(measured) -> None:
 def composed_with_a_second_shot(request, tmp_path_factory: pytest.TempPathFactory) -> dict[str, float]:
     """Composed R@1 where the library also holds another shot of each reference photo: the
     distractor a query dominated by the example image picks (as a burst of photos gives)."""
-    case = retrieval.build(tmp_path_factory.mktemp(request.param), f"local-dir:{MODELS[request.param]}", HELD_OUT_SEED,
-                           n_videos=0, reference_shots=True)
-    try:
-        return retrieval.composed(case)
-    finally:
-        case.lib.close()
+    def measure(folder: Path) -> dict[str, float]:
+        case = retrieval.build(folder, f"local-dir:{MODELS[request.param]}", HELD_OUT_SEED, n_videos=0,
+                               reference_shots=True)
+        try:
+            return retrieval.composed(case)
+        finally:
+            case.lib.close()
+
+    return once_per_run(tmp_path_factory, f"composed-{request.param}", measure)
 
 
 def test_a_composed_query_follows_the_words_where_the_photo_alone_misleads(composed_with_a_second_shot) -> None:

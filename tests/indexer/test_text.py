@@ -21,7 +21,7 @@ import pytest
 from indexer import Library, Query, SearchOptions
 from indexer.search.words import words_of
 from tests import textworld
-from tests.conftest import MODEL_SPEC
+from tests.conftest import MODEL_SPEC, once_per_run
 from tests.waiting import wait_until
 
 HELD_OUT = 9103
@@ -30,17 +30,24 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def read(tmp_path_factory: pytest.TempPathFactory):
-    """A library of pictures with known text (upright; turned and in perspective) and without, read."""
-    base = tmp_path_factory.mktemp("text")
-    photos = textworld.photo_backgrounds(40)
-    upright = textworld.write_text_corpus(base / "pics" / "upright", HELD_OUT, 30, photos, max_angle=0, perspective=0)
-    turned = textworld.write_text_corpus(base / "pics" / "turned", HELD_OUT + 1, 20, photos, heights=(24, 64))
-    plain = textworld.write_textless(base / "pics" / "plain", HELD_OUT + 2, 20, [])
-    plain += [shutil.copy(p, base / "pics" / "plain" / p.name) and base / "pics" / "plain" / p.name
-              for p in textworld.photo_backgrounds(200)[100:150]]
-    lib = Library.open(base / "lib", model=MODEL_SPEC)
-    lib.index([base / "pics"])
-    report = lib.read_text()
+    """A library of pictures with known text (upright; turned and in perspective) and without, read
+    (built once a run, its tests only read it)."""
+
+    def build(base: Path):
+        photos = textworld.photo_backgrounds(40)
+        upright = textworld.write_text_corpus(base / "pics" / "upright", HELD_OUT, 30, photos, max_angle=0,
+                                              perspective=0)
+        turned = textworld.write_text_corpus(base / "pics" / "turned", HELD_OUT + 1, 20, photos, heights=(24, 64))
+        plain = textworld.write_textless(base / "pics" / "plain", HELD_OUT + 2, 20, [])
+        plain += [shutil.copy(p, base / "pics" / "plain" / p.name) and base / "pics" / "plain" / p.name
+                  for p in textworld.photo_backgrounds(200)[100:150]]
+        with Library.open(base / "lib", model=MODEL_SPEC) as lib:
+            lib.index([base / "pics"])
+            report = lib.read_text()
+        return base / "lib", upright, turned, plain, report
+
+    folder, upright, turned, plain, report = once_per_run(tmp_path_factory, "text-read", build)
+    lib = Library.open(folder)
     yield lib, upright, turned, plain, report
     lib.close()
 
@@ -104,13 +111,18 @@ def test_accents_and_case_do_not_matter_in_quotes(read) -> None:
 
 @pytest.fixture(scope="module", params=["tiny-clip", "tiny-clip-gap", "tiny-clip-conv"])
 def per_model(request, tmp_path_factory: pytest.TempPathFactory):
-    """Signs on plain backgrounds, indexed and read with each of the three test models."""
-    base = tmp_path_factory.mktemp(f"words-{request.param}")
-    pics = textworld.write_text_corpus(base / "pics", HELD_OUT + 3, 20, [], max_angle=0, perspective=0)
-    textworld.write_textless(base / "pics", HELD_OUT + 4, 10, [])
-    lib = Library.open(base / "lib", model=f"local-dir:{REPO / 'tests' / 'assets' / request.param}")
-    lib.index([base / "pics"])
-    lib.read_text()
+    """Signs on plain backgrounds, indexed and read with each of the three test models (built once a run)."""
+
+    def build(base: Path):
+        pics = textworld.write_text_corpus(base / "pics", HELD_OUT + 3, 20, [], max_angle=0, perspective=0)
+        textworld.write_textless(base / "pics", HELD_OUT + 4, 10, [])
+        with Library.open(base / "lib", model=f"local-dir:{REPO / 'tests' / 'assets' / request.param}") as lib:
+            lib.index([base / "pics"])
+            lib.read_text()
+        return base / "lib", pics
+
+    folder, pics = once_per_run(tmp_path_factory, f"words-{request.param}", build)
+    lib = Library.open(folder)
     yield lib, pics
     lib.close()
 
