@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,12 +29,22 @@ def media(tmp_path_factory: pytest.TempPathFactory):
     return folder, items, truth
 
 
+@pytest.fixture(scope="module")
+def media_library(tmp_path_factory: pytest.TempPathFactory, media) -> Path:
+    """``media`` indexed and read once a module; each window test starts from a copy of it."""
+    folder = tmp_path_factory.mktemp("media-library") / "lib"
+    with Library.open(folder, model=MODEL_SPEC) as lib:
+        lib.index([media[0]])
+        lib.read_text()
+    return folder
+
+
 @pytest.fixture
-def window(qtbot, tmp_path: Path, media):
+def window(qtbot, tmp_path: Path, media_library: Path):
     from desktop.window import MainWindow
 
-    lib = Library.open(tmp_path / "lib", model=MODEL_SPEC)
-    lib.index([media[0]])
+    shutil.copytree(media_library, tmp_path / "lib")
+    lib = Library.open(tmp_path / "lib")
     win = MainWindow(lib)
     qtbot.addWidget(win)
     win.show()
