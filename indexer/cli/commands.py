@@ -106,7 +106,7 @@ def cmd_model(lib: Library, args: argparse.Namespace) -> int:
             return 0
         if not args.name:
             raise ValueError("give the model to switch to (or --cancel)")
-        return _switch(lib, args.name, args.start_only)
+        return _switch(lib, args.name, args.start_only, args.wait)
     else:
         dropped, freed = lib.switch.prune()
         print(f"deleted {dropped} vectors of earlier models; the library is {_size(freed)} smaller" if dropped
@@ -122,9 +122,9 @@ def _size(n: float) -> str:
     return f"{n:.1f} GB"
 
 
-def _switch(lib: Library, spec: str, start_only: bool) -> int:
+def _switch(lib: Library, spec: str, start_only: bool, wait: bool = False) -> int:
     """Start a switch (or just use the model on an empty library) and, unless asked not to, run it."""
-    st = lib.change_model(spec)
+    st = lib.change_model(spec, wait=wait)
     if st.target is None:
         print(f"this library now uses {st.active_spec}")
         return 0
@@ -132,7 +132,7 @@ def _switch(lib: Library, spec: str, start_only: bool) -> int:
           f"{st.active_spec} until the new model covers the library", file=sys.stderr)
     if start_only:
         return 0
-    rep = lib.switch.reembed(on_progress=ProgressLine())
+    rep = lib.switch.reembed(on_progress=ProgressLine(), wait=wait)
     if rep is not None and rep.remaining:
         print(f"{rep.remaining} files still to re-embed; `glimpse index` (or the app) continues", file=sys.stderr)
         return PARTIAL

@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--cancel", action="store_true", help="abandon a switch under way (the library stays as it was)")
     m.add_argument("--start-only", action="store_true",
                    help="only start it; `glimpse index` or `glimpse watch` re-embed in the background")
+    m.add_argument("--wait", action="store_true", help="if another Glimpse is updating the library, wait for it")
     msub.add_parser("prune", help="delete the vectors of models the library switched away from")
 
     p = sub.add_parser("doctor", help="check the library for damage (and --repair it)")

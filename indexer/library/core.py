@@ -98,6 +98,22 @@ class Core:
                 self._ann = AnnIndex.open(self.models.ann_dir(model), int(self.store.get_meta("dim")), self.store, model)
             return self._ann
 
+    def follow(self) -> None:
+        """Another process (``glimpse model use`` beside a running watcher or app) may have made another
+        model active since this one loaded its own: read before every write and search, so nothing is
+        embedded with, or searched by, a model the library no longer uses."""
+        if not self.store.follow_active():
+            return
+        spec = self.store.get_meta("model_spec")
+        with self.lock:
+            target = self._target
+            self._embedder = target if target is not None and target.id == self.store.model else None
+            self._target = self._ann = None
+            if spec and spec != self.settings.model:
+                self.settings = self.settings.replace(model=spec)
+            self.generation += 1
+        log.info("the library now uses %s (switched by another process)", spec or self.store.model)
+
     def changed(self, *, embedder: bool = False, ann: bool = False) -> None:
         """Settings or the model changed: drop what was made from them (the caller holds ``lock``)."""
         if embedder:

@@ -180,6 +180,7 @@ class Library:
         """
         wanted = [self.add_root(p) for p in paths or []]
         with self.writing(wait, cancel):
+            self._core.follow()
             roots = wanted or self.store.roots()
             ann = self.ann
             ann.catch_up(self.store)  # another process may have written since we opened
@@ -212,9 +213,9 @@ class Library:
         """
         if not self.settings.regions:
             return RegionReport()
-        embedder = self.embedder
         with self.writing(wait, cancel):
-            return RegionPass(store=self.store, embedder=embedder, settings=self.settings, on_progress=on_progress,
+            self._core.follow()
+            return RegionPass(store=self.store, embedder=self.embedder, settings=self.settings, on_progress=on_progress,
                               cancel=cancel or threading.Event(), pause=pause or threading.Event(),
                               should_yield=should_yield).run()
 

@@ -34,6 +34,7 @@ class LibrarySearch:
     def searcher(self) -> Searcher:
         """Search with the active model (made again when the model or the settings change)."""
         core = self._core
+        core.follow()
         while True:
             generation = core.generation
             embedder, ann = core.embedder, core.ann  # loaded outside the lock

@@ -172,6 +172,12 @@ class VectorTables:
                 self.db.execute("DELETE FROM meta WHERE key = ?", [k])
         self.model = model
 
+    def follow_active(self) -> bool:
+        """Take up the active model another process made active since (a switch it finished); True if it changed."""
+        active = self.get_meta("model") or ""
+        changed, self.model = active != self.model, active
+        return changed
+
     def sample_vectors(self, n: int, model: str | None = None, seed: int = 0) -> np.ndarray:
         """About ``n`` of ``model``'s vectors picked at random (ids drawn below the highest, so
         fewer where ids are sparse), without reading the whole table."""

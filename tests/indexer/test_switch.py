@@ -21,6 +21,7 @@ import pytest
 from indexer import Library, Query
 from indexer.upkeep.doctor import check
 from tests import world
+from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 A = f"local-dir:{REPO / 'tests' / 'assets' / 'tiny-clip'}"
@@ -214,3 +215,42 @@ def test_cli_model_use_status_and_prune(tmp_path: Path, media) -> None:
     assert "tiny-clip-gap" in status.splitlines()[1] and "prune" in status
     pruned = subprocess.run([*cli, "model", "prune"], cwd=REPO, capture_output=True, text=True, check=True).stdout
     assert "deleted" in pruned
+
+
+def test_a_watcher_in_another_process_follows_a_model_switch(tmp_path: Path) -> None:
+    """`glimpse watch` running (a real process) while `glimpse model use B` finishes in another: a photo
+    added afterwards is embedded by the watcher with B, the library's model, and found by itself."""
+    photos = tmp_path / "photos"
+    world.write_corpus(photos, world.distinct_scenes(random.Random(61), 12), seed=61)
+    fresh(tmp_path / "lib", photos, A).close()
+    cli = [sys.executable, "-m", "indexer", "--library", str(tmp_path / "lib")]
+    # folder events only (no rescan): the watcher stays idle while the other process switches
+    watcher = subprocess.Popen([*cli, "watch", "--poll", "3600", "--settle", "0.2"], cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in watcher.stderr:  # its first pass is done: it has model A loaded
+            if "watching for changes" in line:
+                break
+        subprocess.run([*cli, "model", "use", B, "--wait"], cwd=REPO, check=True, capture_output=True, timeout=300)
+        with Library.open(tmp_path / "lib") as lib:
+            b_id = lib.model_id
+            assert lib.settings.model == B and not lib.switch.under_way
+        new = world.write_corpus(tmp_path / "incoming", world.distinct_scenes(random.Random(62), 1), seed=62)[0]
+        added = photos / "added.jpg"
+        shutil.copy(new.path, added)
+        db = sqlite3.connect(f"file:{tmp_path / 'lib' / 'library.db'}?mode=ro", uri=True, timeout=5)
+
+        def models_of_added() -> set[str]:
+            q = "SELECT v.model FROM vectors v JOIN files f ON f.id = v.file_id WHERE f.path = ?"
+            return {m for (m,) in db.execute(q, [str(added)])}
+
+        assert wait_until(lambda: models_of_added(), timeout=120), "the watcher never indexed the new photo"
+        assert b_id in models_of_added()  # embedded with the library's model, not the one the watcher started with
+        db.close()
+    finally:
+        watcher.terminate()
+        watcher.wait(30)
+    with Library.open(tmp_path / "lib") as lib:  # the same picture from elsewhere finds it first
+        assert lib.model_id == b_id
+        hits = lib.search(Query(images=(str(new.path),), limit=1, min_score=0.0))
+        assert [h.path for h in hits] == [str(added)]
