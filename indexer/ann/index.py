@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ from indexer.store.database import Store
 
 M = 16
 EF_CONSTRUCTION = 500  # a better graph: at 1M, recall 0.98 at ef ~350 instead of ~700 (2.4x build time)
+STALE_TEMP_S = 600  # a temp file untouched this long is a killed save's, not a running one
 EF_SEARCH = 200  # the least ef used: recall@10 >= 0.98 needs 128 at 100k on CLIP-like data
 # what a rebuild replaces when it swaps the index it built beside this one in
 _STATE = ("basis", "_full", "_lists", "fit_checked", "_energy_since_fit", "_index", "version", "max_id", "deleted")
@@ -105,11 +107,23 @@ class AnnIndex:
     def open(cls, folder: Path, dim: int, store: Store, model: str | None = None) -> AnnIndex:
         """Load the saved index of ``model``'s vectors and bring it level with ``store`` (rebuild if unusable)."""
         ann = cls(folder, dim, model)
+        ann._remove_stale_temp()
         if not ann._load():
             ann.rebuild(store)
             return ann
         ann.catch_up(store)
         return ann
+
+    def _remove_stale_temp(self) -> None:
+        """A save killed half way leaves an index-sized hidden temp file (atomic.replacing's); gone at the
+        next open. Only those untouched for ``STALE_TEMP_S``: a save running in another process writes on."""
+        now = time.time()
+        for tmp in self.folder.glob(".ann*"):  # atomic.replacing names them ".ann-….tmp", ".ann.json.….tmp"
+            try:
+                if now - tmp.stat().st_mtime > STALE_TEMP_S:
+                    tmp.unlink()
+            except OSError:
+                pass  # gone meanwhile, or not ours to remove
 
     def _load(self) -> bool:
         import hnswlib

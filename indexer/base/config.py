@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from indexer.base.environment import Env, value
+from indexer.base.errors import LibraryError
 
 DEFAULT_MODEL = "MobileCLIP2-S0:dfndr2b"
 PHOTO_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif",
@@ -70,12 +71,28 @@ class Settings:
         return cls(**kept)
 
 
+LIBRARY_MARKERS = frozenset({"library.db", "settings.json"})  # what makes a folder a Glimpse library
+BEFORE_A_LIBRARY = frozenset({"glimpse.log", "glimpse.log.1"})  # written before the library itself is made
+
+
+def foreign_folder(folder: Path) -> bool:
+    """A folder that holds files and is not a Glimpse library: it is never used as one (nothing in it is ours)."""
+    try:
+        names = {p.name for p in folder.iterdir()}
+    except OSError:  # missing (it will be made), or not a folder (making it says so)
+        return False
+    return not names & LIBRARY_MARKERS and bool(names - BEFORE_A_LIBRARY)
+
+
 def prepare_library_folder(folder: Path) -> None:
-    """The library folder and its subfolders, private to the user (0700 whatever the umask)."""
-    new = not folder.exists()
+    """The library folder and its subfolders, private to the user (0700 whatever the umask, and
+    whoever made the folder: paths, places and text read from pictures are in it). A folder that
+    holds other things is refused, untouched."""
+    if foreign_folder(folder):
+        raise LibraryError(f"{folder} is not a Glimpse library and is not empty; choose a new or empty folder "
+                           "for the library (nothing in this one was changed)")
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if new:
-        folder.chmod(0o700)  # mkdir's mode is filtered by the umask
+    folder.chmod(0o700)  # mkdir's mode is filtered by the umask, and a folder made beforehand keeps its own
     for sub in ("ann", "thumbs"):
         (folder / sub).mkdir(exist_ok=True, mode=0o700)
         (folder / sub).chmod(0o700)

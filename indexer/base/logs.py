@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from indexer.base.config import foreign_folder
+
 LOG_NAME = "glimpse.log"
 MAX_BYTES = 5_000_000  # one previous log is kept as glimpse.log.1
 FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s]: %(message)s"
@@ -35,6 +37,8 @@ def log_path(folder: Path) -> Path:
 def session(folder: Path, verbose: bool = False) -> Iterator[Path | None]:
     """Route messages for one command (CLI) or one app run (GUI); restores everything after."""
     try:
+        if foreign_folder(folder):  # not a library: Library.open refuses it, and nothing is written there
+            raise NotADirectoryError(folder)
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = log_path(folder)
         _rotate(path)

@@ -202,7 +202,8 @@ class Pipeline:
                 self.store.delete_files(leftover)
         self.on_progress(Progress(Phase.SAVING, done=done, total=total))
         self.ann.catch_up(self.store)
-        self.ann.save()
+        if self.ann.dirty:  # a watcher's poll that found nothing new rewrites nothing (hundreds of MB at 100k)
+            self.ann.save()
         self.on_progress(Progress(Phase.DONE, done=done, total=total, errors=errors))
         return removed
 
@@ -333,7 +334,7 @@ class Pipeline:
 
     def _ann_level(self, force: bool = False) -> None:
         self.ann.catch_up(self.store)
-        if force or time.monotonic() - self._last_save > ANN_SAVE_SECONDS:
+        if self.ann.dirty and (force or time.monotonic() - self._last_save > ANN_SAVE_SECONDS):
             self.ann.save()
             self._last_save = time.monotonic()
 

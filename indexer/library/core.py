@@ -78,11 +78,13 @@ class Core:
             return emb
 
     def target_embedder(self) -> Encoder:
-        """A model switch's target model, loaded once, outside ``lock``."""
-        if (emb := self._target) is not None:
+        """A model switch's target model, loaded once, outside ``lock``. The target is read from the
+        store each time: another process may have abandoned this switch and started another."""
+        target = self.models.target
+        if (emb := self._target) is not None and emb.id == target:
             return emb
         with self._loading:
-            if self._target is None:
+            if self._target is None or self._target.id != target:
                 emb = self.load_encoder(self.models.target_spec)
                 with self.lock:
                     self._target = emb

@@ -209,3 +209,64 @@ def test_one_lock_order_no_model_loaded_under_the_library_lock_and_searches_neve
         finally:
             done.set()
             t.join(60)
+
+
+def test_a_folder_that_is_not_a_library_is_refused_and_left_as_it_was(tmp_path: Path, capsys) -> None:
+    """`--library DIR` on someone's folder: refused in plain words; not a file in it changed or added."""
+    import stat
+
+    from indexer.cli.main import main
+
+    folder = tmp_path / "documents"
+    (folder / "ann").mkdir(parents=True)
+    (folder / "ann" / "ann_notes.txt").write_text("mine")  # what an older Glimpse deleted on open
+    (folder / "report.txt").write_text("mine")
+    folder.chmod(0o755)
+
+    def state() -> list[tuple[str, int, int]]:
+        return sorted((str(p.relative_to(folder)), p.stat().st_mtime_ns, stat.S_IMODE(p.stat().st_mode))
+                      for p in folder.rglob("*"))
+
+    before = state()
+    assert main(["--library", str(folder), "status"]) == 2
+    assert "not a Glimpse library" in capsys.readouterr().err
+    with pytest.raises(LibraryError, match="not a Glimpse library"):
+        Library.open(folder, model=MODEL_SPEC)
+    assert state() == before and stat.S_IMODE(folder.stat().st_mode) == 0o755
+
+
+def test_the_library_folder_is_private_even_when_made_beforehand(tmp_path: Path) -> None:
+    import stat
+
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    folder.chmod(0o755)
+    with Library.open(folder, model=MODEL_SPEC, read_text=False):
+        pass
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def test_the_index_is_rewritten_only_when_it_changed_and_a_killed_saves_leftovers_go(tmp_path: Path, photos) -> None:
+    """A poll that finds nothing new writes no index (hundreds of MB at 100k photos); the temp file of a
+    save killed half way is removed at the next open, one being written by a live save is not."""
+    import os
+
+    with Library.open(tmp_path / "lib", model=MODEL_SPEC, read_text=False) as lib:
+        lib.index([photos[0].path.parent])
+        ann = tmp_path / "lib" / "ann"
+
+        def files() -> dict[str, tuple[int, int]]:
+            return {str(p.relative_to(ann)): (p.stat().st_ino, p.stat().st_mtime_ns) for p in ann.rglob("*")}
+
+        written = files()
+        assert lib.index().unchanged == 48
+        assert files() == written  # nothing rewritten
+        folder = next(p.parent for p in ann.rglob("ann.json"))
+    killed, live = folder / ".ann-7.hnsw.x1.tmp", folder / ".ann-8.hnsw.x2.tmp"
+    for p in (killed, live):
+        p.write_bytes(b"\0" * 1024)
+    old = killed.stat().st_mtime - 3600
+    os.utime(killed, (old, old))
+    with Library.open(tmp_path / "lib") as lib:
+        assert lib.search(Query("a red circle", min_score=0.0, limit=1))  # opens the index
+    assert not killed.exists() and live.exists()
