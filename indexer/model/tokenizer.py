@@ -16,7 +16,8 @@ from indexer.base import atomic
 
 log = logging.getLogger(__name__)
 TOKENIZER_FILE = "tokenizer.json"
-WORDS_FILE = "words.tsv"  # beside it: the token ids of words already seen (``Words``)
+WORDS_FILE = "vocabulary.tsv"  # beside it: the token ids of the vocabulary's whole words (``Words``)
+OLD_WORDS_FILE = "words.tsv"  # before: every word ever searched was added, in the shared model cache
 # Printable ASCII without "&" (which html.unescape may change) or "<" (which may start a special
 # token such as <start_of_text>): ftfy and html.unescape leave it as it is, and words split alone.
 PLAIN = re.compile(r"[ -%'-;=-~]*")
@@ -34,16 +35,19 @@ class Tokenizer:
 
     A search from the shell tokenizes one short query, and loading the BPE (``tokenizer.json``,
     ~100 ms) and importing ftfy (~60 ms) took more than encoding it. So plain-ASCII text is
-    split by the same word pattern and looked up in ``Words``, the ids of words this model's
-    BPE already encoded (its whole-word vocabulary, then every word seen); the BPE is loaded
-    only for a word not there, or for text that is not plain ASCII. tests/indexer/test_runtime.py
-    checks the two ways give the same ids.
+    split by the same word pattern and looked up in ``Words``, the ids of this model's
+    whole-word vocabulary; the BPE is loaded only for a word not there, or for text that is not
+    plain ASCII. Words a person searched for are kept in this process only, never written: the
+    model cache is shared by every library and outlives them. tests/indexer/test_runtime.py checks
+    the two ways give the same ids.
     """
 
     def __init__(self, path: Path, meta: dict[str, Any]) -> None:
         self.path = path
         self._bpe: Any = None
         self.words = Words(path.with_name(WORDS_FILE))
+        self._seen: dict[str, list[int]] = {}  # words outside the vocabulary, this process only
+        path.with_name(OLD_WORDS_FILE).unlink(missing_ok=True)  # it held the queries of every library
         self.context_length = int(meta["context_length"])
         self.sot, self.eot = int(meta["sot"]), int(meta["eot"])
         self.lower = meta["clean"] == "lower"
@@ -79,12 +83,14 @@ class Tokenizer:
         """Token ids of each text (no start and end tokens)."""
         cleaned = [self.clean(t) for t in texts]
         pieces = [ASCII_WORDS.findall(t) if PLAIN.fullmatch(t) else None for t in cleaned]
-        known = self.words.ids({p for ps in pieces if ps is not None for p in ps})
-        missing = sorted({p for ps in pieces if ps is not None for p in ps} - known.keys())
+        wanted = {p for ps in pieces if ps is not None for p in ps}
+        known = {p: self._seen[p] for p in wanted if p in self._seen}
+        known |= self.words.ids(wanted - known.keys())
+        missing = sorted(wanted - known.keys())
         if missing:
             found = {p: e.ids for p, e in zip(missing, self.bpe.encode_batch(missing, add_special_tokens=False),
                                               strict=True)}
-            self.words.add(found)
+            self._seen.update(found)
             known.update(found)
         out = []
         for text, ps in zip(cleaned, pieces, strict=True):

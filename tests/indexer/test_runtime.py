@@ -115,15 +115,20 @@ def test_the_word_cache_gives_the_bpes_ids(tmp_path: Path) -> None:
              "&amp;", "naïve", "Ünïcödé", "e-mail!!", "RED", "CamelCase", "__init__", "#tag", "$5", "100%"]
     texts = [" ".join(rng.choice(words) for _ in range(rng.randint(1, 8))) for _ in range(300)]
     texts += list(tokenizer.PROBE_STRINGS) + [world.caption(s) for s in world.distinct_scenes(random.Random(6), 30)]
+    (tmp_path / tokenizer.OLD_WORDS_FILE).write_text("a query someone typed\t1,2\n")
     first = tokenizer.Tokenizer(tmp_path / "tokenizer.json", meta)
+    assert not (tmp_path / tokenizer.OLD_WORDS_FILE).exists()  # an older cache of past queries is removed
     expected = theirs(texts).numpy()
-    np.testing.assert_array_equal(first(texts), expected)  # fills the cache as it goes
-    assert (tmp_path / tokenizer.WORDS_FILE).exists()
+    np.testing.assert_array_equal(first(texts), expected)  # fills the vocabulary's cache
+    cached = (tmp_path / tokenizer.WORDS_FILE).read_text()
+    assert "\ndog\t" in cached and "zxqv" not in cached and "blorp" not in cached  # no word searched is kept
     plain = [i for i, t in enumerate(texts[:300]) if tokenizer.PLAIN.fullmatch(t)]
     assert 50 < len(plain) < 300  # and the others (non-ASCII, "&") go through the BPE
+    vocabulary = {line.split("\t", 1)[0] for line in cached.splitlines()}
+    vocabulary_only = [i for i in plain if set(tokenizer.ASCII_WORDS.findall(first.clean(texts[i]))) <= vocabulary]
     second = tokenizer.Tokenizer(tmp_path / "tokenizer.json", meta)  # a new process: the cache, no BPE
-    np.testing.assert_array_equal(second([texts[i] for i in plain]), expected[plain])
-    assert second._bpe is None
+    np.testing.assert_array_equal(second([texts[i] for i in vocabulary_only]), expected[vocabulary_only])
+    assert second._bpe is None and vocabulary_only
     np.testing.assert_array_equal(second(texts), expected)
 
 
