@@ -249,7 +249,12 @@ def _serve(lib, linger: float) -> int:
         with contextlib.redirect_stdout(text), contextlib.redirect_stderr(err):
             try:
                 args = build_parser().parse_args(argv)
-                rc = _guarded(lambda: COMMANDS[args.command](lib, args))
+                if args.command in resident.COMMANDS:
+                    rc = _guarded(lambda: COMMANDS[args.command](lib, args))
+                else:  # it searches, nothing else: not a way to run other commands (model import, watch...)
+                    print(f"glimpse: the resident search process answers searches only, not {args.command!r}",
+                          file=sys.stderr)
+                    rc = 2
             except SystemExit as e:  # the client parsed these already; kept for safety
                 rc = int(e.code or 0)
             text.flush()

@@ -20,20 +20,29 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
 import socket
+import stat
 import struct
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from indexer.base.environment import PREFIX, Env, value
 
+log = logging.getLogger(__name__)
+
 LINGER = 300.0  # seconds without a query before the resident exits
 COMMANDS = frozenset({"search"})  # read-only, and where start-up is most of the wait
 CONNECT_TIMEOUT = 0.5  # a resident that does not accept at once is busy or hung: search in-process
+READY_TIMEOUT = 1.0  # a resident busy with another client says nothing this long: search in-process
+REQUEST_TIMEOUT = 2.0  # a client gets this long to send its question (a silent one holds nobody up)
 ANSWER_TIMEOUT = 60.0
+MAX_MESSAGE = 1 << 20  # bytes: a question is a command line; a length header above this is refused
+READY = b"\x01"  # sent the moment a connection is taken up
 
 
 def linger() -> float:
@@ -67,11 +76,11 @@ def socket_path(folder: Path) -> Path | None:
     base = Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp") / f"glimpse-{os.getuid()}"
     try:
         base.mkdir(mode=0o700, exist_ok=True)
-        st = base.stat()
+        st = os.lstat(base)  # not followed: another user may plant a link here where the folder is /tmp
     except OSError:
         return None
-    if st.st_uid != os.getuid() or st.st_mode & 0o077:
-        return None  # made by someone else, or opened up: never talk through it
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        return None  # a link, made by someone else, or opened up: never talk through it
     key = hashlib.sha256(str(folder.expanduser().resolve()).encode()).hexdigest()[:20]
     return base / f"{key}.sock"
 
@@ -83,8 +92,14 @@ def send(sock: socket.socket, obj: dict) -> None:
 
 
 def receive(sock: socket.socket) -> dict:
-    head = _exactly(sock, 4)
-    return json.loads(_exactly(sock, struct.unpack("!I", head)[0]))
+    """One message: a JSON object of at most ``MAX_MESSAGE`` bytes (anything else is a ValueError)."""
+    size = struct.unpack("!I", _exactly(sock, 4))[0]
+    if size > MAX_MESSAGE:
+        raise ValueError(f"a message of {size} bytes")
+    obj = json.loads(_exactly(sock, size))
+    if not isinstance(obj, dict):
+        raise ValueError("a message that is not an object")
+    return obj
 
 
 def _exactly(sock: socket.socket, n: int) -> bytes:
@@ -101,7 +116,7 @@ def _exactly(sock: socket.socket, n: int) -> bytes:
 # the client: inside `glimpse search` ------------------------------------------------
 def ask(folder: Path, argv: list[str]) -> int | None:
     """The resident's exit status after printing its answer; None if no resident answered."""
-    answer = _exchange(folder, {"stamp": stamp(), "argv": argv, "cwd": os.getcwd(),
+    answer = _exchange(folder, {"stamp": stamp(), "argv": argv, "cwd": os.getcwd(), "tz": os.environ.get("TZ"),
                                 "encoding": sys.stdout.encoding or "utf-8", "errors": sys.stdout.errors or "strict"})
     if answer is None or "rc" not in answer:
         return None  # stale: it is exiting; this search runs in-process
@@ -126,6 +141,9 @@ def _exchange(folder: Path, message: dict) -> dict | None:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(CONNECT_TIMEOUT)
             s.connect(str(path))
+            s.settimeout(READY_TIMEOUT)  # busy with another client's search: this one runs in-process
+            if _exactly(s, 1) != READY:
+                return None
             s.settimeout(ANSWER_TIMEOUT)
             send(s, message)
             return receive(s)
@@ -140,10 +158,14 @@ def start(folder: Path, seconds: float) -> None:
         return
     # A frozen build (packaging/glimpse.spec) is the glimpse command itself; Python runs the package.
     command = [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "indexer"]
+    # It runs in "/", not in the folder the search was typed in (which it would keep busy: a USB
+    # stick could not be unmounted); the engine is found where this one was, not through the folder.
+    engine = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (engine, os.environ.get("PYTHONPATH")) if p)}
     try:
-        subprocess.Popen([*command, "--library", str(folder), "resident", "--linger", str(seconds)],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True, close_fds=True)
+        subprocess.Popen([*command, "--library", str(folder.expanduser().resolve()), "resident", "--linger",
+                          str(seconds)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True, cwd="/", env=env)
     except OSError:
         pass  # searches stay in-process
 
@@ -197,15 +219,42 @@ def _loop(server: socket.socket, seconds: float, code: str, answer: Answer, unch
         except TimeoutError:
             return
         with conn:
-            conn.settimeout(ANSWER_TIMEOUT)
             try:
+                conn.settimeout(REQUEST_TIMEOUT)
+                conn.sendall(READY)
                 req = receive(conn)
-                if req.get("stop") or req.get("stamp") != code or not unchanged():
+                if req.get("stop") is True or _other_code(req.get("stamp"), code) or not unchanged():
                     leave()
                     send(conn, {"stale": True})
                     return
-                os.chdir(req["cwd"])
-                rc, out, err = answer(req["argv"], req["encoding"], req["errors"])
-                send(conn, {"rc": rc, "out": base64.b64encode(out).decode(), "err": err})
-            except (OSError, ValueError, ConnectionError, KeyError):
-                continue  # that client went away or spoke nonsense; the next one is served
+                conn.settimeout(ANSWER_TIMEOUT)
+                send(conn, _answered(req, answer))
+            except Exception as e:  # noqa: BLE001 - whatever one client sends, the next one is served
+                log.info("resident: a connection ended: %s", e)
+            finally:
+                os.chdir("/")  # the client's folder is not kept busy
+
+
+def _other_code(theirs: object, code: str) -> bool:
+    """A client of other code or environment (a stamp, but not ours): this resident is out of date and
+    steps aside. Anything that is not a stamp at all is a malformed message, answered by nothing."""
+    if isinstance(theirs, str) and len(theirs) == len(code) and all(c in "0123456789abcdef" for c in theirs):
+        return theirs != code
+    raise ValueError("a request without a stamp")
+
+
+def _answered(req: dict, answer: Answer) -> dict:
+    """The answer to a well-formed search request, in the client's folder and time zone."""
+    argv, cwd, tz = req["argv"], req["cwd"], req.get("tz")
+    if not (isinstance(argv, list) and all(isinstance(a, str) for a in argv) and isinstance(cwd, str)
+            and isinstance(tz, str | None) and isinstance(req["encoding"], str) and isinstance(req["errors"], str)):
+        raise ValueError("a request of the wrong shape")
+    os.chdir(cwd)
+    if tz != os.environ.get("TZ"):
+        if tz is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = tz
+        time.tzset()
+    rc, out, err = answer(argv, req["encoding"], req["errors"])
+    return {"rc": rc, "out": base64.b64encode(out).decode(), "err": err}

@@ -87,3 +87,109 @@ def test_the_resident_steps_aside_when_the_library_changes_and_leaves_when_idle(
     assert wait_until(lambda: path.exists() and resident._alive(path), timeout=120)
     resident.stop(library)
     assert not path.exists()
+
+
+def _raw(path: Path, payload: bytes, hold: float = 0.0) -> None:
+    """Bytes sent over the resident's real socket as any local program could; its answer, if any, ignored."""
+    import socket
+    import time
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        while True:
+            try:
+                s.connect(str(path))
+                break
+            except BlockingIOError:  # its queue of waiting connections is full: it is still taking them
+                time.sleep(0.005)
+        s.sendall(payload)
+        time.sleep(hold)  # a client that stops half way holds the resident this long at most
+
+
+def _frame(obj: object) -> bytes:
+    import struct
+
+    data = json.dumps(obj).encode()
+    return struct.pack("!I", len(data)) + data
+
+
+def test_the_resident_only_searches_and_survives_whatever_is_sent_to_it(library: Path, tmp_path: Path, capfd,
+                                                                        monkeypatch) -> None:
+    """1,000 malformed or hostile messages over the real socket, then a normal search is still answered by it;
+    a command other than search is refused; the client's folder and time zone are the client's."""
+    import struct
+
+    assert shell_search(library, tmp_path, "a red star", linger="120").returncode == 0
+    path = resident.socket_path(library)
+    assert wait_until(lambda: path.exists() and resident._alive(path), timeout=120)
+    inode = path.stat().st_ino  # the same socket (the same resident) all along
+    rng = random.Random(5)
+    good = {"stamp": resident.stamp(), "argv": ["--library", str(library), "search", "x"], "cwd": str(tmp_path),
+            "tz": None, "encoding": "utf-8", "errors": "strict"}
+    shapes = [
+        lambda: rng.randbytes(rng.randint(0, 64)),  # noise
+        lambda: struct.pack("!I", rng.choice([0xFFFFFFFF, 1 << 31, 1 << 24])) + b"{}",  # a length of gigabytes
+        lambda: _frame(rng.choice([[], [1, 2], "text", 42, None, True])),  # JSON, but not an object
+        lambda: _frame({k: rng.choice([None, 1, [], {}, "", ["a", 2]]) for k in good}),  # fields of the wrong kind
+        lambda: _frame({**good, "argv": rng.choice([["watch"], ["model", "import", str(tmp_path), "--name", "/x"],
+                                                    ["index", str(tmp_path)], ["--help"], ["nonsense"]])}),
+        lambda: _frame({**good, "cwd": rng.choice(["/nonexistent", str(tmp_path / "nothing"), ""])}),
+        lambda: _frame(good)[: rng.randint(1, 20)],  # cut short
+    ]
+    for _ in range(1000):
+        _raw(path, rng.choice(shapes)())
+    _raw(path, struct.pack("!I", 100) + b"{", hold=0.1)  # stops half way
+    assert resident._alive(path) and path.stat().st_ino == inode
+
+    monkeypatch.chdir(tmp_path)
+    rc, out, err = ask(library, capfd, "a red star", "-n", "2")
+    assert rc == 0 and out.strip(), err  # still answering, as before
+    model_dir = tmp_path / "elsewhere"
+    refused = resident._exchange(library, {**good, "argv": ["--library", str(library), "model", "import",
+                                                            str(tmp_path), "--name", str(model_dir)]})
+    assert refused is not None and refused["rc"] == 2 and "searches only" in refused["err"]
+    assert not model_dir.exists()
+
+    pids = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _runs(p, "resident", str(library))]
+    assert pids  # the client's folder is not kept busy, once the answer is sent
+    assert wait_until(lambda: all((p / "cwd").resolve() == Path("/") for p in pids), timeout=10)
+
+
+def _runs(proc: Path, *words: str) -> bool:
+    try:
+        cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
+    return all(w in cmdline for w in words)
+
+
+def test_a_socket_folder_that_is_a_link_is_never_used(tmp_path: Path, monkeypatch) -> None:
+    """Where XDG_RUNTIME_DIR is unset the folder is in /tmp: a link planted there is refused, not followed."""
+    runtime = tmp_path / "run"
+    runtime.mkdir()
+    target = tmp_path / "planted"
+    target.mkdir(mode=0o700)
+    (runtime / f"glimpse-{os.getuid()}").symlink_to(target)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    assert resident.socket_path(tmp_path / "lib") is None
+    (runtime / f"glimpse-{os.getuid()}").unlink()
+    assert resident.socket_path(tmp_path / "lib") is not None  # a real folder of ours is used
+
+
+def test_a_search_behind_a_busy_resident_runs_in_its_own_process_at_once(library: Path, tmp_path: Path, capfd) -> None:
+    """One client keeps the resident waiting (it connected and says nothing): the next `glimpse search`
+    does not queue behind it for up to a minute, it searches in its own process."""
+    import socket
+    import time
+
+    assert shell_search(library, tmp_path, "a red star", linger="120").returncode == 0
+    path = resident.socket_path(library)
+    assert wait_until(lambda: path.exists() and resident._alive(path), timeout=120)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as silent:
+        silent.connect(str(path))
+        assert silent.recv(1) == resident.READY  # taken up: the resident now waits for this client
+        t0 = time.monotonic()
+        assert ask(library, capfd, "a red star")[0] is None  # not answered by the busy resident...
+        assert time.monotonic() - t0 < 10  # ...and not after a long wait (READY_TIMEOUT, 1 s)
+    found = shell_search(library, tmp_path, "a red star", "-n", "1", linger="120")
+    assert found.returncode == 0 and found.stdout.strip()  # and the resident answers again after
