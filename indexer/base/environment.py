@@ -17,6 +17,7 @@ class Env(enum.StrEnum):
     RESIDENT = "GLIMPSE_RESIDENT"  # seconds the resident search process stays; 0 turns it off
     ENGINES = "GLIMPSE_ENGINES"  # comma-separated inference engines allowed (onnxruntime always is)
     STARTUP_PROBE = "GLIMPSE_STARTUP_PROBE"  # bench/bench_startup.py: the app reports when its window is up
+    SUPERVISED = "GLIMPSE_SUPERVISED"  # set in the child `glimpse index`/`watch` runs in (cli/main.py)
 
 
 def value(var: Env) -> str | None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from indexer.base import collector
-from indexer.base.environment import WATCH_POLL_S, WATCH_SETTLE_S
+from indexer.base.environment import WATCH_POLL_S, WATCH_SETTLE_S, Env, value
 from indexer.base.paths import display
 from indexer.cli import resident
 from indexer.cli.commands import COMMANDS, PARTIAL
@@ -171,8 +171,11 @@ def add_filter_args(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from_shell = argv is None
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    if from_shell and args.command in SUPERVISED and not value(Env.SUPERVISED):
+        return _supervised(argv)
     from indexer.base.config import default_library_dir
 
     folder = Path(args.library).expanduser() if args.library else default_library_dir()
@@ -192,6 +195,31 @@ def main(argv: list[str] | None = None) -> int:
     if linger and rc == 0:
         resident.start(folder, linger)  # the next search from this shell answers at once
     return rc
+
+
+SUPERVISED = frozenset({"index", "watch"})  # commands that decode files: a decoder's crash must not end them
+RESTARTS = 5  # a run ended by a crash is started again at most this many times (each sets one file aside)
+
+
+def _supervised(argv: list[str]) -> int:
+    """Run the command in a child process, and again if a decoder's native crash (a signal, not a Python
+    error) ended it: the next run sets the file it was decoding aside (indexing/inflight.py) and goes on."""
+    import signal
+    import subprocess
+
+    frozen = getattr(sys, "frozen", False)
+    command = [sys.executable, *argv] if frozen else [sys.executable, "-m", "indexer", *argv]
+    env = {**os.environ, Env.SUPERVISED: "1"}
+    for _ in range(RESTARTS + 1):
+        try:
+            rc = subprocess.run(command, env=env, check=False).returncode
+        except KeyboardInterrupt:
+            return 130
+        if rc >= 0 or -rc in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+            return rc
+        print(f"glimpse: a file crashed a decoder (signal {-rc}); it is set aside and indexing goes on",
+              file=sys.stderr, flush=True)
+    return 2
 
 
 def _run(args: argparse.Namespace) -> int:

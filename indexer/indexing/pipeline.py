@@ -18,6 +18,7 @@ keeping what was committed.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import queue
@@ -34,10 +35,11 @@ from typing import Any
 import numpy as np
 
 from indexer.ann.index import AnnIndex
-from indexer.base.config import Settings
+from indexer.base.config import VIDEO_EXTENSIONS, Settings
 from indexer.base.paths import display
 from indexer.base.progress import Phase, Progress, ProgressFn, hold, progress_at
 from indexer.indexing.embedding import encode_all, frame_vectors
+from indexer.indexing.inflight import InFlight, crash_of
 from indexer.indexing.pictures import decode_pictures
 from indexer.media.crawl import CrawlProblem, FileRef, walk
 from indexer.media.decode import DecodeError, quick_hash, reason_for
@@ -93,7 +95,8 @@ class Pipeline:
     def __init__(self, store: Store, ann: AnnIndex, embedder: Encoder, settings: Settings,
                  on_progress: ProgressFn | None = None, cancel: threading.Event | None = None,
                  pause: threading.Event | None = None, settle: float = 0.0, allow_mass_delete: bool = False,
-                 also: tuple[tuple[str, Encoder], ...] = (), threaded: bool = True) -> None:
+                 also: tuple[tuple[str, Encoder], ...] = (), threaded: bool = True,
+                 inflight: InFlight | None = None) -> None:
         self.store, self.ann, self.embedder, self.settings = store, ann, embedder, settings
         # During a model switch: (model id, encoder) of the target, so new files are embedded
         # with both and never left out whichever model ends up active.
@@ -106,6 +109,8 @@ class Pipeline:
         self.settle = settle
         self.allow_mass_delete = allow_mass_delete
         self.problems: list[CrawlProblem] = []
+        self.inflight = inflight  # files being decoded, for the run after a decoder's crash
+        self.set_aside: dict[str, str] = {}  # path -> why (it crashed its decoder in an earlier run)
 
     # planning -------------------------------------------------------------------------
     def plan(self, roots: Iterable[RootRow]) -> tuple[list[tuple[FileRef, int]], list[FileRow], dict[str, Any]]:
@@ -149,6 +154,7 @@ class Pipeline:
     # running ----------------------------------------------------------------------------
     def run(self, roots: Iterable[RootRow]) -> IndexReport:
         t0 = time.monotonic()
+        self._after_a_crash()
         todo, gone, info = self.plan(roots)
         by_hash = {r.hash: r for r in gone if r.hash and r.status == "ok"}
         counts = {"added": 0, "updated": 0, "moved": 0, "errors": 0}
@@ -172,9 +178,24 @@ class Pipeline:
             self.ann.catch_up(self.store)  # keep what was committed before the failure searchable
             raise self._write_error
         removed = self._finish(gone, moved_ids, done, len(todo), counts["errors"])
+        if self.inflight is not None:
+            self.inflight.clear()  # a run that ended leaves no journal behind
         return IndexReport(counts["added"], counts["updated"], counts["moved"], removed, info["unchanged"],
                            counts["errors"] + len(self.problems), tuple(info["offline"]), tuple(info["held_back"]),
                            self.cancel.is_set(), time.monotonic() - t0, info["deferred"])
+
+    def _after_a_crash(self) -> None:
+        """The files a crashed run was decoding, each decoded again in a child process: the one
+        that crashes it there is set aside (an error row with the reason), the others go on."""
+        if self.inflight is None:
+            return
+        for path in self.inflight.left_over():
+            kind = "video" if Path(path).suffix.lower() in VIDEO_EXTENSIONS else "photo"
+            why = crash_of(path, kind)
+            if why is not None:
+                log.warning("%s %s", display(path), why)
+                self.set_aside[path] = why
+        self.inflight.clear()
 
     @contextmanager
     def _write_stage(self, counts: dict[str, int], moved: set[int]) -> Iterator[Callable[[list[Prepared]], None]]:
@@ -239,6 +260,8 @@ class Pipeline:
         record = FileRecord(str(ref.path), ref.kind, root_id=root_id, ext=ref.path.suffix.lower().lstrip("."),
                             size=ref.size, mtime=ref.mtime, indexed_at=time.time())
         prep = Prepared(ref, root_id, record)
+        if str(ref.path) in self.set_aside:
+            return self._failed(prep, self.set_aside[str(ref.path)])
         try:
             self._prepare_file(prep, by_hash)
         except DecodeError as e:
@@ -259,8 +282,9 @@ class Pipeline:
             prep.reuse_from = reuse
             return
         sizes = [self.embedder.image_size, *(e.image_size for _, e in self.also)]  # decoded once for all
-        pics = decode_pictures(ref.path, ref.kind, self.settings, max(sizes), min(sizes), self.settings.regions,
-                               video_workers=max(1, self.settings.decode_workers))
+        with self.inflight.decoding(str(ref.path)) if self.inflight else contextlib.nullcontext():
+            pics = decode_pictures(ref.path, ref.kind, self.settings, max(sizes), min(sizes), self.settings.regions,
+                                   video_workers=max(1, self.settings.decode_workers))
         if pics.video is not None:
             record.set(width=pics.video.width, height=pics.video.height, duration=pics.video.duration)
         if pics.meta is not None:

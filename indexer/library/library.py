@@ -17,6 +17,7 @@ from indexer.base.config import Settings, default_library_dir, prepare_library_f
 from indexer.base.errors import LibraryBusy, LibraryError
 from indexer.base.paths import display
 from indexer.base.progress import AfterPass, Phase, ProgressFn
+from indexer.indexing.inflight import InFlight
 from indexer.indexing.pipeline import IndexReport, Pipeline
 from indexer.indexing.region_pass import RegionPass, RegionReport
 from indexer.indexing.status import Status, library_status
@@ -42,6 +43,7 @@ class Library:
         self.switch = ModelSwitch(core)  # changing the model while search keeps working
         self.searches = Searches(self.store, self.search)  # recent and saved searches (search/saved.py)
         self._reader = None  # the OCR models, loaded by the first text pass
+        self._inflight = InFlight(folder)  # files being decoded: a decoder's crash costs that file only
 
     @classmethod
     def open(cls, folder: Path | str | None = None, **overrides: object) -> Library:
@@ -87,6 +89,7 @@ class Library:
                     ann.save()
             except LibraryBusy:
                 pass  # the writer saves its own, newer index
+        self._inflight.close()
         with self._core.lock:
             self.store.close()
 
@@ -185,7 +188,7 @@ class Library:
             ann = self.ann
             ann.catch_up(self.store)  # another process may have written since we opened
             pipe = Pipeline(self.store, ann, self.embedder, self.settings, on_progress, cancel, pause, settle,
-                            allow_mass_delete, self.switch.encoders_for_indexing())
+                            allow_mass_delete, self.switch.encoders_for_indexing(), inflight=self._inflight)
             report = pipe.run(roots)
             for prob in pipe.problems:
                 self.store.put_problem(str(prob.path), prob.reason)
