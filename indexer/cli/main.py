@@ -174,8 +174,10 @@ def main(argv: list[str] | None = None) -> int:
     from_shell = argv is None
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
-    if from_shell and args.command in SUPERVISED and not value(Env.SUPERVISED):
-        return _supervised(argv)
+    if from_shell and args.command in SUPERVISED:
+        if not value(Env.SUPERVISED):
+            return _supervised(argv)
+        _die_with_parent()
     from indexer.base.config import default_library_dir
 
     folder = Path(args.library).expanduser() if args.library else default_library_dir()
@@ -211,15 +213,31 @@ def _supervised(argv: list[str]) -> int:
     command = [sys.executable, *argv] if frozen else [sys.executable, "-m", "indexer", *argv]
     env = {**os.environ, Env.SUPERVISED: "1"}
     for _ in range(RESTARTS + 1):
+        child = subprocess.Popen(command, env=env)
+        signal.signal(signal.SIGTERM, lambda *_, child=child: child.terminate())  # asked to stop: the run stops
         try:
-            rc = subprocess.run(command, env=env, check=False).returncode
-        except KeyboardInterrupt:
-            return 130
+            rc = child.wait()
+        except KeyboardInterrupt:  # the child has its own Ctrl-C (one process group): it stops and says so
+            rc = child.wait()
         if rc >= 0 or -rc in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
             return rc
         print(f"glimpse: a file crashed a decoder (signal {-rc}); it is set aside and indexing goes on",
               file=sys.stderr, flush=True)
     return 2
+
+
+def _die_with_parent() -> None:
+    """A supervised run ends with its supervisor, however that ends (kill -9 included): it never goes
+    on writing to the library unseen (Linux; elsewhere it runs to its end)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the supervisor was gone before this was set
+        os._exit(1)
 
 
 def _run(args: argparse.Namespace) -> int:
