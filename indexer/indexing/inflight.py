@@ -13,6 +13,7 @@ child dies of a signal.
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import signal
 import subprocess
@@ -23,6 +24,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from indexer.base.config import VIDEO_EXTENSIONS
+from indexer.base.paths import display
+
+log = logging.getLogger(__name__)
 JOURNAL = "decoding.journal"
 PROBE_TIMEOUT_S = 300  # a file whose decoding hangs this long in the child is set aside too
 
@@ -54,6 +59,18 @@ class InFlight:
         count = Counter(line[1:] for line in lines if line[:1] == b"+")
         count.subtract(line[1:] for line in lines if line[:1] == b"-")
         return [os.fsdecode(base64.b64decode(k)) for k, n in count.items() if n > 0]
+
+    def after_a_crash(self) -> dict[str, str]:
+        """The files a crashed run was decoding, each decoded again in a child process: those that crash
+        it there, with why, to be set aside (error rows); the others are indexed as usual. Starts a new journal."""
+        out = {}
+        for path in self.left_over():
+            why = crash_of(path, "video" if Path(path).suffix.lower() in VIDEO_EXTENSIONS else "photo")
+            if why is not None:
+                log.warning("%s %s", display(path), why)
+                out[path] = why
+        self.clear()
+        return out
 
     def clear(self) -> None:
         with self._lock:

@@ -35,11 +35,11 @@ from typing import Any
 import numpy as np
 
 from indexer.ann.index import AnnIndex
-from indexer.base.config import VIDEO_EXTENSIONS, Settings
+from indexer.base.config import Settings
 from indexer.base.paths import display
 from indexer.base.progress import Phase, Progress, ProgressFn, hold, progress_at
 from indexer.indexing.embedding import encode_all, frame_vectors
-from indexer.indexing.inflight import InFlight, crash_of
+from indexer.indexing.inflight import InFlight
 from indexer.indexing.pictures import decode_pictures
 from indexer.media.crawl import CrawlProblem, FileRef, walk
 from indexer.media.decode import DecodeError, quick_hash, reason_for
@@ -154,7 +154,8 @@ class Pipeline:
     # running ----------------------------------------------------------------------------
     def run(self, roots: Iterable[RootRow]) -> IndexReport:
         t0 = time.monotonic()
-        self._after_a_crash()
+        if self.inflight is not None:
+            self.set_aside = self.inflight.after_a_crash()
         todo, gone, info = self.plan(roots)
         by_hash = {r.hash: r for r in gone if r.hash and r.status == "ok"}
         counts = {"added": 0, "updated": 0, "moved": 0, "errors": 0}
@@ -183,19 +184,6 @@ class Pipeline:
         return IndexReport(counts["added"], counts["updated"], counts["moved"], removed, info["unchanged"],
                            counts["errors"] + len(self.problems), tuple(info["offline"]), tuple(info["held_back"]),
                            self.cancel.is_set(), time.monotonic() - t0, info["deferred"])
-
-    def _after_a_crash(self) -> None:
-        """The files a crashed run was decoding, each decoded again in a child process: the one
-        that crashes it there is set aside (an error row with the reason), the others go on."""
-        if self.inflight is None:
-            return
-        for path in self.inflight.left_over():
-            kind = "video" if Path(path).suffix.lower() in VIDEO_EXTENSIONS else "photo"
-            why = crash_of(path, kind)
-            if why is not None:
-                log.warning("%s %s", display(path), why)
-                self.set_aside[path] = why
-        self.inflight.clear()
 
     @contextmanager
     def _write_stage(self, counts: dict[str, int], moved: set[int]) -> Iterator[Callable[[list[Prepared]], None]]:

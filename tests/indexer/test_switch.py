@@ -21,7 +21,7 @@ import pytest
 from indexer import Library, Query
 from indexer.upkeep.doctor import check
 from tests import world
-from tests.waiting import wait_until
+from tests.waiting import lock_is_free, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 A = f"local-dir:{REPO / 'tests' / 'assets' / 'tiny-clip'}"
@@ -186,6 +186,7 @@ def test_kill_9_during_a_switch_resumes_and_embeds_every_file_once(tmp_path: Pat
             proc.send_signal(signal.SIGKILL)
             kills += 1
         proc.wait()
+        assert wait_until(lambda: lock_is_free(tmp_path / "lib"))  # the run it supervised dies with it
         with Library.open(tmp_path / "lib") as mid:
             assert check(mid) == [] and answers(mid, qs[:5]) == base["A"][:5]  # A still answers, unharmed
     assert kills >= 2

@@ -22,7 +22,7 @@ from indexer import Library, Query, SearchOptions
 from indexer.search.words import words_of
 from tests import textworld
 from tests.conftest import MODEL_SPEC, once_per_run
-from tests.waiting import wait_until
+from tests.waiting import lock_is_free, wait_until
 
 HELD_OUT = 9103
 REPO = Path(__file__).resolve().parents[2]
@@ -224,6 +224,7 @@ def test_kill_9_during_the_text_pass_resumes_without_reading_anything_twice(tmp_
     finally:
         con.close()
     assert proc.wait() == -signal.SIGKILL, "the pass ended before it could be killed"
+    assert wait_until(lambda: lock_is_free(libdir))  # the run it supervised dies with it, a moment later
     with Library.open(libdir) as lib:
         done = lib.status().text_read
         kept = {r.id: [t.id for t in lib.store.text_of(r.id)] for r in lib.store.files() if lib.store.was_text_read(r.id)}

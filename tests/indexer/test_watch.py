@@ -17,7 +17,7 @@ from indexer import Library, Query, Watcher
 from indexer.upkeep.doctor import check
 from tests import world
 from tests.conftest import MODEL_SPEC
-from tests.waiting import wait_until
+from tests.waiting import lock_is_free, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -183,6 +183,7 @@ def test_sigkill_at_random_points_never_corrupts_or_re_embeds(tmp_path: Path) ->
         else:
             kills += _kill_at(proc, libdir / "library.db", done + rng.randint(1, n - done - 16))
         proc.wait()
+        assert wait_until(lambda: lock_is_free(libdir))  # the run it supervised dies with it, a moment later
         with Library.open(libdir) as lib:
             assert check(lib) == [], "inconsistent after kill"
     assert kills >= 10
