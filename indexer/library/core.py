@@ -104,10 +104,10 @@ class Core:
         """Another process (``glimpse model use`` beside a running watcher or app) may have made another
         model active since this one loaded its own: read before every write and search, so nothing is
         embedded with, or searched by, a model the library no longer uses."""
-        if not self.store.follow_active():
-            return
-        spec = self.store.get_meta("model_spec")
-        with self.lock:
+        with self.lock:  # the active model, and what is made from it, change together
+            if not self.store.follow_active():
+                return
+            spec = self.store.get_meta("model_spec")
             target = self._target
             self._embedder = target if target is not None and target.id == self.store.model else None
             self._target = self._ann = None
