@@ -16,6 +16,7 @@ from pathlib import Path
 from indexer.base import collector
 from indexer.base.environment import WATCH_POLL_S, WATCH_SETTLE_S, Env, value
 from indexer.base.paths import display
+from indexer.base.processes import own_command
 from indexer.cli import resident
 from indexer.cli.commands import COMMANDS, PARTIAL
 
@@ -209,8 +210,7 @@ def _supervised(argv: list[str]) -> int:
     import signal
     import subprocess
 
-    frozen = getattr(sys, "frozen", False)
-    command = [sys.executable, *argv] if frozen else [sys.executable, "-m", "indexer", *argv]
+    command = [*own_command(), *argv]
     env = {**os.environ, Env.SUPERVISED: "1"}
     for _ in range(RESTARTS + 1):
         child = subprocess.Popen(command, env=env)

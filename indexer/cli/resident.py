@@ -32,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from indexer.base.environment import PREFIX, Env, value
+from indexer.base.processes import own_command
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +157,7 @@ def start(folder: Path, seconds: float) -> None:
     path = socket_path(folder)
     if path is None:
         return
-    # A frozen build (packaging/glimpse.spec) is the glimpse command itself; Python runs the package.
-    command = [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "indexer"]
+    command = own_command()
     # It runs in "/", not in the folder the search was typed in (which it would keep busy: a USB
     # stick could not be unmounted); the engine is found where this one was, not through the folder.
     engine = str(Path(__file__).resolve().parents[2])

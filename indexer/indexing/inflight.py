@@ -17,7 +17,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -26,6 +25,8 @@ from pathlib import Path
 
 from indexer.base.config import VIDEO_EXTENSIONS
 from indexer.base.paths import display
+from indexer.base.processes import own_command
+from indexer.indexing import probe
 
 log = logging.getLogger(__name__)
 JOURNAL = "decoding.journal"
@@ -91,8 +92,7 @@ class InFlight:
 
 def crash_of(path: str, kind: str) -> str | None:
     """Decode ``path`` in a child process: why it must be set aside (it crashed or hung the decoder), or None."""
-    command = [sys.executable, "--probe-decode"] if getattr(sys, "frozen", False) else \
-        [sys.executable, "-m", "indexer.indexing.probe"]
+    command = own_command("indexer.indexing.probe", probe.FLAG)
     try:
         done = subprocess.run([*command, kind, path], capture_output=True, timeout=PROBE_TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired:

@@ -29,7 +29,7 @@ class Core:
     """A library's shared state. ``generation`` changes whenever the model or the settings do, so
     the parts that cache something made from them (the searcher) know to make it again."""
 
-    def __init__(self, folder: Path, settings: Settings, unsaved: bool) -> None:
+    def __init__(self, folder: Path, settings: Settings) -> None:
         self.folder = folder
         self.settings = settings
         self.store = Store(folder / "library.db")
@@ -38,10 +38,15 @@ class Core:
         self.lock = threading.RLock()
         self.generation = 0
         self._loading = threading.Lock()  # one model load at a time, outside ``lock``
-        self._unsaved = unsaved  # settings given to open() that wait for the model to prove them
+        self._unsaved = False  # settings given to open() that wait for the model to prove them
         self._embedder: Encoder | None = None
         self._target: Encoder | None = None  # a switch's target model, loaded by its first use
         self._ann: AnnIndex | None = None
+
+    def start_with(self, settings: Settings, saved: Settings) -> None:
+        """The settings this process opens the library with; those that differ from the saved ones are
+        saved only once the model they name has loaded and fits (``embedder``)."""
+        self.settings, self._unsaved = settings, settings != saved
 
     @property
     def model_id(self) -> str | None:

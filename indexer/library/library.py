@@ -36,8 +36,8 @@ from indexer.store.database import FileRow, RootRow, TextRow
 class Library:
     """A Glimpse library on disk. Thread-safe; close it when done."""
 
-    def __init__(self, folder: Path, settings: Settings, unsaved: bool = False) -> None:
-        self._core = core = Core(folder, settings, unsaved)
+    def __init__(self, folder: Path, settings: Settings) -> None:
+        self._core = core = Core(folder, settings)
         self.folder, self.store, self.writing = folder, core.store, core.writing
         self.searching = LibrarySearch(core)  # searches beyond ``search``: by vector, similar, duplicates
         self.switch = ModelSwitch(core)  # changing the model while search keeps working
@@ -72,9 +72,8 @@ class Library:
         if active and overrides.get("model") is None and saved.model != active:
             # a switch flipped the model but the process ended before settings.json said so
             settings, saved = settings.replace(model=active), saved.replace(model=active)
-            lib._core.settings = settings
             atomic.write_text(settings_file, saved.to_json())
-        lib._core._unsaved = settings != saved
+        lib._core.start_with(settings, saved)
         for old in (folder / "ann").glob("ann*"):  # the index of one model lived here before switching existed
             if old.is_file():
                 old.unlink(missing_ok=True)

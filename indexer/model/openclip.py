@@ -22,7 +22,6 @@ import json
 import logging
 import os
 import subprocess
-import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,6 +31,7 @@ import numpy as np
 from PIL import Image
 
 from indexer.base.config import model_cache_dir, physical_cores
+from indexer.base.processes import own_command
 from indexer.model.encoder import Towers
 
 log = logging.getLogger(__name__)
@@ -106,8 +106,7 @@ def export_in_child(spec: str, threads: int, cache: Path | None) -> bool:
     A frozen bundle (PyInstaller) has no ``python -m``: its own binary is started with
     ``EXPORT_FLAG`` instead (packaging/entry_*.py hand that to ``exportchild``).
     """
-    frozen = getattr(sys, "frozen", False)
-    start = [sys.executable, EXPORT_FLAG] if frozen else [sys.executable, "-m", "indexer.model.export_child"]
+    start = own_command("indexer.model.export_child", EXPORT_FLAG)
     cmd = [*start, spec, "--threads", str(threads)]
     if cache is not None:
         cmd += ["--cache", str(cache)]
