@@ -9,7 +9,7 @@ import time
 SUITE = ["bench.bench_precision", "bench.bench_index", "bench.bench_profile", "bench.bench_video", "bench.bench_memory",
          "bench.bench_retrieval", "bench.bench_startup", "bench.bench_query", "bench.bench_grow", "bench.bench_fuzz",
          "bench.bench_ocr", "bench.bench_switch", "bench.bench_cli", "bench.bench_gui", "bench.bench_ann",
-         "bench.bench_responsive", "bench.bench_journal"]
+         "bench.bench_responsive", "bench.bench_guards", "bench.bench_soak"]
 
 
 def main() -> int:

@@ -36,7 +36,7 @@ def _run(args: argparse.Namespace) -> int:
     app.setOrganizationName("Glimpse")
     app.setWindowIcon(QIcon(str(_icon())))
     try:
-        library = Library.open(args.library, model=args.model)
+        library = Library.open(args.library, isolated=True, model=args.model)  # a crashing file costs a worker
     except LibraryError as e:
         QMessageBox.critical(None, "Glimpse", str(e))
         return 2

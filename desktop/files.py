@@ -13,7 +13,7 @@ import urllib.parse
 from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QByteArray, Qt, QUrl
-from PySide6.QtGui import QImage, QImageReader, QPixmap
+from PySide6.QtGui import QImage, QImageReader
 
 from indexer import display_path as display
 from indexer import path_is_text as is_text
@@ -53,9 +53,11 @@ def load_image(path: str, max_side: int = 0) -> QImage:
     return reader.read()
 
 
-def load_pixmap(path: str, max_side: int = 0) -> QPixmap:
-    """``load_image`` as a pixmap (UI thread only: small pictures such as query chips)."""
-    return QPixmap.fromImage(load_image(path, max_side))
+def qimage_of(picture) -> QImage:
+    """A PIL picture (RGB, as the library's ``views`` decode it in a worker process) as a QImage."""
+    data = picture.tobytes()
+    w, h = picture.size
+    return QImage(data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()  # copy: ``data`` is freed after
 
 
 def name_of(path: str) -> str:
@@ -63,4 +65,4 @@ def name_of(path: str) -> str:
     return printable_path(Path(path).name)
 
 
-__all__ = ["display", "file_url", "folder_url", "load_image", "load_pixmap", "name_of"]
+__all__ = ["display", "file_url", "folder_url", "load_image", "name_of", "qimage_of"]

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.files import display, file_url, folder_url, load_image, load_pixmap, name_of
+from desktop.files import display, file_url, folder_url, load_image, name_of, qimage_of
 from desktop.workers import Worker, start
 from indexer import FileRow, Hit, Library, TextRow, format_seconds, why_matched
 
@@ -107,7 +107,7 @@ class Preview(QWidget):
         else:
             self._stop_video()
             self.moments.hide()
-            self._pixmap = QPixmap.fromImage(image) if image is not None else load_pixmap(hit.path, PREVIEW_SIDE)
+            self._pixmap = QPixmap.fromImage(image) if image is not None else QPixmap()  # decoded by the loader only
             self.stack.setCurrentIndex(0)
             self._fit_picture()
 
@@ -296,12 +296,20 @@ class PreviewLoader:
         gen = self._generation
         still = hit.kind == "video" and not self.preview.plays_video()  # the moment's frame, where videos cannot play
         lib = self.library
-        w = Worker(lambda: (lib.file_info(hit.path), lib.text_of(hit.path),
-                            load_image(hit.path, PREVIEW_SIDE) if hit.kind == "photo" else
-                            load_image(str(lib.thumbnail(hit)), PREVIEW_SIDE) if still else None))
+        w = Worker(lambda: (lib.file_info(hit.path), lib.text_of(hit.path), self._picture(hit, still)))
         w.signals.result.connect(lambda got: self._show(hit, others, *got) if gen == self._generation else None)
         w.signals.error.connect(lambda _e: self._show(hit, others, None, None, None) if gen == self._generation else None)
         start(w)
+
+    def _picture(self, hit: Hit, still: bool) -> QImage | None:
+        """Off the UI thread. None where there is no picture to show: a video that plays, or a file that
+        cannot be read or crashed its decoder (in the library's worker process: the app goes on)."""
+        try:
+            if hit.kind == "photo":
+                return qimage_of(self.library.views.picture(hit.path, PREVIEW_SIDE))
+            return load_image(str(self.library.views.thumbnail(hit)), PREVIEW_SIDE) if still else None
+        except Exception:  # noqa: BLE001 - the details and words are shown all the same
+            return None
 
     def _show(self, hit: Hit, others: list[Hit], row, lines, image) -> None:
         if not self.closing:

@@ -175,12 +175,13 @@ class ResultsView(QStackedWidget):
                 self._thumb_workers.append(start(w, self.thumb_pool))
 
     def _load_thumbnails(self, jobs: list[tuple[int, Hit]], on_progress, cancel) -> None:
-        """Off the UI thread; a file that vanished or cannot be read keeps its placeholder."""
+        """Off the UI thread; a file that vanished, cannot be read or crashes its decoder (in the
+        library's worker process: the app goes on) keeps its placeholder."""
         for row, hit in jobs:
             if cancel.is_set():
                 return
             try:
-                on_progress((row, QImage(str(self.library.thumbnail(hit)))))
+                on_progress((row, QImage(str(self.library.views.thumbnail(hit)))))
             except Exception:  # noqa: BLE001 (one bad file must not stop the other thumbnails)
                 continue
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QDate, QDateTime, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -22,12 +22,13 @@ from PySide6.QtWidgets import (
     QMenu,
     QPushButton,
     QSlider,
+    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from desktop.files import display, load_pixmap
+from desktop.files import display
 from indexer import PHOTO_EXTENSIONS, Filters, Query
 
 DEBOUNCE_MS = 300  # the longest typing pause before a search runs
@@ -50,10 +51,12 @@ class SearchBar(QWidget):
     search_requested = Signal()
     threshold_changed = Signal(float)
     add_folder = Signal()
+    chip_pictures_wanted = Signal(list)  # example images whose chips wait for their picture (decoded off the UI thread)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.query_images: list[Path] = []
+        self._chip_of: dict[Path, QToolButton] = {}
         self.show_all = False  # "Show everything" after "No good matches": no cutoff for this query
         self._folders: list[str] = []  # exact paths; the combo box only holds their index
         self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
@@ -240,9 +243,10 @@ class SearchBar(QWidget):
         self.query_images = paths
         while self.chips.count():
             self.chips.takeAt(0).widget().deleteLater()
+        self._chip_of = {}
         for p in paths:
-            chip = QToolButton()
-            chip.setIcon(QIcon(load_pixmap(str(p), 2 * CHIP_SIDE)))  # decoded at chip size (HiDPI: twice)
+            chip = self._chip_of[p] = QToolButton()
+            chip.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_FileIcon))  # until its picture comes
             chip.setIconSize(QSize(CHIP_SIDE, CHIP_SIDE))
             chip.setText(" ×")
             chip.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -250,6 +254,15 @@ class SearchBar(QWidget):
             chip.clicked.connect(lambda _=False, p=p: self._remove_chip(p))
             self.chips.addWidget(chip)
         self.update_strength_visibility()
+        if paths:
+            self.chip_pictures_wanted.emit(list(paths))
+
+    def set_chip_picture(self, path: Path, image: QImage) -> None:
+        """An example's picture, decoded off the UI thread by the library (a file that crashes its decoder
+        crashes a worker process, never the window) at chip size (HiDPI: twice)."""
+        chip = self._chip_of.get(path)
+        if chip is not None and not image.isNull():
+            chip.setIcon(QIcon(QPixmap.fromImage(image)))
 
     def _remove_chip(self, p: Path) -> None:
         self.set_query_images([q for q in self.query_images if q != p])

@@ -9,10 +9,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from desktop.files import qimage_of
 from desktop.indexstatus import IndexStatus
 from desktop.preview import Preview
 from desktop.results import ResultsView
-from desktop.searchbar import SearchBar
+from desktop.searchbar import CHIP_SIDE, SearchBar
 from desktop.workers import Worker, start
 from indexer import Hit, Library
 
@@ -32,6 +33,7 @@ class SearchRunner(QObject):
         self.generation = 0
         self.searching = self._again = False  # a search is running / another was asked for meanwhile
         self.last_search_ms = 0.0  # the last search's time in the engine (the typing pause follows it)
+        bar.chip_pictures_wanted.connect(self._load_chips)
 
     def next_generation(self) -> int:
         """A newer search (or a saved one opened) has started: results of older ones are dropped."""
@@ -105,6 +107,21 @@ class SearchRunner(QObject):
             self.bar.set_query_images([Path(hit.path)])
             self.bar.search_field.clear()
             self.run()
+
+    def _load_chips(self, paths: list[Path]) -> None:
+        """The example images' chip pictures, decoded by the library off the UI thread, one by one."""
+        w = Worker(self._chip_pictures, paths, reports=True)
+        w.signals.progress.connect(lambda got: self.bar.set_chip_picture(*got))
+        start(w)
+
+    def _chip_pictures(self, paths: list[Path], on_progress, cancel) -> None:
+        for p in paths:
+            if cancel.is_set():
+                return
+            try:
+                on_progress((p, qimage_of(self.library.views.picture(str(p), 2 * CHIP_SIDE))))
+            except Exception:  # noqa: BLE001 - a picture that cannot be shown keeps the file icon
+                continue
 
     def show_start_page(self) -> None:
         self.preview.hide()

@@ -22,6 +22,10 @@ class WriteCancelled(LibraryBusy):
     """The caller cancelled while waiting for the write lock."""
 
 
+class ExportFailed(LibraryError):
+    """A result could not be written where the user asked (nothing is left behind); the message says why."""
+
+
 class StoreError(RuntimeError):
     """The database cannot be opened or written; the message says why in plain words."""
 

@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from indexer.base.isolation import Direct, Guard
+
 T = TypeVar("T")
 
 
@@ -114,6 +116,7 @@ class BackgroundPass:
     cancel: threading.Event = dataclasses.field(default_factory=threading.Event)
     pause: threading.Event = dataclasses.field(default_factory=threading.Event)
     should_yield: Callable[[], bool] = lambda: False
+    guard: Guard = dataclasses.field(default_factory=Direct)  # how files are decoded (base/isolation.py)
 
     def _stopping(self) -> bool:
         """Between files: wait while paused; True when cancelled or asked to yield."""

@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     from_shell = argv is None
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
-    if from_shell and args.command in SUPERVISED:
+    if from_shell and (args.command, getattr(args, "model_command", None)) in SUPERVISED:
         if not value(Env.SUPERVISED):
             return _supervised(argv)
         _die_with_parent()
@@ -200,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     return rc
 
 
-SUPERVISED = frozenset({"index", "watch"})  # commands that decode files: a decoder's crash must not end them
+# Commands that decode files (a model switch's re-embedding too): a decoder's crash must not end them.
+SUPERVISED = frozenset({("index", None), ("watch", None), ("model", "use")})
 RESTARTS = 5  # a run ended by a crash is started again at most this many times (each sets one file aside)
 
 
@@ -221,7 +222,7 @@ def _supervised(argv: list[str]) -> int:
             rc = child.wait()
         if rc >= 0 or -rc in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
             return rc
-        print(f"glimpse: a file crashed a decoder (signal {-rc}); it is set aside and indexing goes on",
+        print(f"glimpse: a file crashed a decoder (signal {-rc}); it is set aside and the run goes on",
               file=sys.stderr, flush=True)
     return 2
 

@@ -2,12 +2,12 @@
 native crash (libjpeg, libtiff, FFmpeg...) that ends the whole process, not a Python error — is
 found after the crash and costs that file only.
 
-Why a journal and not a pool of decoding processes: a journal line is one ``write`` to a file
-opened for appending (no fsync: a crash of the process, unlike one of the machine, keeps what the
-kernel was given), so indexing pays nothing measurable; decoding in worker processes would cost
-the copy of every decoded picture between processes. After a crash the next run re-decodes only
-the files that were in flight, each in a child process (``probe``), and sets aside the one whose
-child dies of a signal.
+The CLI's guard (a supervised ``glimpse index``/``watch`` is started again after a crash,
+``cli/main.py``): a journal line is one ``write`` to a file opened for appending (no fsync: a crash
+of the process, unlike one of the machine, keeps what the kernel was given), so indexing pays 0.8 %
+(bench/bench_guards.py). After a crash the next run re-decodes only the files that were in flight,
+each in a worker process of its own (``base/isolation.py``), and sets aside the one that crashes it
+there. The app, which must not crash at all, decodes in worker processes instead (``Isolated``).
 """
 
 from __future__ import annotations
@@ -15,22 +15,22 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import signal
-import subprocess
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
-from indexer.base.config import VIDEO_EXTENSIONS
+from indexer.base.config import VIDEO_EXTENSIONS, Settings
+from indexer.base.isolation import Crashed, Isolated
 from indexer.base.paths import display
-from indexer.base.processes import own_command
-from indexer.indexing import probe
+from indexer.indexing.pictures import decode_pictures, decoder_of
 
 log = logging.getLogger(__name__)
 JOURNAL = "decoding.journal"
 PROBE_TIMEOUT_S = 300  # a file whose decoding hangs this long in the child is set aside too
+T = TypeVar("T")
 
 
 class InFlight:
@@ -40,6 +40,11 @@ class InFlight:
         self.path = folder / JOURNAL
         self._fd: int | None = None
         self._lock = threading.Lock()
+
+    def run(self, path: Path | str, fn: Callable[..., T], *args: Any) -> T:
+        """The ``Guard`` call (``base/isolation.py``): ``fn(path, *args)`` in this process, journalled."""
+        with self.decoding(str(path)):
+            return fn(path, *args)
 
     @contextmanager
     def decoding(self, path: str) -> Iterator[None]:
@@ -91,22 +96,14 @@ class InFlight:
 
 
 def crash_of(path: str, kind: str) -> str | None:
-    """Decode ``path`` in a child process: why it must be set aside (it crashed or hung the decoder), or None."""
-    command = own_command("indexer.indexing.probe", probe.FLAG)
+    """Decode ``path`` in a worker process: why it must be set aside (it crashed or hung the decoder), or None."""
+    worker = Isolated(1, timeout=PROBE_TIMEOUT_S)
     try:
-        done = subprocess.run([*command, kind, path], capture_output=True, timeout=PROBE_TIMEOUT_S, check=False)
-    except subprocess.TimeoutExpired:
-        return f"hung the {_decoder(kind)} (no answer in {PROBE_TIMEOUT_S} s); set aside"
-    except OSError:
+        worker.run(Path(path), decode_pictures, kind, Settings(), 256, 224, False, 1)
+    except Crashed as e:
+        return e.reason(decoder_of(kind))
+    except Exception:  # noqa: BLE001 - a Python error is indexing's to report, as usual; only a crash matters here
         return None
-    if done.returncode >= 0:
-        return None
-    try:
-        name = signal.Signals(-done.returncode).name
-    except ValueError:
-        name = f"signal {-done.returncode}"
-    return f"crashed the {_decoder(kind)} ({name}, signal {-done.returncode}); set aside until it changes"
-
-
-def _decoder(kind: str) -> str:
-    return "video decoder" if kind == "video" else "image decoder"
+    finally:
+        worker.close()
+    return None

@@ -18,7 +18,6 @@ keeping what was committed.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import queue
@@ -36,11 +35,11 @@ import numpy as np
 
 from indexer.ann.index import AnnIndex
 from indexer.base.config import Settings
+from indexer.base.isolation import Crashed, Direct, Guard
 from indexer.base.paths import display
 from indexer.base.progress import Phase, Progress, ProgressFn, hold, progress_at
 from indexer.indexing.embedding import encode_all, frame_vectors
-from indexer.indexing.inflight import InFlight
-from indexer.indexing.pictures import decode_pictures
+from indexer.indexing.pictures import decode_pictures, decoder_of
 from indexer.media.crawl import CrawlProblem, FileRef, walk
 from indexer.media.decode import DecodeError, quick_hash, reason_for
 from indexer.media.regions import Box
@@ -96,7 +95,7 @@ class Pipeline:
                  on_progress: ProgressFn | None = None, cancel: threading.Event | None = None,
                  pause: threading.Event | None = None, settle: float = 0.0, allow_mass_delete: bool = False,
                  also: tuple[tuple[str, Encoder], ...] = (), threaded: bool = True,
-                 inflight: InFlight | None = None) -> None:
+                 guard: Guard | None = None, set_aside: dict[str, str] | None = None) -> None:
         self.store, self.ann, self.embedder, self.settings = store, ann, embedder, settings
         # During a model switch: (model id, encoder) of the target, so new files are embedded
         # with both and never left out whichever model ends up active.
@@ -109,8 +108,8 @@ class Pipeline:
         self.settle = settle
         self.allow_mass_delete = allow_mass_delete
         self.problems: list[CrawlProblem] = []
-        self.inflight = inflight  # files being decoded, for the run after a decoder's crash
-        self.set_aside: dict[str, str] = {}  # path -> why (it crashed its decoder in an earlier run)
+        self.guard = guard or Direct()  # how a decoder is called: journalled or in a worker process (isolation.py)
+        self.set_aside = set_aside or {}  # path -> why (it crashed its decoder in an earlier run)
 
     # planning -------------------------------------------------------------------------
     def plan(self, roots: Iterable[RootRow]) -> tuple[list[tuple[FileRef, int]], list[FileRow], dict[str, Any]]:
@@ -154,8 +153,6 @@ class Pipeline:
     # running ----------------------------------------------------------------------------
     def run(self, roots: Iterable[RootRow]) -> IndexReport:
         t0 = time.monotonic()
-        if self.inflight is not None:
-            self.set_aside = self.inflight.after_a_crash()
         todo, gone, info = self.plan(roots)
         by_hash = {r.hash: r for r in gone if r.hash and r.status == "ok"}
         counts = {"added": 0, "updated": 0, "moved": 0, "errors": 0}
@@ -179,8 +176,6 @@ class Pipeline:
             self.ann.catch_up(self.store)  # keep what was committed before the failure searchable
             raise self._write_error
         removed = self._finish(gone, moved_ids, done, len(todo), counts["errors"])
-        if self.inflight is not None:
-            self.inflight.clear()  # a run that ended leaves no journal behind
         return IndexReport(counts["added"], counts["updated"], counts["moved"], removed, info["unchanged"],
                            counts["errors"] + len(self.problems), tuple(info["offline"]), tuple(info["held_back"]),
                            self.cancel.is_set(), time.monotonic() - t0, info["deferred"])
@@ -254,6 +249,9 @@ class Pipeline:
             self._prepare_file(prep, by_hash)
         except DecodeError as e:
             return self._failed(prep, str(e))
+        except Crashed as e:
+            log.warning("%s %s", display(str(ref.path)), e.reason(decoder_of(ref.kind)))
+            return self._failed(prep, e.reason(decoder_of(ref.kind)))
         except Exception as e:  # noqa: BLE001 - one odd file must never stop the others
             log.warning("cannot index %s", display(str(ref.path)), exc_info=True)
             return self._failed(prep, reason_for(e))
@@ -270,9 +268,8 @@ class Pipeline:
             prep.reuse_from = reuse
             return
         sizes = [self.embedder.image_size, *(e.image_size for _, e in self.also)]  # decoded once for all
-        with self.inflight.decoding(str(ref.path)) if self.inflight else contextlib.nullcontext():
-            pics = decode_pictures(ref.path, ref.kind, self.settings, max(sizes), min(sizes), self.settings.regions,
-                                   video_workers=max(1, self.settings.decode_workers))
+        pics = self.guard.run(ref.path, decode_pictures, ref.kind, self.settings, max(sizes), min(sizes),
+                              self.settings.regions, max(1, self.settings.decode_workers))
         if pics.video is not None:
             record.set(width=pics.video.width, height=pics.video.height, duration=pics.video.duration)
         if pics.meta is not None:

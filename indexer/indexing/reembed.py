@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,7 +20,7 @@ import numpy as np
 from indexer.base.config import Settings
 from indexer.base.progress import BackgroundPass, Phase
 from indexer.indexing.embedding import encode_all, frame_vectors
-from indexer.indexing.pictures import decode_pictures
+from indexer.indexing.pictures import decode_pictures, decoded_or_set_aside
 from indexer.media.decode import reason_for
 from indexer.media.regions import Box
 from indexer.model.encoder import Encoder
@@ -79,7 +78,10 @@ class ReembedPass(BackgroundPass):
         """One file, decoded once for the target model; None if it cannot be read now."""
         try:
             size = self.embedder.image_size
-            pics = decode_pictures(Path(row.path), row.kind, self.settings, size, size, self.settings.regions)
+            pics = decoded_or_set_aside(self.guard, self.store, row, decode_pictures, row.kind, self.settings, size,
+                                        size, self.settings.regions)
+            if pics is None:
+                return None
             return _Decoded(row, [self.embedder.preprocess(im) for im in pics.images], pics.ts,
                             row.duration if row.kind == "video" else None, pics.boxes, pics.regions)
         except Exception as e:  # noqa: BLE001 - one file's problem never stops the switch

@@ -13,13 +13,12 @@ import dataclasses
 import logging
 import math
 import time
-from pathlib import Path
 from typing import Any
 
 from indexer.base.config import Settings
 from indexer.base.progress import BackgroundPass, Phase
 from indexer.indexing.embedding import encode_all
-from indexer.indexing.pictures import decode_pictures
+from indexer.indexing.pictures import decode_pictures, decoded_or_set_aside
 from indexer.media import regions
 from indexer.media.decode import reason_for
 from indexer.model.encoder import Encoder
@@ -75,7 +74,10 @@ class RegionPass(BackgroundPass):
         """One photo's regions, preprocessed; None if it cannot be read now."""
         try:
             size = self.embedder.image_size
-            pics = decode_pictures(Path(row.path), "photo", self.settings, size, size, regions=True)
+            pics = decoded_or_set_aside(self.guard, self.store, row, decode_pictures, "photo", self.settings, size, size,
+                                        True)
+            if pics is None:
+                return None
             return _Cropped(row, pics.boxes[1:], [self.embedder.preprocess(im) for im in pics.images[1:]])
         except Exception as e:  # noqa: BLE001 - one file's problem never stops the pass
             log.info("regions: %s: %s", row.path, reason_for(e))

@@ -13,11 +13,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from pathlib import Path
 
 import numpy as np
 
 from indexer.base.progress import BackgroundPass, Phase
+from indexer.indexing.pictures import decoded_or_set_aside
 from indexer.media.decode import load_image, reason_for
 from indexer.media.ocr import MAX_SIDE, TextLine, TextReader
 from indexer.media.video import frames_at
@@ -83,16 +83,21 @@ class TextPass(BackgroundPass):
         try:
             if row.kind == "video":
                 return self._read_video(row)
-            return self.reader.read(load_image(Path(row.path), MAX_SIDE * 3 // 4).image)
+            decoded = decoded_or_set_aside(self.guard, self.store, row, load_image, MAX_SIDE * 3 // 4)
+            return None if decoded is None else self.reader.read(decoded.image)
         except Exception as e:  # noqa: BLE001 - one file's problem never stops the pass
             log.info("text pass: %s: %s", row.path, reason_for(e))
             return None
 
-    def _read_video(self, row: FileRow) -> list[TextLine]:
+    def _read_video(self, row: FileRow) -> list[TextLine] | None:
         """The video's sampled frames that look different from the last one read (``keyframes``),
         read like photos; a line seen again in a later frame is kept once, at its first time."""
         out: dict[str, TextLine] = {}
-        for frame in frames_at(Path(row.path), keyframes(self.store.vectors_of(row.id)), MAX_SIDE * 3 // 4):
+        frames = decoded_or_set_aside(self.guard, self.store, row, frames_at, keyframes(self.store.vectors_of(row.id)),
+                                      MAX_SIDE * 3 // 4)
+        if frames is None:
+            return None
+        for frame in frames:
             for line in self.reader.read(frame.image, frame.ts):
                 out.setdefault(line.text.casefold(), line)
         return list(out.values())

@@ -17,6 +17,8 @@ from indexer.ann.index import AnnIndex
 from indexer.base import atomic
 from indexer.base.config import Settings
 from indexer.base.errors import ModelMismatch
+from indexer.base.isolation import Direct, Guard, Isolated
+from indexer.indexing.inflight import InFlight
 from indexer.indexing.switching import ModelRecords
 from indexer.model.encoder import Encoder
 from indexer.store.database import Store
@@ -29,7 +31,7 @@ class Core:
     """A library's shared state. ``generation`` changes whenever the model or the settings do, so
     the parts that cache something made from them (the searcher) know to make it again."""
 
-    def __init__(self, folder: Path, settings: Settings) -> None:
+    def __init__(self, folder: Path, settings: Settings, isolated: bool = False) -> None:
         self.folder = folder
         self.settings = settings
         self.store = Store(folder / "library.db")
@@ -42,6 +44,26 @@ class Core:
         self._embedder: Encoder | None = None
         self._target: Encoder | None = None  # a switch's target model, loaded by its first use
         self._ann: AnnIndex | None = None
+        # How files are decoded (base/isolation.py): the passes journalled (the CLI, started again after a
+        # crash) or in worker processes (the app); thumbnails, previews and example pictures likewise.
+        self.inflight = InFlight(folder)
+        decoders = ("indexer.indexing.pictures", "indexer.media.thumbs")
+        self.guard: Guard = Isolated(settings.decode_workers, preload=decoders) if isolated else self.inflight
+        self.looks: Guard = Isolated(2, preload=decoders) if isolated else Direct()  # two: thumbnails come in two threads
+
+    def recover(self) -> dict[str, str]:
+        """Under the write lock, before a pass: the files a crashed run was decoding that crash their decoder
+        again (in a worker), set aside — known ones as error rows now, new ones by the pipeline (the dict)."""
+        crashed = self.inflight.after_a_crash()
+        for path, why in crashed.items():
+            row = self.store.file(path)
+            if row is not None:
+                self.store.set_aside(row.id, why)
+        return crashed
+
+    def close_guards(self) -> None:
+        for guard in (self.guard, self.looks, self.inflight):
+            guard.close()
 
     def start_with(self, settings: Settings, saved: Settings) -> None:
         """The settings this process opens the library with; those that differ from the saved ones are
@@ -68,6 +90,12 @@ class Core:
                 return self._embedder
             emb = self.load_encoder(self.settings.model)
             recorded = self.model_id
+            spec = self.store.get_meta("model_spec")
+            if recorded not in (None, emb.id) and spec and spec != self.settings.model and not self._unsaved:
+                # another process's switch flipped after this one read its settings: the library's model it is
+                with self.lock:
+                    self.settings = self.settings.replace(model=spec)
+                emb = self.load_encoder(self.settings.model)
             if recorded is None:
                 self.store.switch_active(emb.id, {"model": emb.id, "dim": str(emb.dim),
                                                   "model_spec": self.settings.model}, ())

@@ -17,7 +17,6 @@ from indexer.base.config import Settings, default_library_dir, prepare_library_f
 from indexer.base.errors import LibraryBusy, LibraryError
 from indexer.base.paths import display
 from indexer.base.progress import AfterPass, Phase, ProgressFn
-from indexer.indexing.inflight import InFlight
 from indexer.indexing.pipeline import IndexReport, Pipeline
 from indexer.indexing.region_pass import RegionPass, RegionReport
 from indexer.indexing.status import Status, library_status
@@ -25,6 +24,7 @@ from indexer.indexing.text_pass import TextPass, TextReport
 from indexer.library.core import Core
 from indexer.library.searching import LibrarySearch
 from indexer.library.switch import ModelSwitch
+from indexer.library.views import Views
 from indexer.model.encoder import Encoder
 from indexer.search.query import Query
 from indexer.search.rank import Hit
@@ -36,18 +36,21 @@ from indexer.store.database import FileRow, RootRow, TextRow
 class Library:
     """A Glimpse library on disk. Thread-safe; close it when done."""
 
-    def __init__(self, folder: Path, settings: Settings) -> None:
-        self._core = core = Core(folder, settings)
+    def __init__(self, folder: Path, settings: Settings, isolated: bool = False) -> None:
+        self._core = core = Core(folder, settings, isolated)
         self.folder, self.store, self.writing = folder, core.store, core.writing
         self.searching = LibrarySearch(core)  # searches beyond ``search``: by vector, similar, duplicates
         self.switch = ModelSwitch(core)  # changing the model while search keeps working
         self.searches = Searches(self.store, self.search)  # recent and saved searches (search/saved.py)
+        self.views = Views(folder, self.store, core.looks)  # thumbnails and preview pictures
         self._reader = None  # the OCR models, loaded by the first text pass
-        self._inflight = InFlight(folder)  # files being decoded: a decoder's crash costs that file only
 
     @classmethod
-    def open(cls, folder: Path | str | None = None, **overrides: object) -> Library:
+    def open(cls, folder: Path | str | None = None, isolated: bool = False, **overrides: object) -> Library:
         """Open (creating if needed) the library in ``folder`` (default: the user's).
+
+        ``isolated`` decodes files in worker processes (``base/isolation.py``): a process that must not
+        die of a file — the app — uses it; the CLI journals instead and is started again after a crash.
 
         ``overrides`` change settings (e.g. ``model=...``). They are saved with the library
         only once the model they name has loaded and matches the library's vectors: a
@@ -67,7 +70,7 @@ class Library:
         if not settings_file.exists():
             atomic.write_text(settings_file, saved.to_json())
         settings = saved.replace(**{k: v for k, v in overrides.items() if v is not None})
-        lib = cls(folder, settings)
+        lib = cls(folder, settings, isolated)
         active = lib.store.get_meta("model_spec")
         if active and overrides.get("model") is None and saved.model != active:
             # a switch flipped the model but the process ended before settings.json said so
@@ -88,7 +91,7 @@ class Library:
                     ann.save()
             except LibraryBusy:
                 pass  # the writer saves its own, newer index
-        self._inflight.close()
+        self._core.close_guards()
         with self._core.lock:
             self.store.close()
 
@@ -186,9 +189,12 @@ class Library:
             roots = wanted or self.store.roots()
             ann = self.ann
             ann.catch_up(self.store)  # another process may have written since we opened
+            set_aside = self._core.recover()  # a file that crashed an earlier run: an error row
             pipe = Pipeline(self.store, ann, self.embedder, self.settings, on_progress, cancel, pause, settle,
-                            allow_mass_delete, self.switch.encoders_for_indexing(), inflight=self._inflight)
+                            allow_mass_delete, self.switch.encoders_for_indexing(), guard=self._core.guard,
+                            set_aside=set_aside)
             report = pipe.run(roots)
+            self._core.inflight.clear()  # a run that ended leaves no journal behind
             for prob in pipe.problems:
                 self.store.put_problem(str(prob.path), prob.reason)
         return report
@@ -217,7 +223,9 @@ class Library:
             return RegionReport()
         with self.writing(wait, cancel):
             self._core.follow()
-            return RegionPass(store=self.store, embedder=self.embedder, settings=self.settings, on_progress=on_progress,
+            self._core.recover()
+            return RegionPass(store=self.store, embedder=self.embedder, settings=self.settings, guard=self._core.guard,
+                              on_progress=on_progress,
                               cancel=cancel or threading.Event(), pause=pause or threading.Event(),
                               should_yield=should_yield).run()
 
@@ -237,9 +245,11 @@ class Library:
         from indexer.media.ocr import TextReader, reader_version
 
         with self.writing(wait, cancel):  # one writer: the OCR models are loaded once, outside the library lock
+            self._core.recover()
             if self._reader is None:
                 self._reader = TextReader(self.settings.threads)
             return TextPass(store=self.store, reader=self._reader, reader_id=reader_version(), kinds=self.text_kinds(),
+                            guard=self._core.guard,
                             on_progress=on_progress, cancel=cancel or threading.Event(),
                             pause=pause or threading.Event(), should_yield=should_yield).run()
 
@@ -281,11 +291,3 @@ class Library:
         """Mark failed files for another attempt on the next ``index()``."""
         with self.writing(wait, cancel):
             return self.store.mark_errors_for_retry()
-
-    def thumbnail(self, hit: Hit) -> Path:
-        """A cached JPEG thumbnail of a photo, or the poster frame of a video moment."""
-        from indexer.media.thumbs import make_thumbnail, thumb_path
-
-        row = self.store.file(hit.path)
-        ts = hit.timestamp if hit.kind == "video" else None
-        return make_thumbnail(hit.path, ts, thumb_path(self.folder / "thumbs", hit.path, row.mtime if row else None, ts))

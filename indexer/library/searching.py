@@ -43,7 +43,7 @@ class LibrarySearch:
                     continue
                 if self._searcher is None or self._made_at != generation:
                     self._searcher = Searcher(core.store, embedder, ann, lambda: core.settings, self._keep_bar,
-                                              self._bank_texts)
+                                              self._bank_texts, core.looks)
                     self._made_at = generation
                 return self._searcher
 

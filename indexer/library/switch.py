@@ -71,8 +71,10 @@ class ModelSwitch:
             target = core.models.target
             if target is None:
                 return None
+            core.recover()
             report = ReembedPass(store=core.store, embedder=core.target_embedder(), model=target,
-                                 settings=core.settings, on_progress=on_progress, cancel=cancel or threading.Event(),
+                                 settings=core.settings, guard=core.guard, on_progress=on_progress,
+                                 cancel=cancel or threading.Event(),
                                  pause=pause or threading.Event(), should_yield=should_yield).run()
             if report.remaining == 0 and not report.cancelled:
                 self._flip(target)

@@ -110,6 +110,14 @@ def load_image(path: Path, target: int = 256) -> Decoded:
         raise DecodeError(reason_for(e)) from e
 
 
+def picture(path: Path, max_side: int) -> Image.Image:
+    """The picture upright, at most ``max_side`` px on its long side (a preview: never a full 12 MP
+    decode where the JPEG decoder can scale while reading)."""
+    img = load_image(Path(path), max(1, max_side // 2)).image
+    img.thumbnail((max_side, max_side))
+    return img
+
+
 def limit_aspect(img: Image.Image, max_aspect: float = MAX_ASPECT) -> Image.Image:
     """The central part of a very elongated picture, at most ``max_aspect``:1.
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from indexer.base import atomic
+from indexer.base.errors import ExportFailed
 from indexer.base.progress import Phase, Progress, ProgressFn
 from indexer.media.video import frame_at, open_video
 
@@ -77,14 +78,20 @@ def clip(video: str, start: float, end: float, dest: Path,
         cap.set(cv2.CAP_PROP_POS_MSEC, begin * 1000)
         with atomic.new_file(dest, f"{Path(video).stem} {_stamp(begin)}-{_stamp(stop)}.mp4") as out:
             writer = cv2.VideoWriter(str(out.tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (info.width, info.height))
+            written = 0
             try:
+                if not writer.isOpened():  # no MP4 encoder in this OpenCV, or a size it refuses
+                    raise ExportFailed(f"this system cannot write an MP4 of {info.width}x{info.height} video")
                 for _ in range(max(1, round((stop - begin) * fps))):
                     ok, frame = cap.read()
                     if not ok or should_stop():
                         break
                     writer.write(frame)
+                    written += 1
             finally:
                 writer.release()
+            if not written:  # the half-made file goes with the error (atomic.new_file removes it)
+                raise ExportFailed(f"no frame from {_stamp(begin)} on could be read from the video")
         return out.path
     finally:
         cap.release()

@@ -21,10 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from indexer.base.filters import Filters
+from indexer.base.isolation import Crashed, Direct, Guard
 from indexer.media.decode import DecodeError, load_image
 from indexer.model.encoder import Encoder
 
 DEFAULT_NEGATIVE_WEIGHT = 0.5
+DIRECT: Guard = Direct()  # example pictures decoded in this process unless a caller guards them
 METHODS = ("fusion", "pdv")
 DEFAULT_METHOD = "fusion"
 
@@ -112,8 +114,17 @@ def encode_texts(embedder: Encoder, texts: Sequence[str], templates: Sequence[st
     return means / np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
 
 
-def encode_image_files(embedder: Encoder, paths: Sequence[Path | str]) -> list[np.ndarray]:
-    return list(embedder.encode_images([example_image(Path(p), embedder.image_size) for p in paths]))
+def encode_image_files(embedder: Encoder, paths: Sequence[Path | str], guard: Guard) -> list[np.ndarray]:
+    """Example pictures embedded, each decoded under ``guard`` (in the app: in a worker process)."""
+    return list(embedder.encode_images([guarded_example(guard, Path(p), embedder.image_size) for p in paths]))
+
+
+def guarded_example(guard: Guard, path: Path, size: int):
+    """``example_image`` under ``guard``: a picture that crashes its decoder is an error like any other."""
+    try:
+        return guard.run(path, example_image, size)
+    except Crashed as e:
+        raise ValueError(f"cannot use {path} as an example: it {e.reason(set_aside=False)}") from e
 
 
 def example_image(path: Path, size: int):
@@ -179,22 +190,23 @@ class QueryVector:
 
 def query_vector(q: Query, embedder: Encoder, templates: Sequence[str],
                  caption_bank: tuple[Sequence[str], np.ndarray] | None = None,
-                 spread: Callable[[np.ndarray], float] | None = None) -> np.ndarray:
+                 spread: Callable[[np.ndarray], float] | None = None, guard: Guard = DIRECT) -> np.ndarray:
     """The single unit vector a query searches with."""
-    return query_parts(q, embedder, templates, caption_bank, spread).vec
+    return query_parts(q, embedder, templates, caption_bank, spread, guard).vec
 
 
 def query_parts(q: Query, embedder: Encoder, templates: Sequence[str],
                 caption_bank: tuple[Sequence[str], np.ndarray] | None = None,
-                spread: Callable[[np.ndarray], float] | None = None) -> QueryVector:
-    """``query_vector`` with a composed query's weighted image and words parts."""
+                spread: Callable[[np.ndarray], float] | None = None, guard: Guard = DIRECT) -> QueryVector:
+    """``query_vector`` with a composed query's weighted image and words parts; example pictures are
+    decoded under ``guard``."""
     if q.is_empty():
         raise ValueError("empty query: give some text, an image, or both")
     img = txt = None
     parts: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
     if q.images:
         files, weights = zip(*(weighted(p) for p in q.images), strict=True)
-        img = _weighted_mean(encode_image_files(embedder, files), weights)
+        img = _weighted_mean(encode_image_files(embedder, files, guard), weights)
     texts = ([(q.text.strip(), 1.0)] if q.text and q.text.strip() else []) + [weighted(t) for t in q.also]
     if texts:
         txt = _weighted_mean([encode_text(embedder, t, templates) for t, _ in texts], [w for _, w in texts])
@@ -216,5 +228,5 @@ def query_parts(q: Query, embedder: Encoder, templates: Sequence[str],
         vec = vec - w * encode_text(embedder, text, templates)
     for p in q.minus_images:
         path, w = weighted(p, DEFAULT_NEGATIVE_WEIGHT)
-        vec = vec - w * encode_image_files(embedder, [path])[0]
+        vec = vec - w * encode_image_files(embedder, [path], guard)[0]
     return QueryVector(unit(vec), *parts)

@@ -20,8 +20,9 @@ import numpy as np
 
 from indexer.ann.index import AnnIndex
 from indexer.base.config import Settings
+from indexer.base.isolation import Guard
 from indexer.model.encoder import Encoder
-from indexer.search.query import Query, QueryVector, encode_texts, query_parts, weighted
+from indexer.search.query import DIRECT, Query, QueryVector, encode_texts, query_parts, weighted
 from indexer.search.rank import GalleryStats, Hit, SearchOptions, search_vector
 from indexer.search.relevance import NonsenseBar
 from indexer.search.words import line_in_moment, parse, phrase_matches, text_hits, with_text, word_matches
@@ -48,8 +49,10 @@ class Searcher:
     """Searches with one model; thread-safe."""
 
     def __init__(self, store: Store, encoder: Encoder, ann: AnnIndex, settings: Callable[[], Settings],
-                 save_bar: Callable[[str], None], bank_texts: tuple[str, ...] | None = None) -> None:
+                 save_bar: Callable[[str], None], bank_texts: tuple[str, ...] | None = None,
+                 guard: Guard = DIRECT) -> None:
         self.store, self.encoder, self.ann = store, encoder, ann
+        self.guard = guard  # how example pictures are decoded (in the app: in a worker process)
         self._settings = settings  # the library's, read at each search (a cutoff may change meanwhile)
         self._save_bar = save_bar  # keeps the nonsense bar in the library for the next process
         self._bank_texts = bank_texts
@@ -78,7 +81,7 @@ class Searcher:
 
     def _query_parts(self, query: Query) -> QueryVector:
         bank = self.query_bank() if query.method == "pdv" and query.images and query.text else None
-        return query_parts(query, self.encoder, self.settings.templates, bank, self._spread())
+        return query_parts(query, self.encoder, self.settings.templates, bank, self._spread(), self.guard)
 
     def _share(self, parts: QueryVector) -> Callable[[np.ndarray], float | None] | None:
         """A composed query: how much of a matched vector's score the example image gave, against

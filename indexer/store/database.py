@@ -255,6 +255,14 @@ class Store(VectorTables, TextTables):
                 raise
             self.db.execute("RELEASE one_file")
 
+    def set_aside(self, file_id: int, reason: str) -> None:
+        """A known file that crashed its decoder in a pass: an error row (its vectors and words dropped),
+        tried again once it changes or the errors are retried."""
+        with self.transaction():
+            self.db.execute("UPDATE files SET status = 'error', error = ? WHERE id = ?", [reason, file_id])
+            self._drop_vectors_of([file_id])
+            self._drop_text_of([file_id])
+
     def mark_errors_for_retry(self) -> int:
         """Failed files get another attempt on the next indexing run."""
         with self.transaction():

@@ -18,30 +18,13 @@ from pathlib import Path
 import pytest
 
 from indexer import Library, Query
+from indexer.base.isolation import Crashed
 from indexer.indexing.inflight import JOURNAL
 from tests import world
 from tests.conftest import MODEL_SPEC
+from tests.crashing import HOOK, MARK
 
 REPO = Path(__file__).resolve().parents[2]
-MARK = b"GLIMPSE-TEST-CRASH"
-HOOK = f'''
-import ctypes
-from pathlib import Path
-
-from PIL import Image
-
-_open = Image.open
-
-
-def _crashing_open(fp, *args, **kwargs):
-    name = fp if isinstance(fp, (str, Path)) else getattr(fp, "name", None)
-    if name is not None and {MARK!r} in Path(name).read_bytes()[-64:]:
-        ctypes.string_at(0)  # a segmentation fault inside decoding, as a decoder's bug gives
-    return _open(fp, *args, **kwargs)
-
-
-Image.open = _crashing_open
-'''
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="signals")
 
@@ -89,3 +72,69 @@ def test_a_file_that_crashes_its_decoder_costs_that_file_only(tmp_path: Path, cr
     con = sqlite3.connect(lib / "library.db")
     assert con.execute("SELECT COUNT(*) FROM files WHERE status = 'error'").fetchone()[0] == 1  # recorded once
     con.close()
+
+
+# The app's way (Library.open(isolated=True)): files are decoded in worker processes, so a crash costs a
+# worker, never this process. The hook is put on the workers' path only: this process decodes safely.
+B_MODEL = f"local-dir:{REPO / 'tests' / 'assets' / 'tiny-clip-gap'}"
+
+
+@pytest.fixture
+def indexed_then_crashing(tmp_path: Path, crashing, monkeypatch):
+    """The 30 photos indexed while nothing crashed (then the marked one starts to), and the library's folder."""
+    items, bad, env = crashing
+    lib = tmp_path / "lib"
+    with Library.open(lib, model=MODEL_SPEC, read_text=False, batch_size=4) as made:
+        assert made.index([items[0].path.parent]).errors == 0
+    monkeypatch.setenv("PYTHONPATH", env["PYTHONPATH"])  # from now on the workers crash on the marked file
+    return items, bad, lib
+
+
+def test_in_the_app_a_crashing_file_costs_a_worker_and_is_set_aside(tmp_path: Path, crashing, monkeypatch) -> None:
+    items, bad, env = crashing
+    monkeypatch.setenv("PYTHONPATH", env["PYTHONPATH"])
+    with Library.open(tmp_path / "lib", isolated=True, model=MODEL_SPEC, read_text=False, batch_size=4) as lib:
+        report = lib.index([items[0].path.parent])
+        assert (report.added, report.errors) == (29, 1)
+        errors = {row.path: row.error for row in lib.errors()}
+        assert list(errors) == [str(bad)] and "crashed the image decoder (SIGSEGV, signal 11)" in errors[str(bad)]
+        assert lib.index().errors == 0  # not tried again while it is unchanged
+        assert [row.path for row in lib.errors()] == [str(bad)]
+
+
+def test_thumbnails_previews_and_examples_survive_a_crashing_file(indexed_then_crashing) -> None:
+    items, bad, folder = indexed_then_crashing
+    with Library.open(folder, isolated=True) as lib:
+        hits = lib.search(Query(world.caption(items[7].scene), min_score=0.0, limit=30))
+        mine = next(h for h in hits if h.path == str(bad))
+        other = next(h for h in hits if h.path != str(bad))
+        with pytest.raises(Crashed, match="SIGSEGV"):
+            lib.views.thumbnail(mine)
+        with pytest.raises(Crashed, match="SIGSEGV"):
+            lib.views.picture(str(bad), 800)
+        assert lib.views.thumbnail(other).exists() and lib.views.picture(other.path, 64).size[0] <= 64
+        with pytest.raises(ValueError, match=r"crashed the image decoder \(SIGSEGV"):
+            lib.search(Query(images=(str(bad),)))  # "More like this" on it: an error, not a dead app
+        assert lib.search(Query(images=(other.path,), limit=3, min_score=0.0))  # a good example still works
+
+
+def test_the_passes_after_indexing_set_a_crashing_file_aside(indexed_then_crashing) -> None:
+    items, bad, folder = indexed_then_crashing
+    with Library.open(folder, isolated=True, read_text=True) as lib:
+        text = lib.read_text()
+        assert text.failed == 1 and text.read == 29
+        assert {row.path: row.error for row in lib.errors()}.keys() == {str(bad)}
+        assert "crashed the image decoder" in lib.errors()[0].error
+        assert lib.status().photos == 29  # its vectors went with it: it is not found until it changes
+
+
+def test_a_model_switch_finishes_past_a_crashing_file(indexed_then_crashing) -> None:
+    items, bad, folder = indexed_then_crashing
+    with Library.open(folder, isolated=True) as lib:
+        lib.change_model(B_MODEL)
+        report = lib.switch.reembed()
+        assert report.failed == 1 and report.remaining == 0
+        assert lib.model_id is not None and "tiny-clip-gap" in lib.settings.model  # the switch flipped
+        assert [row.path for row in lib.errors()] == [str(bad)]
+        good = items[3]
+        assert lib.search(Query(world.caption(good.scene), min_score=0.0, limit=30))

@@ -7,7 +7,10 @@ import random
 import threading
 from pathlib import Path
 
+import pytest
+
 from indexer import clip, copy_files, still
+from indexer.base.errors import ExportFailed
 from indexer.media.video import open_video
 from tests import world
 
@@ -49,5 +52,9 @@ def test_a_moment_as_a_clip_and_as_a_still(tmp_path: Path) -> None:
     assert abs(info.duration - (moment.end - moment.start + 2.0)) <= 0.3 and (info.width, info.height) == (160, 120)
     again = clip(str(tmp_path / "v.mp4"), moment.start, moment.end, tmp_path / "out")
     assert again != out and again.exists()  # never overwritten
+    past = truth[-1].end + 30  # a moment the video does not reach: an error, and no file left behind
+    with pytest.raises(ExportFailed, match="no frame from"):
+        clip(str(tmp_path / "v.mp4"), past, past + 2, tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted([out.name, again.name])
     pic = still(str(tmp_path / "v.mp4"), moment.start + 1.0, tmp_path / "out")
     assert pic.suffix == ".jpg" and pic.stat().st_size > 0 and "@ 0m05s" in pic.name

@@ -151,7 +151,7 @@ def test_glimpse_never_writes_into_photo_folders(tmp_path: Path) -> None:
     with Library.open(tmp_path / "lib", model=MODEL_SPEC) as lib:
         lib.index([root])
         for h in lib.search(Query("a red star", limit=5, min_score=0)):
-            lib.thumbnail(h)
+            lib.views.thumbnail(h)
         lib.searching.duplicates()
     after = {p: p.stat().st_mtime_ns for p in root.rglob("*")}
     assert before == after
@@ -184,7 +184,7 @@ def test_doctor_finds_and_repairs_damage(tmp_path: Path, capsys) -> None:
         lib.index([root])
         hits = lib.search(Query("a blue square", limit=3, min_score=0))
         for h in hits:
-            lib.thumbnail(h)
+            lib.views.thumbnail(h)
         assert check(lib) == []
         # damage: an index entry whose vector is gone, a vector whose file is gone, a stray thumbnail
         vid = next(iter(lib.store.vector_ids()))

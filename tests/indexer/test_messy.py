@@ -59,7 +59,7 @@ def test_a_name_that_is_not_utf8_is_indexed_found_shown_renamed_and_tracked(caps
         report = library.index()
         assert report.moved == 1 and report.errors == 0
         assert library.store.file(str(renamed)).id == row.id and library.store.file(str(odd)) is None
-        assert library.thumbnail(library.search(Query(world.caption(scenes[0]), limit=1, min_score=0))[0]).exists()
+        assert library.views.thumbnail(library.search(Query(world.caption(scenes[0]), limit=1, min_score=0))[0]).exists()
         # the watcher picks up a new such file and a deletion
         w = Watcher(library, poll_interval=0.5, use_events=True, settle=0.3).start()
         try:

@@ -193,3 +193,36 @@ def test_a_search_behind_a_busy_resident_runs_in_its_own_process_at_once(library
         assert time.monotonic() - t0 < 10  # ...and not after a long wait (READY_TIMEOUT, 1 s)
     found = shell_search(library, tmp_path, "a red star", "-n", "1", linger="120")
     assert found.returncode == 0 and found.stdout.strip()  # and the resident answers again after
+
+
+def test_the_resident_answers_in_the_clients_time_zone(tmp_path: Path, capfd, monkeypatch) -> None:
+    """Photos from 23:30 UTC on 31 January: January in London, February in Tokyo. A resident started in
+    one zone groups them by month in the zone of the `glimpse search` that asks, as a fresh process would."""
+    import datetime as dt
+    import time
+
+    items = world.write_corpus(tmp_path / "photos", world.distinct_scenes(random.Random(5), 4), seed=5)
+    edge = dt.datetime(2024, 1, 31, 23, 30, tzinfo=dt.UTC).timestamp()
+    for item in items:
+        os.utime(item.path, (edge, edge))
+    lib = tmp_path / "lib"
+    assert main(["--library", str(lib), "--model", MODEL_SPEC, "index", str(tmp_path / "photos"), "-q",
+                 "--no-text"]) == 0
+    words = ("a red star", "--sort", "newest", "--min-score", "0")
+    try:
+        monkeypatch.setenv("TZ", "Europe/London")
+        first = shell_search(lib, tmp_path, *words, linger="60")
+        assert first.returncode == 0 and "January 2024" in first.stdout.decode(), first.stderr
+        path = resident.socket_path(lib)
+        assert wait_until(lambda: path is not None and path.exists() and resident._alive(path), timeout=120)
+        monkeypatch.setenv("TZ", "Asia/Tokyo")
+        time.tzset()
+        capfd.readouterr()
+        rc, out, _ = ask(lib, capfd, *words)
+        fresh = shell_search(lib, tmp_path, *words, linger="0")
+        assert rc == 0 and "February 2024" in out and "January 2024" not in out
+        assert out == fresh.stdout.decode()
+    finally:
+        resident.stop(lib)
+        monkeypatch.undo()
+        time.tzset()

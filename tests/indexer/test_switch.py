@@ -255,3 +255,22 @@ def test_a_watcher_in_another_process_follows_a_model_switch(tmp_path: Path) -> 
         assert lib.model_id == b_id
         hits = lib.search(Query(images=(str(new.path),), limit=1, min_score=0.0))
         assert [h.path for h in hits] == [str(added)]
+
+
+def test_a_library_opened_before_another_switch_flipped_loads_the_new_model(tmp_path: Path) -> None:
+    """A process that read the library's settings just before another's switch flipped (the long soak,
+    bench/bench_soak.py, saw `glimpse search` fail so, 3 times in 160) loads the library's model: B."""
+    photos = tmp_path / "photos"
+    world.write_corpus(photos, world.distinct_scenes(random.Random(63), 6), seed=63)
+    fresh(tmp_path / "lib", photos, A).close()
+    early = Library.open(tmp_path / "lib")  # settings read: model A; nothing loaded yet
+    try:
+        with Library.open(tmp_path / "lib") as other:
+            other.change_model(B)
+            other.switch.reembed()
+            b_id = other.model_id
+        assert early.embedder.id == b_id  # not "this library uses model B, not A"
+        assert early.settings.model == B
+        assert early.search(Query("a red star", min_score=0.0, limit=3))
+    finally:
+        early.close()
