@@ -1,7 +1,7 @@
 """`glimpse search` wall time from the shell at 100,000 items with MobileCLIP2-S0's architecture.
 
 The library is real (a Glimpse store and ANN index, opened by the CLI as a user's would be);
-its 100,000 vectors are synthetic (``bench_query.clustered``: CLIP-like clusters) and the
+its 100,000 vectors are synthetic (``bench/vectors.clustered``: CLIP-like clusters) and the
 model has random weights, which measure speed faithfully. Every query is new words (no
 cache helps). Baseline in the same run: what an rclip-style tool does per query (import
 torch and open_clip, build the model, encode the text, one matrix product over the stored
@@ -22,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.bench_query import clustered, insert_photos
+from bench.bench_query import insert_photos
 from bench.bench_video import random_mobileclip_dir
 from bench.common import ROOT, report, table
+from bench.vectors import clustered
 from indexer.cli import resident
 from indexer.cli.resident import LINGER
 

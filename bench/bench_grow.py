@@ -6,7 +6,7 @@ rebuilds the index: the writer builds the new one beside the graph and swaps it 
 searches go on. Same run, same data, baseline: the same rebuild done holding the index's
 lock, as Glimpse did before, so every search waits for it.
 
-A library of PROJECT_MIN - 1,000 clustered CLIP-like vectors (``bench_query.clustered``) is
+A library of PROJECT_MIN - 1,000 clustered CLIP-like vectors (``bench/vectors.clustered``) is
 indexed as a graph; 2,000 more are committed and added to the graph, then the writer catches up
 (which rebuilds) while another thread searches one query after another.
 """
@@ -22,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.bench_query import build, clustered, insert_photos
+from bench.bench_query import build, insert_photos
 from bench.common import report, table
+from bench.vectors import clustered
 
 
 def searching_during(ann, queries: np.ndarray, work: Callable[[], None]) -> tuple[float, list[float]]:

@@ -21,28 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import report, table
+from bench.vectors import LABELS, make, spectrum
 from indexer.ann.index import EF_CONSTRUCTION, M
 from indexer.ann.inverted_file import LIST_SIZE
 from indexer.ann.projection import PROJECT_MIN, RERANK
 
 DIM = 512
-
-
-_PROJ = np.random.default_rng(42).normal(size=(32, DIM)).astype(np.float32)
-
-
-def clustered(n: int, rng: np.random.Generator, centers: int = 2000) -> np.ndarray:
-    """Unit vectors with CLIP-like structure: clusters in a 32-d latent space mapped into 512-d.
-
-    (Isotropic 512-d noise, tried first, has no meaningful nearest neighbours: every
-    point is almost equally far from all others, which no real embedding looks like.)
-    """
-    c = rng.normal(size=(centers, 32)).astype(np.float32)
-    z = c[rng.integers(0, centers, n)] + 0.5 * rng.normal(size=(n, 32)).astype(np.float32)
-    x = z @ _PROJ + 0.05 * rng.normal(size=(n, DIM)).astype(np.float32) * np.sqrt(32 / DIM) * 8
-    # float32 as the store holds them: NumPy 2 promotes the float64 scalar above, and a 4 GB float64
-    # array at 1M made the exact scan, and the cold searches after it, slower than the app's
-    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
 def rss_mb() -> float:
@@ -86,6 +70,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--vectors", default="clustered,power-law", help="generators (bench/vectors.py), comma-separated")
     args = ap.parse_args()
     from bench.bench_video import random_mobileclip_dir
     from indexer.base.config import Settings
@@ -101,10 +86,13 @@ def main() -> None:
         emb.encode_texts([w])
         enc.append(time.perf_counter() - t)
     rng = np.random.default_rng(0)
-    rows, sweep = [], []
-    for n in [int(s) for s in args.sizes.split(",")]:
-        vecs = clustered(n, rng)
-        queries = clustered(args.queries, rng)
+    rows, sweep, shares = [], [], []
+    for kind, n in [(k, int(s)) for k in args.vectors.split(",") for s in args.sizes.split(",")]:
+        vecs = make(kind, n, rng)
+        queries = make(kind, args.queries, rng)
+        label = f"{LABELS[kind]}, {n:,}"
+        if n == max(int(s) for s in args.sizes.split(",")):
+            shares.append([LABELS[kind], *spectrum(vecs).values()])
         with tempfile.TemporaryDirectory() as tmp:
             store, ann, build_s, build_mb = build(Path(tmp), vecs)
             stats = GalleryStats().refresh(store, emb.encode_texts(words[:100]))
@@ -115,7 +103,7 @@ def main() -> None:
             for b in breadths:
                 r = np.mean([len(set(ann.search(q, 10, *((None, b) if ann.projected else (b,)))[0].tolist())
                                  & set(e.tolist())) / 10 for q, e in zip(queries, exact_ids, strict=True)])
-                sweep.append([f"{n:,}", f"{b} probes" if ann.projected else f"ef {b}", float(r)])
+                sweep.append([label, f"{b} probes" if ann.projected else f"ef {b}", float(r)])
             in_a_row = []  # searches back to back, as typing or a resident answers them
             for q in queries:
                 t = time.perf_counter()
@@ -139,16 +127,17 @@ def main() -> None:
                 exact_t.append(time.perf_counter() - t)
                 recall.append(len(set(got.tolist()) & set(exact.tolist())) / 10)
             end_to_end = [e + f for e, f in zip(enc, full_t, strict=False)]
-            rows.append([f"{n:,}", ann.describe(), pct(end_to_end, 50), pct(end_to_end, 95), pct(in_a_row, 50),
+            rows.append([label, ann.describe(), pct(end_to_end, 50), pct(end_to_end, 95), pct(in_a_row, 50),
                          pct(after_encode, 50),
                          pct(ann_t, 50), pct(ann_t, 95), pct(exact_t, 50), float(np.mean(recall)), build_s, build_mb])
             store.close()
             del store, ann
             gc.collect()
-    text = table(["items", "index", "end-to-end p50 ms", "p95 ms", "ANN p50 ms in a row",
+    text = table(["vectors, items", "index", "end-to-end p50 ms", "p95 ms", "ANN p50 ms in a row",
                   "ANN p50 ms after encoding",
                   "ANN p50 ms (cold)", "ANN p95 ms (cold)", "exact p50 ms", "recall@10", "index build s", "index MB"], rows)
-    text += "\n\n" + table(["items", "breadth", "recall@10"], sweep)
+    text += "\n\n" + table(["vectors, items", "breadth", "recall@10"], sweep)
+    text += "\n\n" + table(["vectors", "variance in the top 32 directions", "top 64", "top 128"], shares)
     report("Query latency (text encode + ANN + hubness/calibration re-rank + SQLite rows)", text,
            f"Text encoder: MobileCLIP2-S0 ({precision}), p50 {pct(enc, 50):.1f} ms. HNSW M={M}, "
            f"ef_construction={EF_CONSTRUCTION} over the full vectors; from {PROJECT_MIN:,} items, where a projection "

@@ -140,7 +140,7 @@ class Pipeline:
                 else:
                     todo.append((ref, root.id))
                 self.on_progress(Progress(Phase.SCANNING, done=len(seen), current=key))
-            vanished = [r for p, r in known.items() if p not in seen]
+            vanished = [r for p, r in known.items() if p not in seen and r.kind != "unreadable"]  # set_problems
             if self.cancel.is_set():
                 continue
             mass = len(vanished) >= MASS_DELETE_MIN and len(vanished) > MASS_DELETE_FRACTION * len(known)

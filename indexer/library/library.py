@@ -195,8 +195,10 @@ class Library:
                             set_aside=set_aside)
             report = pipe.run(roots)
             self._core.inflight.clear()  # a run that ended leaves no journal behind
-            for prob in pipe.problems:
-                self.store.put_problem(str(prob.path), prob.reason)
+            if not report.cancelled:  # a whole crawl: the problems it met are the roots' problems now
+                self.store.set_problems([r.id for r in roots], [
+                    (str(p.path), p.reason, next((r.id for r in roots if p.path.is_relative_to(r.path)), None))
+                    for p in pipe.problems])
         return report
 
     def passes(self) -> list[AfterPass]:

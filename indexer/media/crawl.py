@@ -87,6 +87,8 @@ def walk(root: Path, exclude: Sequence[str] = (), follow_symlinks: bool = False,
                 if kind is None or not entry.is_file(follow_symlinks=follow_symlinks):
                     continue
                 st = entry.stat(follow_symlinks=follow_symlinks)
+            except FileNotFoundError:
+                continue  # deleted or moved since the folder was listed: gone, not a problem (the soak found it)
             except OSError as e:
                 if problems is not None:
                     problems.append(CrawlProblem(path, f"cannot read: {e.strerror or e}"))

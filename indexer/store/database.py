@@ -273,12 +273,18 @@ class Store(VectorTables, TextTables):
         q = "SELECT kind, status, COUNT(*) FROM files WHERE root_id = ? GROUP BY kind, status"
         return FileCounts.of(self._query(q, [root_id]))
 
-    def put_problem(self, path: str, reason: str) -> None:
-        """Record something the crawl could not open (a folder or file) with its reason."""
+    def set_problems(self, root_ids: Sequence[int], problems: Sequence[tuple[str, str, int | None]]) -> None:
+        """What a whole crawl of these roots could not open (path, reason, root): recorded with its reason, and
+        the problems it no longer met (a folder made readable, a file gone) forgotten."""
         with self.transaction():
-            self.db.execute(
-                "INSERT INTO files (path, kind, status, error, indexed_at) VALUES (?, 'unreadable', 'error', ?, ?) "
-                "ON CONFLICT(path) DO UPDATE SET status = 'error', error = excluded.error", [to_db(path), reason, time.time()])
+            keep = [to_db(path) for path, _, _ in problems]
+            self.db.execute(f"DELETE FROM files WHERE kind = 'unreadable' AND root_id IN ({', '.join('?' * len(root_ids))}) "
+                            f"AND path NOT IN ({', '.join('?' * len(keep))})", [*root_ids, *keep])
+            for path, reason, root_id in problems:
+                self.db.execute(
+                    "INSERT INTO files (path, kind, status, error, indexed_at, root_id) "
+                    "VALUES (?, 'unreadable', 'error', ?, ?, ?) ON CONFLICT(path) DO UPDATE SET status = 'error', "
+                    "error = excluded.error, root_id = excluded.root_id", [to_db(path), reason, time.time(), root_id])
 
     def delete_files(self, ids: Sequence[int]) -> list[int]:
         """Remove files; returns the vector ids that left the library."""
