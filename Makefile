@@ -31,7 +31,7 @@ test: $(STAMP) sysdeps-test
 	$(BIN)/ruff check indexer desktop tests bench
 
 bench: $(STAMP)
-	$(BIN)/pip install -q py-spy pyinstrument
+	$(BIN)/pip install -q py-spy pyinstrument faiss-cpu usearch
 	$(BIN)/python -m bench.run_all $(BENCH)
 
 lint: $(STAMP)

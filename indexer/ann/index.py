@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -116,11 +115,10 @@ class AnnIndex:
 
     def _remove_stale_temp(self) -> None:
         """A save killed half way leaves an index-sized hidden temp file (atomic.replacing's); gone at the
-        next open. Only those untouched for ``STALE_TEMP_S``: a save running in another process writes on."""
-        now = time.time()
+        next open — not one a save running in another process writes on (its pid still runs)."""
         for tmp in self.folder.glob(".ann*"):  # atomic.replacing names them ".ann-….tmp", ".ann.json.….tmp"
             try:
-                if now - tmp.stat().st_mtime > STALE_TEMP_S:
+                if atomic.is_stale(tmp, STALE_TEMP_S):
                     tmp.unlink()
             except OSError:
                 pass  # gone meanwhile, or not ours to remove

@@ -16,6 +16,7 @@ import dataclasses
 import itertools
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +25,8 @@ from pathlib import Path
 @contextmanager
 def replacing(path: Path, fsync: bool = True) -> Iterator[Path]:
     """A temporary path to write; when the block succeeds it atomically becomes ``path``."""
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # the writer's pid in the name: a temp file whose writer is gone is known stale at once (``is_stale``)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp")
     os.close(fd)
     tmp = Path(name)
     try:
@@ -36,6 +38,26 @@ def replacing(path: Path, fsync: bool = True) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def is_stale(tmp: Path, older_than: float) -> bool:
+    """A temp file of ``replacing`` left by a writer that was killed: its process no longer runs (this
+    machine), or it was untouched for ``older_than`` seconds (a name without a pid, another machine's)."""
+    try:
+        pid = int(tmp.name.removesuffix(".tmp").rsplit(".", 1)[-1].split("-", 1)[0])
+    except ValueError:
+        pid = 0
+    if pid > 0 and pid != os.getpid():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass  # another user's process runs under that pid
+    try:
+        return time.time() - tmp.stat().st_mtime > older_than
+    except OSError:
+        return False
 
 
 @dataclasses.dataclass

@@ -275,8 +275,9 @@ class Store(VectorTables, TextTables):
 
     def set_problems(self, root_ids: Sequence[int], problems: Sequence[tuple[str, str, int | None]]) -> None:
         """What a whole crawl of these roots could not open (path, reason, root): recorded with its reason, and
-        the problems it no longer met (a folder made readable, a file gone) forgotten."""
-        with self.transaction():
+        the problems it no longer met (a folder made readable, a file gone) forgotten. No vectors change, so
+        the store's version does not (a watcher's poll that finds nothing rewrites no index)."""
+        with self._lock, self.db.atomic():
             keep = [to_db(path) for path, _, _ in problems]
             self.db.execute(f"DELETE FROM files WHERE kind = 'unreadable' AND root_id IN ({', '.join('?' * len(root_ids))}) "
                             f"AND path NOT IN ({', '.join('?' * len(keep))})", [*root_ids, *keep])

@@ -250,6 +250,8 @@ def test_the_index_is_rewritten_only_when_it_changed_and_a_killed_saves_leftover
     """A poll that finds nothing new writes no index (hundreds of MB at 100k photos); the temp file of a
     save killed half way is removed at the next open, one being written by a live save is not."""
     import os
+    import subprocess
+    import sys
 
     with Library.open(tmp_path / "lib", model=MODEL_SPEC, read_text=False) as lib:
         lib.index([photos[0].path.parent])
@@ -262,11 +264,20 @@ def test_the_index_is_rewritten_only_when_it_changed_and_a_killed_saves_leftover
         assert lib.index().unchanged == 48
         assert files() == written  # nothing rewritten
         folder = next(p.parent for p in ann.rglob("ann.json"))
-    killed, live = folder / ".ann-7.hnsw.x1.tmp", folder / ".ann-8.hnsw.x2.tmp"
-    for p in (killed, live):
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    saving = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])  # a save still writing
+    killed, live = folder / ".ann-7.hnsw.x1.tmp", folder / ".ann-8.hnsw.x2.tmp"  # names without a pid: by age
+    killed_now = folder / f".ann-9.hnsw.{int(gone.stdout)}-x3.tmp"  # its writer was killed a moment ago
+    writing = folder / f".ann-10.hnsw.{saving.pid}-x4.tmp"
+    for p in (killed, live, killed_now, writing):
         p.write_bytes(b"\0" * 1024)
     old = killed.stat().st_mtime - 3600
     os.utime(killed, (old, old))
-    with Library.open(tmp_path / "lib") as lib:
-        assert lib.search(Query("a red circle", min_score=0.0, limit=1))  # opens the index
+    try:
+        with Library.open(tmp_path / "lib") as lib:
+            assert lib.search(Query("a red circle", min_score=0.0, limit=1))  # opens the index
+    finally:
+        saving.kill()
+        saving.wait()
     assert not killed.exists() and live.exists()
+    assert not killed_now.exists() and writing.exists()
