@@ -10,12 +10,12 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 from desktop.files import display
 from desktop.indexstatus import IndexStatus
 from desktop.workers import Worker, start
-from indexer import Hit, clip, copy_files, still
+from indexer import Hit, Library, copy_files
 
 
 class Exporter:
-    def __init__(self, parent: QWidget, status: IndexStatus) -> None:
-        self.parent, self.status = parent, status
+    def __init__(self, parent: QWidget, status: IndexStatus, library: Library) -> None:
+        self.parent, self.status, self.library = parent, status, library
         self.running: Worker | None = None
 
     def files(self, paths: list[str], dest: Path | None = None) -> None:
@@ -35,8 +35,7 @@ class Exporter:
         dest = dest or self._ask("Save the moment to…")
         if dest is None:
             return
-        w = (Worker(clip, hit.path, hit.start or 0.0, hit.end or hit.timestamp or 0.0, dest) if as_clip
-             else Worker(still, hit.path, hit.timestamp or 0.0, dest))
+        w = Worker(self.library.views.moment, hit, as_clip, dest)  # the video decoded in a worker process
         self.status.busy("Saving the moment…")
         w.signals.result.connect(lambda out: self._done(f"Saved {display(str(out))}"))
         w.signals.error.connect(lambda e: self._done(f"Could not save the moment: {e}"))

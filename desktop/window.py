@@ -87,7 +87,7 @@ class MainWindow(QMainWindow):
         self.results.add_folder.connect(self.incoming.pick_folder)
         self.results.show_everything.connect(self.runner.show_everything)
         self.results.selection_changed.connect(lambda n: n > 1 and self.status.say(f"{n} selected"))
-        self.exporter = Exporter(self, self.status)
+        self.exporter = Exporter(self, self.status, self.library)
         self.results.export_requested.connect(self.exporter.files)
         self.results.moment_requested.connect(self.exporter.moment)
         self.preview.more_like_this.connect(self.runner.more_like_this)

@@ -1,6 +1,7 @@
-"""What the app shows of a file besides its row: a thumbnail, a moment's poster, a larger picture for
-the preview pane. Each is decoded from the person's file under the library's guard for looks
-(``base/isolation.py``): in the app, a file that crashes its decoder costs a blank tile, not the app."""
+"""What the app shows of a file besides its row — a thumbnail, a moment's poster, a larger picture for
+the preview pane — and a moment saved as a clip or a still. Each is decoded from the person's file
+under the library's guard for looks (``base/isolation.py``): in the app, a file that crashes its
+decoder costs a blank tile or an error message, not the app."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from indexer.base.isolation import Guard
 from indexer.media.decode import picture
+from indexer.media.export import clip, still
 from indexer.media.thumbs import make_thumbnail, thumb_path
 from indexer.search.rank import Hit
 from indexer.store.database import Store
@@ -31,3 +33,9 @@ class Views:
         """The photo upright (as the indexer sees it: region boxes land in place), at most ``max_side``
         px on its long side, as a PIL image."""
         return self.guard.run(Path(path), picture, max_side)
+
+    def moment(self, hit: Hit, as_clip: bool, dest: Path) -> Path:
+        """A video moment saved in ``dest`` as a clip (± 1 s, ``media/export.py``) or its best frame as a JPEG."""
+        if as_clip:
+            return self.guard.run(Path(hit.path), clip, hit.start or 0.0, hit.end or hit.timestamp or 0.0, dest)
+        return self.guard.run(Path(hit.path), still, hit.timestamp or 0.0, dest)

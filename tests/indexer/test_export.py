@@ -58,3 +58,22 @@ def test_a_moment_as_a_clip_and_as_a_still(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted([out.name, again.name])
     pic = still(str(tmp_path / "v.mp4"), moment.start + 1.0, tmp_path / "out")
     assert pic.suffix == ".jpg" and pic.stat().st_size > 0 and "@ 0m05s" in pic.name
+
+
+def test_the_app_saves_a_moment_through_its_decoding_workers(tmp_path: Path) -> None:
+    """The app's export of a moment (``Library.views.moment``) decodes the video in a worker process,
+    as thumbnails and previews do: a video that crashes its decoder costs the export, not the window."""
+    from indexer import Library, Query
+    from tests.conftest import MODEL_SPEC
+
+    scenes = world.distinct_scenes(random.Random(5), 3)
+    world.write_video(tmp_path / "videos" / "v.mp4", scenes, [4, 4, 4], size=(160, 120))
+    with Library.open(tmp_path / "lib", isolated=True, model=MODEL_SPEC, read_text=False) as lib:
+        lib.index([tmp_path / "videos"])
+        hit = lib.search(Query(world.caption(scenes[1]), min_score=0.0, limit=1))[0]
+        made = lib.views.moment(hit, True, tmp_path / "out")
+        cap, info = open_video(made)
+        cap.release()
+        assert made.suffix == ".mp4" and info.duration > 1.0
+        pic = lib.views.moment(hit, False, tmp_path / "out")
+        assert pic.suffix == ".jpg" and pic.stat().st_size > 0
