@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from indexer.base.processes import own_command
@@ -86,6 +87,8 @@ class Isolated:
             self._idle.put(w)
 
     def run(self, path: str, fn: Callable[..., T], *args: Any) -> T:
+        if isinstance(path, str | Path):  # the workers run in "/": a relative path means the caller's folder
+            path = type(path)(os.path.join(os.getcwd(), path))
         worker = self._idle.get()  # as many calls at once as workers; the others wait their turn
         try:
             return worker.call(fn, (path, *args))

@@ -64,3 +64,13 @@ def test_calls_run_side_by_side_and_close_leaves_nothing_running() -> None:
     procs = [w.proc for w in pool._all]
     pool.close()
     assert all(p.poll() is not None for p in procs)
+
+
+def test_a_relative_path_means_the_callers_folder() -> None:
+    """The workers run in "/" (they keep no folder busy): a path relative to the caller's folder is
+    handed over whole."""
+    pool = Isolated(1)
+    try:
+        assert pool.run("photo.jpg", os.path.abspath) == os.path.join(os.getcwd(), "photo.jpg")
+    finally:
+        pool.close()
