@@ -18,14 +18,14 @@ pytestmark = pytest.mark.skipif(os.name != "posix", reason="signals")
 def test_a_native_crash_costs_the_call_and_the_next_call_works() -> None:
     pool = Isolated(1)
     try:
-        assert pool.run("three", len) == 5
+        assert pool.run(b"three", len) == 5
         first = pool._all[0].proc.pid
         with pytest.raises(Crashed) as crash:
             pool.run(0, ctypes.string_at)  # string_at(0): a segmentation fault in the worker
         assert crash.value.signum == signal.SIGSEGV
         assert crash.value.reason("image decoder") == (
             "crashed the image decoder (SIGSEGV, signal 11); set aside until it changes")
-        assert pool.run("again", len) == 5  # a new worker
+        assert pool.run(b"again", len) == 5  # a new worker
         assert pool._all[0].proc.pid != first
     finally:
         pool.close()
@@ -35,8 +35,8 @@ def test_python_errors_come_back_as_themselves() -> None:
     pool = Isolated(1)
     try:
         with pytest.raises(ValueError, match="invalid literal"):
-            pool.run("not a number", int)
-        assert pool.run("12", int) == 12  # the same worker goes on
+            pool.run(b"not a number", int)
+        assert pool.run(b"12", int) == 12  # the same worker goes on
     finally:
         pool.close()
 
