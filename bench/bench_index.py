@@ -68,6 +68,7 @@ def glimpse_rate(folder: Path, model: str, isolated: bool = False) -> tuple[floa
         lib = Library.open(Path(tmp) / "lib", isolated=isolated, model=model)
         t = time.perf_counter()
         lib.embedder.encode_images([Image.new("RGB", (lib.embedder.image_size,) * 2)] * 8)  # opens the tower
+        lib.index()  # no folder yet: nothing indexed, but the app's decoding workers start, once a session like the tower
         start = time.perf_counter() - t
         t = time.perf_counter()
         rep = lib.index([folder])

@@ -62,6 +62,8 @@ class Guard(Protocol):
 
     def run(self, path: str, fn: Callable[..., T], *args: Any) -> T: ...
 
+    def start(self) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -71,20 +73,33 @@ class Direct:
     def run(self, path: str, fn: Callable[..., T], *args: Any) -> T:
         return fn(path, *args)
 
+    def start(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
 
 class Isolated:
-    """``workers`` worker processes, started at once (each imports the ``preload`` modules meanwhile, so
-    the first files do not wait for the decoders to load) and again after one died."""
+    """``workers`` worker processes, each started by its first call or by ``start`` (and again after it
+    died); a worker imports the ``preload`` modules as it starts. Not at construction: four workers
+    importing beside the app's own start made its window appear 0.5 s later (bench/bench_startup.py)."""
 
     def __init__(self, workers: int = 1, timeout: float = CALL_TIMEOUT_S, preload: tuple[str, ...] = ()) -> None:
         self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
         self._all = [_Worker(timeout, preload) for _ in range(max(1, workers))]
         for w in self._all:
-            w.start()
             self._idle.put(w)
+
+    def start(self) -> None:
+        """Every worker now, so the first files of a pass do not wait for the decoders to load."""
+        taken = [self._idle.get() for _ in self._all]
+        try:
+            for w in taken:
+                w.start()
+        finally:
+            for w in taken:
+                self._idle.put(w)
 
     def run(self, path: str, fn: Callable[..., T], *args: Any) -> T:
         if isinstance(path, str | Path):  # the workers run in "/": a relative path means the caller's folder

@@ -78,6 +78,9 @@ class InFlight:
         self.clear()
         return out
 
+    def start(self) -> None:
+        """The ``Guard`` call: nothing to start (the journal file opens at its first line)."""
+
     def clear(self) -> None:
         with self._lock:
             self.close()

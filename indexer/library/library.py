@@ -190,6 +190,7 @@ class Library:
             ann = self.ann
             ann.catch_up(self.store)  # another process may have written since we opened
             set_aside = self._core.recover()  # a file that crashed an earlier run: an error row
+            self._core.guard.start()  # decoding workers (the app's) load while the folders are crawled
             pipe = Pipeline(self.store, ann, self.embedder, self.settings, on_progress, cancel, pause, settle,
                             allow_mass_delete, self.switch.encoders_for_indexing(), guard=self._core.guard,
                             set_aside=set_aside)
