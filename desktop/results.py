@@ -14,7 +14,7 @@ from PySide6.QtGui import QColor, QDesktopServices, QIcon, QImage, QPixmap, QSta
 from PySide6.QtWidgets import QApplication, QLabel, QListView, QMenu, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
 from desktop.files import display, file_url, folder_url, name_of
-from desktop.workers import Worker, start
+from desktop.workers import Worker, each, start
 from indexer import Hit, Library, format_seconds, month_groups
 
 HIT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -170,20 +170,14 @@ class ResultsView(QStackedWidget):
         self._thumb_workers = []
         for part in (jobs[i::THUMB_THREADS] for i in range(THUMB_THREADS)):
             if part:
-                w = Worker(self._load_thumbnails, part, reports=True)
+                w = Worker(each, part, self._thumbnail, reports=True)
                 w.signals.progress.connect(lambda got: self._set_thumbnail(gen, *got))
                 self._thumb_workers.append(start(w, self.thumb_pool))
 
-    def _load_thumbnails(self, jobs: list[tuple[int, Hit]], on_progress, cancel) -> None:
-        """Off the UI thread; a file that vanished, cannot be read or crashes its decoder (in the
-        library's worker process: the app goes on) keeps its placeholder."""
-        for row, hit in jobs:
-            if cancel.is_set():
-                return
-            try:
-                on_progress((row, QImage(str(self.library.views.thumbnail(hit)))))
-            except Exception:  # noqa: BLE001 (one bad file must not stop the other thumbnails)
-                continue
+    def _thumbnail(self, job: tuple[int, Hit]) -> tuple[int, QImage]:
+        """Off the UI thread (``each``: a file that cannot be shown keeps its placeholder)."""
+        row, hit = job
+        return row, QImage(str(self.library.views.thumbnail(hit)))
 
     def _set_thumbnail(self, gen: int, row: int, image: QImage) -> None:
         if gen == self.generation and row < self.model.rowCount() and not image.isNull():

@@ -8,13 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QImage
 
 from desktop.files import qimage_of
 from desktop.indexstatus import IndexStatus
 from desktop.preview import Preview
 from desktop.results import ResultsView
 from desktop.searchbar import CHIP_SIDE, SearchBar
-from desktop.workers import Worker, start
+from desktop.workers import Worker, each, start
 from indexer import Hit, Library
 
 
@@ -110,18 +111,13 @@ class SearchRunner(QObject):
 
     def _load_chips(self, paths: list[Path]) -> None:
         """The example images' chip pictures, decoded by the library off the UI thread, one by one."""
-        w = Worker(self._chip_pictures, paths, reports=True)
+        w = Worker(each, paths, self._chip_picture, reports=True)
         w.signals.progress.connect(lambda got: self.bar.set_chip_picture(*got))
         start(w)
 
-    def _chip_pictures(self, paths: list[Path], on_progress, cancel) -> None:
-        for p in paths:
-            if cancel.is_set():
-                return
-            try:
-                on_progress((p, qimage_of(self.library.views.picture(str(p), 2 * CHIP_SIDE))))
-            except Exception:  # noqa: BLE001 - a picture that cannot be shown keeps the file icon
-                continue
+    def _chip_picture(self, path: Path) -> tuple[Path, QImage]:
+        """Off the UI thread (``each``: a picture that cannot be shown keeps the file icon)."""
+        return path, qimage_of(self.library.views.picture(str(path), 2 * CHIP_SIDE))
 
     def show_start_page(self) -> None:
         self.preview.hide()

@@ -47,6 +47,20 @@ class Worker(QRunnable):
             self.signals.finished.emit()
 
 
+def each(items: list[Any], make: Callable[[Any], Any], on_progress: Callable[[Any], None],
+         cancel: threading.Event) -> None:
+    """A ``reports`` worker's loop over files: ``on_progress(make(item))`` for each until cancelled; an
+    item whose ``make`` fails (a file gone, unreadable, or that crashed its decoder in the library's
+    worker process) is skipped and keeps what the window showed for it — one bad file never stops the others."""
+    for item in items:
+        if cancel.is_set():
+            return
+        try:
+            on_progress(make(item))
+        except Exception:  # noqa: BLE001 - see above
+            continue
+
+
 _running: set[Worker] = set()
 
 

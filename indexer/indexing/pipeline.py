@@ -250,8 +250,9 @@ class Pipeline:
         except DecodeError as e:
             return self._failed(prep, str(e))
         except Crashed as e:
-            log.warning("%s %s", display(str(ref.path)), e.reason(decoder_of(ref.kind)))
-            return self._failed(prep, e.reason(decoder_of(ref.kind)))
+            why = e.reason(decoder_of(ref.kind))
+            log.warning("%s %s", display(str(ref.path)), why)
+            return self._failed(prep, why)
         except Exception as e:  # noqa: BLE001 - one odd file must never stop the others
             log.warning("cannot index %s", display(str(ref.path)), exc_info=True)
             return self._failed(prep, reason_for(e))
