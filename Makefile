@@ -37,7 +37,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check indexer desktop tests bench
 
-# Regenerates tests/assets/tiny-clip (about 15 minutes on two cores); VARIANT=gap or conv the other test models.
+# Regenerates tests/assets/tiny-clip (about 15 minutes on two cores); VARIANT=gap, conv, weak or wide the other test models.
 model: $(STAMP)
 	$(BIN)/python -m tests.assets.make_tiny_clip $(if $(VARIANT),--variant $(VARIANT))
 

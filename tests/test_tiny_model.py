@@ -56,7 +56,7 @@ def test_partial_captions_match_every_scene_with_those_attributes(embedder) -> N
     assert len(top & set(match)) >= max(1, int(0.8 * len(match))), (text, match, top)
 
 
-@pytest.mark.parametrize("variant", ["gap", "conv"])
+@pytest.mark.parametrize("variant", ["gap", "conv", "weak", "wide"])
 def test_the_other_test_models_understand_their_world_too(variant: str) -> None:
     """The models the search defaults are also chosen on are real retrieval models, not noise."""
     import random
@@ -77,3 +77,43 @@ def test_the_other_test_models_understand_their_world_too(variant: str) -> None:
         matched = float(np.mean(np.sum(imgs * caps, axis=1)))
         image_image = float(np.mean(imgs @ imgs.T))
         assert matched < 0.5 * image_image, (matched, image_image)
+    if variant == "wide":  # what it is for: another embedding width (and another fixed temperature)
+        assert emb.encode_texts(["a red star"]).shape == (1, 128)
+
+
+def _partial_over_nonsense(emb) -> float:
+    """How far one-attribute descriptions' best matches stand out, in units of the made-up
+    words' (the relevance bar's null, search/relevance.py): median over 40 descriptions of the
+    top margin, divided by the 95th percentile of the probes' top margins, on 120 renders."""
+    import random
+
+    import numpy as np
+
+    from indexer.model.prompts import NONSENSE_PROBES
+    from tests import world
+
+    rng = random.Random(3)
+    scenes = world.distinct_scenes(rng, 120)
+    imgs = emb.encode_images([world.render(s, 128, seed=i) for i, s in enumerate(scenes)])
+
+    def margin(vec: np.ndarray) -> float:
+        scores = imgs @ vec
+        return float(scores.max() - np.percentile(scores, 10))
+
+    partial = [world.caption(s, [rng.choice(world.ATTRIBUTES)]) for s in rng.sample(scenes, 40)]
+    real = np.median([margin(v) for v in emb.encode_texts(partial)])
+    null = np.percentile([margin(v) for v in emb.encode_texts(list(NONSENSE_PROBES))], 95)
+    return float(real / null)
+
+
+def test_the_weak_model_tells_partial_descriptions_from_nonsense_less_well(embedder) -> None:
+    """What the weak test model is for (issue #38): its text tower, trained less, leaves less
+    room between a real partial description and made-up words than the original model does."""
+    from pathlib import Path
+
+    from indexer.model.openclip import Embedder
+
+    weak = Embedder(f"local-dir:{Path(__file__).parent / 'assets' / 'tiny-clip-weak'}")
+    base, less = _partial_over_nonsense(embedder), _partial_over_nonsense(weak)
+    print(f"partial / nonsense margin: original {base:.2f}, weak {less:.2f}")
+    assert less < 0.6 * base, (base, less)
