@@ -1,6 +1,6 @@
 """Retrieval quality of the query features, on the committed tiny models and their world.
 
-First table: per query type and per test model (three tiny models with different
+First table: per query type and per test model (five tiny models with different
 similarity scales), the plain cosine app vs Glimpse's defaults, on seeds no default was
 chosen on (tests/retrieval.py; the same check runs in `make test`). Then, on the
 original model: composed retrieval per method, prompt ensembles, hubness correction.
@@ -98,7 +98,8 @@ def hubness_table() -> str:
 
 
 MODELS = {"vit (original)": "tiny-clip", "gap (80 px, fixed temperature)": "tiny-clip-gap",
-          "conv (ResNet + wide text)": "tiny-clip-conv"}
+          "conv (ResNet + wide text)": "tiny-clip-conv", "weak (text tower trained less)": "tiny-clip-weak",
+          "wide (128-d, temperature 1/30)": "tiny-clip-wide"}
 HELD_OUT = (7103, 7207, 7301)
 SHOTS = "composed R@1, another shot of the reference in the library"
 
@@ -129,15 +130,24 @@ def defaults_table() -> str:
 
 
 def main() -> None:
+    import argparse
+
     from indexer.model.openclip import Embedder
 
-    report(f"Defaults vs a plain cosine app (three tiny models, held-out seeds {', '.join(map(str, HELD_OUT))})",
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--defaults-only", action="store_true", help="only the first table (five models, ~20 min)")
+    args = ap.parse_args()
+
+    report(f"Defaults vs a plain cosine app (five tiny models, held-out seeds {', '.join(map(str, HELD_OUT))})",
            defaults_table(),
            "Plain app: brute-force cosine over every stored vector, composed = image + text vectors, no cutoff. "
            "Glimpse default: Library.search(Query(...)) unchanged. 'nonsense' rows count results shown for 8 "
            "made-up phrases (mean, and max over phrases and seeds). The last composed row's library also holds "
-           "another shot of each reference photo (as a burst gives): the distractor an image-dominated query picks.")
-
+           "another shot of each reference photo (as a burst gives): the distractor an image-dominated query picks. "
+           "'told from nonsense': the partial descriptions whose best match stands out more than any of the 8 "
+           "made-up phrases' does on the same library. Short clips: 2-5 s, one event or two.")
+    if args.defaults_only:
+        return
     emb = Embedder(MODEL_SPEC)
     report("Composed retrieval (tiny model, 80 fresh triplets)", composed_table(emb),
            "Gallery: each target plus hard distractors (one other attribute changed, or only the new value shared).")

@@ -15,6 +15,7 @@ class IndexStatus(QObject):
 
     pause_toggled = Signal(bool)
     stop_clicked = Signal()
+    everything_clicked = Signal()
 
     def __init__(self, bar: QStatusBar) -> None:
         super().__init__(bar)
@@ -25,12 +26,20 @@ class IndexStatus(QObject):
         self.pause_button = QToolButton(text="Pause", checkable=True, visible=False)
         self.pause_button.toggled.connect(self._paused)
         self.switch_target = "the new model"  # named once a switch is started from this window
+        # After results the relevance bar cut short: the rest, one click away (search/relevance.py)
+        self.everything_button = QToolButton(text="Show everything", visible=False)
+        self.everything_button.setToolTip("Also show the photos and moments below the relevance bar, best first")
+        self.everything_button.clicked.connect(self.everything_clicked)
         bar.addWidget(self.text, 1)
+        bar.addPermanentWidget(self.everything_button)
         for w in (self.progress, self.pause_button, self.cancel_button):
             bar.addPermanentWidget(w)
 
     def say(self, text: str) -> None:
         self.text.setText(text)
+
+    def offer_everything(self, offer: bool) -> None:
+        self.everything_button.setVisible(offer)
 
     def busy(self, text: str) -> None:
         """Work started that reports later: a busy bar with Pause and Stop until it does."""

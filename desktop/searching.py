@@ -96,6 +96,7 @@ class SearchRunner(QObject):
                 "than it would for made-up words.</p>" if nothing else
                 "<h3>Nothing found</h3><p>Try other words, or lower the minimum score.</p>", everything=nothing)
         self.status.say("No good matches" if nothing else f"{len(hits)} results")
+        self.status.offer_everything(bool(getattr(hits, "more_below", False)))
         self.searched.emit(hits)
 
     def show_everything(self) -> None:
@@ -121,6 +122,7 @@ class SearchRunner(QObject):
 
     def show_start_page(self) -> None:
         self.preview.hide()
+        self.status.offer_everything(False)
         w = Worker(lambda: (self.library.roots(), self.library.status()))  # counts are SQL: off the UI thread
         w.signals.result.connect(lambda got: self._start_page(*got))
         start(w)

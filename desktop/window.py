@@ -86,6 +86,7 @@ class MainWindow(QMainWindow):
         self.results.more_like_this.connect(self.runner.more_like_this)
         self.results.add_folder.connect(self.incoming.pick_folder)
         self.results.show_everything.connect(self.runner.show_everything)
+        self.status.everything_clicked.connect(self.runner.show_everything)
         self.results.selection_changed.connect(lambda n: n > 1 and self.status.say(f"{n} selected"))
         self.exporter = Exporter(self, self.status, self.library)
         self.results.export_requested.connect(self.exporter.files)

@@ -36,13 +36,15 @@ class Case:
     folder: Path
     photos: dict[str, world.Scene]  # path -> scene
     videos: dict[str, list[world.VideoScene]]  # path -> segments
+    clips: dict[str, list[world.VideoScene]]  # short clips (2-5 s): path -> segments
     triplets: list[tuple[world.Triplet, Path]]  # with the reference image file (not in the library)
     rng: random.Random
 
 
 def build(tmp: Path, model_spec: str, seed: int, n_triplets: int = 24, n_videos: int = 6, upscale: int = 1,
-          reference_shots: bool = False, **settings: object) -> Case:
-    """``upscale``: the gallery photos saved that many times larger (so a tiny model makes regions of them);
+          reference_shots: bool = False, n_clips: int = 6, **settings: object) -> Case:
+    """``n_clips``: short clips of 2-5 s (one event, or two in a row), as phones record;
+    ``upscale``: the gallery photos saved that many times larger (so a tiny model makes regions of them);
     ``reference_shots``: another shot of each composed query's reference photo in the library
     (``semantics.composed_gallery``); ``settings``: the library's, other than the defaults."""
     from indexer import Library
@@ -73,9 +75,21 @@ def build(tmp: Path, model_spec: str, seed: int, n_triplets: int = 24, n_videos:
                 scenes.append(s)
         p = folder / "videos" / f"v{v:02d}.mp4"
         videos[str(p)] = world.write_video(p, scenes, [8, 8, 8], fps=5, size=(128, 128), seed=seed + v)
+    clips = {}
+    for c in range(n_clips if n_videos else 0):
+        events = 1 + c % 2
+        scenes = []
+        while len(scenes) < events:
+            s = world.random_scene(rng)
+            if s.key() not in used:
+                used.add(s.key())
+                scenes.append(s)
+        seconds = [rng.choice((2.0, 3.0, 4.0, 5.0))] if events == 1 else [rng.choice((1.5, 2.0, 2.5))] * 2
+        p = folder / "clips" / f"c{c:02d}.mp4"
+        clips[str(p)] = world.write_video(p, scenes, seconds, fps=10, size=(128, 128), seed=seed + 100 + c)
     lib = Library.open(tmp / "lib", model=model_spec, precision="fp32", **settings)
     lib.index([folder])
-    return Case(lib, folder, photos, videos, refs, rng)
+    return Case(lib, folder, photos, videos, clips, refs, rng)
 
 
 # the plain app ------------------------------------------------------------------------------------
@@ -102,6 +116,11 @@ class Plain:
         from PIL import Image
 
         return self.emb.encode_images([Image.open(path).convert("RGB")])[0]
+
+    def stand_out(self, vec: np.ndarray) -> float:
+        """How far the best match stands above what clearly unrelated items score (10th percentile)."""
+        scores = self.vecs @ (vec / np.linalg.norm(vec))
+        return float(scores.max() - np.percentile(scores, 10))
 
     def search(self, vec: np.ndarray, kind: str | None = None, limit: int = LIMIT) -> list[tuple[str, float | None]]:
         order = np.argsort(-(self.vecs @ (vec / np.linalg.norm(vec))))
@@ -147,9 +166,10 @@ def _matches(scene: world.Scene, attrs: dict[str, str]) -> bool:
 
 
 def in_segment(case: Case, path: str, ts: float | None, ok: Callable[[world.VideoScene], bool], slack: float = 2.0) -> bool:
-    if path not in case.videos or ts is None:
+    segments = case.videos.get(path) or case.clips.get(path)
+    if segments is None or ts is None:
         return False
-    return any(ok(seg) and seg.start - slack <= ts <= seg.end + slack for seg in case.videos[path])
+    return any(ok(seg) and seg.start - slack <= ts <= seg.end + slack for seg in segments)
 
 
 def evaluate(case: Case, seed: int, n: int = 30) -> dict[str, dict[str, float]]:
@@ -176,6 +196,8 @@ def evaluate(case: Case, seed: int, n: int = 30) -> dict[str, dict[str, float]]:
 
     # partial descriptions: one or two attributes; every photo that has them is relevant
     r = {"plain": [], "default": [], "no cutoff": []}
+    stands_out = []  # whether the query's best match stands out more than any made-up words' does
+    nonsense_top = max(plain.stand_out(plain.text(t)) for t in NONSENSE)
     for _ in range(n):
         s = case.photos[rng.choice(photo_paths)]
         attrs = {a: getattr(s, a) for a in rng.sample(world.ATTRIBUTES, rng.randint(1, 2))}
@@ -185,7 +207,10 @@ def evaluate(case: Case, seed: int, n: int = 30) -> dict[str, dict[str, float]]:
         r["default"].append(average_precision([p for p, _ in glimpse(case, text=text, kind="photo")], relevant))
         r["no cutoff"].append(average_precision([p for p, _ in glimpse(case, False, text=text, kind="photo")],
                                                 relevant))
+        stands_out.append(plain.stand_out(plain.text(text)) > nonsense_top)
     put("partial text mAP", r)
+    put("partial text mAP, told from nonsense", {k: [x for x, ok in zip(v, stands_out, strict=True) if ok]
+                                                 for k, v in r.items()})
 
     # composed: reference photo (not in the library) + the change -> the target
     out["composed R@1"] = composed(case, plain)
@@ -229,12 +254,39 @@ def evaluate(case: Case, seed: int, n: int = 30) -> dict[str, dict[str, float]]:
     put("video partial hit@5", r5)
     put("video exact hit@1", r1)
     put("still→moment hit@1", still)
+    out.update(_short_clips(case, plain, seed))
 
     # nonsense: how many results the default view shows (the plain app shows everything)
     counts = [len(glimpse(case, text=t)) for t in NONSENSE]
     put("nonsense results", {"plain": [LIMIT] * len(NONSENSE), "default": counts})
     out["nonsense max results"] = {"plain": float(LIMIT), "default": float(max(counts))}
     return out
+
+
+def _short_clips(case: Case, plain: Plain, seed: int) -> dict[str, dict[str, float]]:
+    """Short clips: a still from the clip finds the clip (at its event) first; an event's exact
+    description finds that event first. Slack 0.5 s: on a 2 s clip the moment must be right."""
+    still: dict[str, list[float]] = {"plain": [], "default": []}
+    words: dict[str, list[float]] = {"plain": [], "default": []}
+    for v, segs in case.clips.items():
+        for k, seg in enumerate(segs):
+            def same(sg: world.VideoScene, seg: world.VideoScene = seg) -> bool:
+                return sg is seg
+            ts = seg.start + (seg.end - seg.start) * 0.5
+            frame = _grab(Path(v), ts, case.folder.parent / "queries" / f"clip_{Path(v).stem}_{k}.png")
+            top = plain.search(plain.image(frame), None, 1)
+            still["plain"].append(top[0][0] == v and in_segment(case, *top[0], same, 0.5))
+            top = glimpse(case, images=(str(frame),))[:1]
+            still["default"].append(bool(top) and top[0][0] == v and in_segment(case, *top[0], same, 0.5))
+            exact = world.caption(seg.scene)
+            top = plain.search(plain.text(exact), "video", 1)
+            words["plain"].append(bool(top) and top[0][0] == v and in_segment(case, *top[0], same, 0.5))
+            top = glimpse(case, text=exact, kind="video")[:1]
+            words["default"].append(bool(top) and top[0][0] == v and in_segment(case, *top[0], same, 0.5))
+    if not still["plain"]:
+        return {}
+    return {"short clip still→moment hit@1": {k: float(np.mean(v)) for k, v in still.items()},
+            "short clip event hit@1": {k: float(np.mean(v)) for k, v in words.items()}}
 
 
 def composed(case: Case, plain: Plain | None = None) -> dict[str, float]:

@@ -210,13 +210,15 @@ def print_hits(hits: list[Any], as_json: bool, by_month: bool = False, why: bool
     from indexer.search.explain import why_matched  # here: the explanation needs numpy, `glimpse --help` does not
 
     nothing = bool(getattr(hits, "no_good_matches", False))
+    more = bool(getattr(hits, "more_below", False))
     if as_json:
         print(json.dumps({"results": [{**h.to_json(), **_json_path(h.path), "why": why_matched(h)} for h in hits],
-                          "no_good_matches": nothing}, indent=2))
+                          "no_good_matches": nothing, "more_below": more}, indent=2))
         return
     if nothing:
         print("no good matches: nothing stands out for these words more than for made-up words "
               "(--min-score 0 shows the closest anyway)", file=sys.stderr)
+
     from indexer.search.ordering import by_month as months
 
     for label, group in months(hits) if by_month else [("", hits)]:

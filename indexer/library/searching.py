@@ -56,7 +56,7 @@ class LibrarySearch:
     def search(self, query: Query) -> Results:
         """Photos and video moments for ``query``, most relevant first (``search/searcher.py``)."""
         hits = self._locked(lambda searcher: searcher.search(query))
-        return Results(order(hits, query.sort), no_good_matches=hits.no_good_matches)
+        return Results(order(hits, query.sort), no_good_matches=hits.no_good_matches, more_below=hits.more_below)
 
     def prepare(self) -> None:
         """Load what a search needs (the index, the text tower, the calibration) by running one,

@@ -24,17 +24,21 @@ from indexer.base.isolation import Guard
 from indexer.model.encoder import Encoder
 from indexer.search.query import DIRECT, Query, QueryVector, encode_texts, query_parts, weighted
 from indexer.search.rank import GalleryStats, Hit, SearchOptions, search_vector
-from indexer.search.relevance import NonsenseBar
+from indexer.search.relevance import Floors, NonsenseBar
 from indexer.search.words import line_in_moment, parse, phrase_matches, text_hits, with_text, word_matches
 from indexer.store.database import Store
 
 
 class Results(list):
-    """Hits, best first; ``no_good_matches`` when the words match nothing better than nonsense does."""
+    """Hits, best first; ``no_good_matches`` when the words match nothing better than nonsense does;
+    ``more_below`` when the default view's relevance bar held back items that would have fit
+    (a weak text tower can rate real matches of a broad description under it: issue #38), so a
+    client can offer to show everything."""
 
-    def __init__(self, hits=(), no_good_matches: bool = False) -> None:
+    def __init__(self, hits=(), no_good_matches: bool = False, more_below: bool = False) -> None:
         super().__init__(hits)
         self.no_good_matches = no_good_matches
+        self.more_below = more_below
 
 
 def fresh(ann: AnnIndex, store: Store) -> AnnIndex:
@@ -108,7 +112,7 @@ class Searcher:
         """Photos and video moments for ``query``, most relevant first.
 
         The default view (no ``min_score``) of a text query shows what stands out for these
-        words more than anything stands out for nonsense (``_nonsense_floor``): a partial
+        words more than anything stands out for nonsense (``_nonsense_floors``): a partial
         description keeps the many items it singles out; words that single out nothing get
         an empty result with ``no_good_matches`` set, and ``min_score=0`` shows everything
         anyway. An explicit ``min_score`` (or the library's ``Settings.min_score``) cuts on
@@ -126,9 +130,9 @@ class Searcher:
         min_score = query.min_score if query.min_score is not None else self.settings.min_score
         # The example image itself is not an answer to "more like this" or "this, but ...".
         own = {r.id for p in query.images if (r := self.store.file(str(Path(weighted(p)[0]).expanduser().resolve())))}
-        floor = self._nonsense_floor(vec) if min_score is None and not query.images and within is None else None
+        floors = self._nonsense_floors(vec) if min_score is None and not query.images and within is None else None
         words = {} if query.images or within is not None else word_matches(self.store, tq.words)
-        if floor is not None and fresh(self.ann, self.store).search(vec, 1)[1][0] <= floor and not words:
+        if floors is not None and fresh(self.ann, self.store).search(vec, 1)[1][0] <= floors.best and not words:
             return Results([], no_good_matches=True)  # nothing stands out more than it does for nonsense
         base = SearchOptions(filters=query.effective_filters(), exclude=frozenset(own), hubness=query.hubness,
                              share=self._share(parts), regions=not query.images)  # an example photo is compared whole
@@ -136,7 +140,7 @@ class Searcher:
         def find(limit: int, **cut: Any) -> list[Hit]:
             return self.search_vector(vec, dataclasses.replace(base, limit=limit, **cut))
 
-        hits = find(query.limit, min_score=min_score, min_similarity=floor,
+        hits = find(query.limit, min_score=min_score, min_similarity=floors.items if floors else None,
                     within=frozenset(within) if within is not None else None)
         if within:
             return Results([with_text(h, within.get(h.file_id)) for h in hits])
@@ -146,10 +150,11 @@ class Searcher:
                      if (h.file_id, h.start) not in seen]
             hits = [with_text(h, line_in_moment(h, words)) for h in hits]
             hits = sorted((h for h in hits if min_score is None or h.score >= min_score), key=lambda h: -h.score)
-        return Results(hits[: query.limit])
+        more = floors is not None and len(hits) < query.limit and len(find(len(hits) + 1)) > len(hits)
+        return Results(hits[: query.limit], more_below=more)
 
-    def _nonsense_floor(self, vec: np.ndarray) -> float | None:
-        """The default view's bar for this text query (``nonsense.py``)."""
+    def _nonsense_floors(self, vec: np.ndarray) -> Floors | None:
+        """The default view's floors for this text query (``search/relevance.py``)."""
         with self._lock:
             if self._nonsense is None:  # made again whenever the model or the settings change
                 self._nonsense = NonsenseBar(
@@ -157,7 +162,7 @@ class Searcher:
                     lambda texts: encode_texts(self.encoder, texts, self.settings.templates),
                     lambda: self.store.get_meta("null_margin"), self._save_bar)
             bar = self._nonsense
-        return bar.floor(vec, fresh(self.ann, self.store), self.stats.refresh(self.store, None).sample)
+        return bar.floors(vec, fresh(self.ann, self.store), self.stats.refresh(self.store, None).sample)
 
     def search_vector(self, vec: np.ndarray, options: SearchOptions = SearchOptions()) -> list[Hit]:
         ann = fresh(self.ann, self.store)

@@ -291,6 +291,17 @@ def test_words_that_match_nothing_say_so_and_one_click_shows_everything(qtbot, w
     assert not window.bar.show_all
 
 
+def test_results_the_relevance_bar_cut_short_offer_the_rest_in_one_click(qtbot, window) -> None:
+    """A description shows what stands out; the status bar offers the rest (issue #38: on a
+    weak text tower real matches can sit below the bar)."""
+    hits = type_query(qtbot, window, "a red object")
+    assert hits and window.hits.more_below and len(hits) < window.library.status().photos
+    assert window.status.everything_button.isVisible()
+    with qtbot.waitSignal(window.searched, timeout=60000) as sig:
+        qtbot.mouseClick(window.status.everything_button, Qt.MouseButton.LeftButton)
+    assert len(sig.args[0]) > len(hits) and not window.status.everything_button.isVisible()
+
+
 def test_removing_a_folder_from_the_dialog_waits_for_indexing_and_never_fails(qtbot, tmp_path: Path) -> None:
     from desktop.window import MainWindow
 

@@ -114,6 +114,10 @@ def test_default_view_refuses_words_that_match_nothing_and_hides_nothing_else(ri
         assert len(hits) <= 3, (text, len(hits))
     partial = lib.search(Query(f"a {target.scene.colour} object", limit=50))
     assert str(target.path) in [h.path for h in partial]  # a partial description keeps what it names
+    # what the bar held back is said, so a client can offer it; with no cutoff nothing is held back
+    assert len(partial) < min(50, total) and partial.more_below
+    everything = lib.search(Query(f"a {target.scene.colour} object", limit=50, min_score=0))
+    assert len(everything) == min(50, total) and not everything.more_below
     assert len(lib.search(Query("zqx vlorp quantum tax invoice", limit=50, min_score=0))) == min(50, total)
     lib.update_settings(min_score=0.9)  # a library-wide cutoff, if the user sets one
     try:
