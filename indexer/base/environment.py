@@ -25,6 +25,22 @@ def value(var: Env) -> str | None:
     return os.environ.get(var) or None
 
 
+ENGINES = ("onnxruntime", "openvino")
+
+
+def available_engines() -> list[str]:
+    """ONNX Runtime always; OpenVINO where installed (it runs bf16 on CPUs with AMX/AVX512-BF16).
+
+    ``GLIMPSE_ENGINES=onnxruntime`` (comma-separated) limits the choice, e.g. to rule out an
+    engine that misbehaves on some machine; ONNX Runtime always stays available. Used for the
+    CLIP towers (``model/engines.py``) and the OCR models (``media/ocr_engine.py``).
+    """
+    import importlib.util
+
+    wanted = {e.strip() for e in (value(Env.ENGINES) or ",".join(ENGINES)).split(",")} | {"onnxruntime"}
+    return [e for e in ENGINES if e in wanted and importlib.util.find_spec(e) is not None]
+
+
 PREFIX = "GLIMPSE_"  # what the resident search process shares with its clients (cli/resident.py)
 WATCH_POLL_S = 300.0  # the watcher's rescan of every folder, besides folder events
 WATCH_SETTLE_S = 2.0  # a file changed this recently is left for the next pass (it may still be written)

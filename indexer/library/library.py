@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 from indexer.base import atomic
-from indexer.base.config import Settings, default_library_dir, prepare_library_folder
+from indexer.base.config import Settings, default_library_dir, model_cache_dir, prepare_library_folder
 from indexer.base.errors import LibraryBusy, LibraryError
 from indexer.base.paths import display
 from indexer.base.progress import AfterPass, Phase, ProgressFn
@@ -250,7 +250,7 @@ class Library:
         with self.writing(wait, cancel):  # one writer: the OCR models are loaded once, outside the library lock
             self._core.recover()
             if self._reader is None:
-                self._reader = TextReader(self.settings.threads)
+                self._reader = TextReader(self.settings.threads, cache=model_cache_dir())
             return TextPass(store=self.store, reader=self._reader, reader_id=reader_version(), kinds=self.text_kinds(),
                             guard=self._core.guard,
                             on_progress=on_progress, cancel=cancel or threading.Event(),

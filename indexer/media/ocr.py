@@ -6,8 +6,11 @@ Latin text with diacritics as well as CJK. Writing a text detector by hand is ou
 question; what is ours is only how it is called:
 
 * **cheap first**: the picture is scaled so its long side is at most ``MAX_SIDE`` before
-  detection, and recognition runs only on the boxes the detector found, so a photo
-  without text costs one small detector pass;
+  detection, and recognition runs only on the boxes the detector found. A first look with
+  the detector at 480 px, reading in full only where it found boxes, was measured and
+  dropped (issue #37, docs/benchmarks.md): it kept the words but passed 38 of 40 generated
+  12 MP photos without text (shapes look like boxes at 480 px) and made the pass slower;
+* **the faster engine** of ONNX Runtime and OpenVINO for this machine (``ocr_engine.py``);
 * **quiet**: RapidOCR logs every model path at INFO; we ask for errors only;
 * **boxes as fractions** of the upright picture (0..1), so they stay right whatever size
   the preview shows it at.
@@ -19,11 +22,15 @@ import dataclasses
 import logging
 import threading
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from indexer.media import ocr_engine
+
 MAX_SIDE = 960  # detection input; 1280 found no more lines on the shared photos (docs/benchmarks.md)
+BOX = 0.5  # RapidOCR's own box threshold
 MIN_CONFIDENCE = 0.6  # below this, single-glyph guesses on textures (measured on the shared photos)
 # A lone glyph is what shapes look like to the recogniser (a circle reads "O", a triangle "A",
 # a square "口": 13 of 60 generated shape pictures had one); nobody searches for one letter.
@@ -54,25 +61,25 @@ def reader_version() -> str:
 
 
 class TextReader:
-    """Loads the OCR models on first use; ``read`` is safe to call from one thread at a time."""
+    """Loads the OCR models on first use; ``read`` is safe to call from one thread at a time.
 
-    def __init__(self, threads: int = 0) -> None:
-        self.threads = threads
+    ``cache``: where the engine choice is kept (None: ONNX Runtime, nothing measured);
+    ``engine``: this engine, not measured (the bench's baseline)."""
+
+    def __init__(self, threads: int = 0, cache: Path | None = None, engine: str | None = None) -> None:
+        self.threads, self.cache, self.engine_name = threads, cache, engine
         self._engine = None
         self._lock = threading.Lock()
 
     def _load(self):
-        try:
-            from rapidocr import RapidOCR
-        except ImportError as e:
-            raise OcrUnavailable("reading text needs the 'rapidocr' package; reinstall Glimpse "
-                                 "(make run) or turn text reading off in settings") from e
-        params = {"Global.log_level": "error", "Det.limit_type": "max", "Det.limit_side_len": MAX_SIDE}
-        if self.threads:
-            params["EngineConfig.onnxruntime.intra_op_num_threads"] = self.threads
-        engine = RapidOCR(params=params)
-        logging.getLogger("RapidOCR").setLevel(logging.ERROR)
-        return engine
+        if self.engine_name is None:
+            self.engine_name = "onnxruntime" if self.cache is None else ocr_engine.chosen(self.cache, self.reader_on)
+        return _rapidocr(self.engine_name, self.threads)
+
+    def reader_on(self, engine: str):
+        """A read of raw pixels on ``engine``, for measuring it (``ocr_engine.chosen``)."""
+        ocr = _rapidocr(engine, self.threads)
+        return lambda pixels: ocr(pixels, use_det=True, use_cls=True, use_rec=True, box_thresh=BOX).txts
 
     def read(self, image: Image.Image, ts: float | None = None) -> list[TextLine]:
         """The lines of text in ``image`` (RGB), best-read first within reading order."""
@@ -80,7 +87,8 @@ class TextReader:
             if self._engine is None:
                 self._engine = self._load()
             small = _fit(image, MAX_SIDE)
-            out = self._engine(np.asarray(small))
+            # every step named on each call: RapidOCR keeps the last call's settings
+            out = self._engine(np.asarray(small), use_det=True, use_cls=True, use_rec=True, box_thresh=BOX)
         if out.txts is None or out.boxes is None:
             return []
         w, h = small.size
@@ -93,6 +101,26 @@ class TextReader:
             box = (float(q[:, 0].min()) / w, float(q[:, 1].min()) / h, float(q[:, 0].max()) / w, float(q[:, 1].max()) / h)
             lines.append(TextLine(text, float(score), tuple(round(min(max(v, 0.0), 1.0), 4) for v in box), ts))
         return lines
+
+
+def _rapidocr(engine: str, threads: int):
+    """RapidOCR on ``engine`` ("onnxruntime" or "openvino"), quiet, detecting at ``MAX_SIDE``."""
+    try:
+        from rapidocr import EngineType, RapidOCR
+    except ImportError as e:
+        raise OcrUnavailable("reading text needs the 'rapidocr' package; reinstall Glimpse "
+                             "(make run) or turn text reading off in settings") from e
+    params: dict[str, object] = {"Global.log_level": "error", "Det.limit_type": "max", "Det.limit_side_len": MAX_SIDE}
+    if engine == "openvino":
+        for step in ("Det", "Cls", "Rec"):
+            params[f"{step}.engine_type"] = EngineType.OPENVINO
+        if threads:
+            params["EngineConfig.openvino.inference_num_threads"] = threads
+    elif threads:
+        params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
+    ocr = RapidOCR(params=params)
+    logging.getLogger("RapidOCR").setLevel(logging.ERROR)
+    return ocr
 
 
 def _fit(image: Image.Image, side: int) -> Image.Image:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.base.environment import Env, value
+from indexer.base.environment import available_engines
 
 log = logging.getLogger(__name__)
 TEXT_CHUNK = 16
@@ -33,21 +33,6 @@ def return_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").mallopt(-3, 256 * 1024)  # M_MMAP_THRESHOLD
     except (OSError, AttributeError):
         pass  # not glibc (e.g. musl): nothing to tune
-
-
-ENGINES = ("onnxruntime", "openvino")
-
-
-def available_engines() -> list[str]:
-    """ONNX Runtime always; OpenVINO where installed (it runs bf16 on CPUs with AMX/AVX512-BF16).
-
-    ``GLIMPSE_ENGINES=onnxruntime`` (comma-separated) limits the choice, e.g. to rule out an
-    engine that misbehaves on some machine; ONNX Runtime always stays available.
-    """
-    import importlib.util
-
-    wanted = {e.strip() for e in (value(Env.ENGINES) or ",".join(ENGINES)).split(",")} | {"onnxruntime"}
-    return [e for e in ENGINES if e in wanted and importlib.util.find_spec(e) is not None]
 
 
 def candidates() -> list[tuple[str, str, str]]:

@@ -7,7 +7,7 @@ of the library still has a base below its matches). A margin is how far a query'
 match stands above its base. Words that describe nothing score every picture about alike;
 the nonsense probes (``prompts.NONSENSE_PROBES``) measure how far "about alike" goes, and
 the bar is the margin that 95 % of them do not exceed, so it follows each model's own
-similarity scale (chosen on three test models: bench/bench_retrieval.py).
+similarity scale (chosen on five test models: bench/bench_retrieval.py).
 
 The bar decides two things. Whether a query shows anything: its best match must clear the
 bar. And which items it shows: those that clear the bar too — unless the query stands out
@@ -30,7 +30,7 @@ import numpy as np
 from indexer.ann.index import AnnIndex
 from indexer.model.prompts import NONSENSE_PROBES
 
-# Chosen on tuning seeds of the three test models (bench/bench_retrieval.py, docs/benchmarks.md):
+# Chosen on tuning seeds of the three first test models (bench/bench_retrieval.py, docs/benchmarks.md):
 # at the 90th percentile one nonsense query in 16 still showed 5-11 results; at the 95th at
 # most 1, with partial-description mAP unchanged.
 NULL_QUANTILE = 95.0

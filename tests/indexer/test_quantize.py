@@ -101,13 +101,14 @@ def test_a_choice_made_among_other_engines_is_made_again(tmp_path: Path) -> None
 
 def test_an_engine_that_cannot_run_here_is_skipped(pair, tmp_path: Path, monkeypatch) -> None:
     """OpenVINO installed but unable to run (missing plugin): ONNX Runtime is chosen, nothing fails."""
+    from indexer.base import environment
     from indexer.model import engines, quantize
 
     def broken(*args, **kwargs):
         raise RuntimeError("Device with \"CPU\" name is not registered in the OpenVINO Runtime")
 
     monkeypatch.setattr(engines, "OvTower", broken)
-    monkeypatch.setattr(engines, "available_engines", lambda: list(engines.ENGINES))
+    monkeypatch.setattr(engines, "available_engines", lambda: list(environment.ENGINES))
     fp32 = pair[0]
     choice = quantize.build(tmp_path, fp32.model, fp32.tokenizer, fp32.image_size, 2)
     for tower in ("image", "text"):
