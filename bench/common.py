@@ -56,6 +56,9 @@ def encoder_paths() -> str:
             for tower in ("image", "text"):
                 name = "openvino" if c[f"{tower}_engine"] == "openvino" else c[tower].split("_")[-1].removesuffix(".onnx")
                 said.append(f"{tower} {c[f'{tower}_engine']} {c[f'{tower}_stats'][name]['precision']}")
+            calibrated = path.parent / "calibrated.json"  # model/calibrated.py: int8 from the user's photos
+            if calibrated.exists() and json.loads(calibrated.read_text()).get("chosen"):
+                said[0] = "image openvino int8 (calibrated on the first photos)"
             return f"; encoders ({path.parent.name}): " + ", ".join(said)
         except (OSError, ValueError, KeyError):
             continue

@@ -87,7 +87,7 @@ def build(tmp: Path, model_spec: str, seed: int, n_triplets: int = 24, n_videos:
         seconds = [rng.choice((2.0, 3.0, 4.0, 5.0))] if events == 1 else [rng.choice((1.5, 2.0, 2.5))] * 2
         p = folder / "clips" / f"c{c:02d}.mp4"
         clips[str(p)] = world.write_video(p, scenes, seconds, fps=10, size=(128, 128), seed=seed + 100 + c)
-    lib = Library.open(tmp / "lib", model=model_spec, precision="fp32", **settings)
+    lib = Library.open(tmp / "lib", model=model_spec, **{"precision": "fp32", **settings})
     lib.index([folder])
     return Case(lib, folder, photos, videos, clips, refs, rng)
 

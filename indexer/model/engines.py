@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from indexer.base.environment import available_engines
+from indexer.model.calibrated import Calibration
 
 log = logging.getLogger(__name__)
 TEXT_CHUNK = 16
@@ -43,9 +44,15 @@ def candidates() -> list[tuple[str, str, str]]:
     return out
 
 
+IMAGE_FP32 = "image_fp32.onnx"  # kept whatever is chosen: the source of the calibrated int8 tower (calibrated.py)
+EXPORT_VERSION = 2  # 2: the fp32 image graph is kept
+
+
 def choice_is_current(choice: dict[str, Any]) -> bool:
-    """A choice made among other candidates (Glimpse or OpenVINO installed since) is made again."""
-    return "error" in choice or choice.get("candidates") == [name for name, _, _ in candidates()]
+    """A choice made among other candidates (Glimpse or OpenVINO installed since), or by an export
+    that did not keep what this version needs, is made again."""
+    return "error" in choice or (choice.get("candidates") == [name for name, _, _ in candidates()]
+                                 and choice.get("export_version") == EXPORT_VERSION)
 
 
 class OrtTower:
@@ -164,6 +171,8 @@ class OnnxTowers:
         self.folder, self.threads = folder, threads
         self.choice = json.loads((folder / "choice.json").read_text())
         self.image_graph: Path | None = None  # the image graph taking uint8 pixels, where there is one
+        self.image_engine: str | None = None  # where it is not the one chosen at export (calibrated.py)
+        self.calibration: Calibration | None = None  # collecting photos for an int8 image graph (calibrated.py)
         self._towers: dict[str, OrtTower | OvTower] = {}
         self._lock = threading.Lock()
 
@@ -171,13 +180,26 @@ class OnnxTowers:
         with self._lock:
             if name not in self._towers:
                 engine = self.choice.get(f"{name}_engine", "onnxruntime")
+                if name == "image" and self.image_graph and self.image_engine:
+                    engine = self.image_engine
                 graph = self.image_graph if name == "image" and self.image_graph else self.folder / self.choice[name]
                 self._towers[name] = open_tower(graph, engine, self.threads, preoptimized=name == "text")
             return self._towers[name]
 
     def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
         """Float pixels (N, 3, H, W), or bytes (N, H, W, 3) where ``image_graph`` takes them."""
+        if pixels.dtype == np.uint8 and self.calibration is not None:
+            self._calibrate(pixels)
         return self.tower("image")(pixels if pixels.dtype == np.uint8 else pixels.astype(np.float32, copy=False))
+
+    def _calibrate(self, pixels: np.ndarray) -> None:
+        """Hand the first photos to the calibration; take its int8 tower if it chose one."""
+        better = self.calibration.offer(pixels, self.tower("image"))
+        if better is not None:
+            with self._lock:
+                self._towers["image"] = better
+        if self.calibration.done:
+            self.calibration = None
 
     def encode_tokens(self, tokens: np.ndarray) -> np.ndarray:
         """In chunks: one pass over hundreds of texts would need hundreds of MB of activations."""

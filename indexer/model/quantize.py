@@ -150,12 +150,13 @@ def build(folder: Path, model: Any, tokenizer: Any, image_size: int, threads: in
         (tmp / f"{tower}_{prec}.onnx").replace(folder / f"{tower}_{prec}.onnx")
         choice[tower], choice[f"{tower}_engine"], choice[f"{tower}_stats"] = f"{tower}_{prec}.onnx", engine, stats
     for f in tmp.iterdir():
-        if keep_all:
+        if keep_all or f.name == engines.IMAGE_FP32:
             f.replace(folder / f.name)
         else:
             f.unlink()
     tmp.rmdir()
     choice["candidates"] = [name for name, _, _ in candidates]
+    choice["export_version"] = engines.EXPORT_VERSION
     atomic.write_text(folder / "choice.json", json.dumps(choice, indent=2))  # last: its presence means "complete"
     return choice
 

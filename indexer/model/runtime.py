@@ -22,8 +22,9 @@ import numpy as np
 from PIL import Image
 
 from indexer.base import atomic
-from indexer.model import u8graph
-from indexer.model.engines import OnnxTowers, OrtTower, choice_is_current
+from indexer.base.environment import available_engines
+from indexer.model import calibrated, u8graph
+from indexer.model.engines import IMAGE_FP32, OnnxTowers, OrtTower, choice_is_current, open_tower
 from indexer.model.preprocess import Preprocessor, probe_pictures
 from indexer.model.tokenizer import PROBE_STRINGS, TOKENIZER_FILE, Tokenizer, tokenizer_from_open_clip
 
@@ -37,6 +38,8 @@ class Runtime:
         self.towers = OnnxTowers(folder, threads)
         pre = Preprocessor(meta["preprocess"])
         bytes_in = BYTES_IN and _bytes_in(self.towers, pre, threads)
+        if bytes_in:
+            _int8_calibrated(self.towers, pre, threads)
         self.preprocess: Callable[[Image.Image], np.ndarray] = pre.rgb if bytes_in else pre
         self.tokenize: Callable[[Sequence[str]], np.ndarray] = Tokenizer(folder / TOKENIZER_FILE, meta["tokenizer"])
         self.dim = int(meta["dim"])
@@ -44,13 +47,17 @@ class Runtime:
 
 
 def _bytes_in(towers: OnnxTowers, pre: Preprocessor, threads: int) -> bool:
-    """Give the image tower uint8 pixels with the normalisation in its graph (u8graph.py), if it agrees.
+    """Give the image tower uint8 pixels with the normalisation in its graph (u8graph.py), if it agrees."""
+    towers.image_graph = _uint8_input(towers.folder / towers.choice["image"], pre, threads)
+    return towers.image_graph is not None
+
+
+def _uint8_input(graph: Path, pre: Preprocessor, threads: int) -> Path | None:
+    """``graph`` taking uint8 pixels, made once and kept only if it agrees with the float path.
 
     The check embeds the probe pictures both ways in ONNX Runtime (whatever engine runs the
     tower later: the graphs are the same but for their first four nodes).
     """
-    graph = towers.folder / towers.choice["image"]
-
     def check(wrapped: Path) -> bool:  # runs once, when the graph is made: not at every start
         pics = [im.convert("RGB") for im in probe_pictures()]
         cos = u8graph.agrees(OrtTower(wrapped, threads), OrtTower(graph, threads),
@@ -58,8 +65,24 @@ def _bytes_in(towers: OnnxTowers, pre: Preprocessor, threads: int) -> bool:
         log.info("uint8 image graph for %s: least cosine to the float path %.6f", graph.name, cos)
         return cos >= u8graph.FIDELITY_MIN
 
-    towers.image_graph = u8graph.wrap(graph, pre.mean.ravel().tolist(), pre.std.ravel().tolist(), check)
-    return towers.image_graph is not None
+    return u8graph.wrap(graph, pre.mean.ravel().tolist(), pre.std.ravel().tolist(), check)
+
+
+def _int8_calibrated(towers: OnnxTowers, pre: Preprocessor, threads: int) -> None:
+    """The image tower in int8 calibrated on the user's photos, made from the fp32 graph the export
+    keeps, where OpenVINO can run it (calibrated.py): in use if chosen before, else collecting photos."""
+    fp32 = towers.folder / IMAGE_FP32
+    if not calibrated.ENABLED or "openvino" not in available_engines() or not fp32.exists():
+        return
+    source = towers.image_graph if towers.choice["image"] == fp32.name else _uint8_input(fp32, pre, threads)
+    if source is None:
+        return
+    record = calibrated.recorded(source)
+    if record is None:
+        towers.calibration = calibrated.Calibration(
+            source, lambda graph: open_tower(graph, "openvino", threads, cache=False, fallback=False))
+    elif record["chosen"]:
+        towers.image_graph, towers.image_engine = calibrated.graph_path(source), "openvino"
 
 
 def load(folder: Path, threads: int) -> Runtime | None:
