@@ -7,7 +7,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton
 
 from desktop.files import name_of
-from indexer import Phase, Progress, format_seconds
+from indexer import Phase, Progress
 
 
 class IndexStatus(QObject):
@@ -69,7 +69,7 @@ class IndexStatus(QObject):
 
     def _line(self, p: Progress) -> str:
         """The status line for a counted phase: its label, counts, rate and ETA, and what still works."""
-        eta = f"ETA {format_seconds(p.eta)}"
+        eta = p.eta_text
         if p.phase is Phase.INDEXING:
             return (f"{p.phase.label} {p.done}/{p.total} · {p.rate:.1f} files/s · {eta} · {name_of(p.current or '')}"
                     + (f" · {p.errors} errors" if p.errors else ""))

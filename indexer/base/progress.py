@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from indexer.base.config import format_seconds
 from indexer.base.isolation import Direct, Guard
 
 T = TypeVar("T")
@@ -74,9 +75,18 @@ class Progress:
     rate: float = 0.0  # files per second
     eta: float | None = None  # seconds
     errors: int = 0
+    eta_all: float | None = None  # seconds until the passes after this one are done too (library/schedule.py)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "phase", Phase(self.phase))  # a name given as a string is checked here
+
+    @property
+    def eta_text(self) -> str:
+        """One ETA for all the work left: "ETA 3:12", "ETA 9:40 for everything" when passes after this
+        one are counted in, "ETA ?" before a rate is known. What the CLI and the app both show."""
+        if self.eta_all is not None and self.eta is not None and self.eta_all > self.eta + 1:
+            return f"ETA {format_seconds(self.eta_all)} for everything"
+        return f"ETA {format_seconds(self.eta)}" if self.eta is not None else "ETA ?"
 
 
 ProgressFn = Callable[[Progress], None]
@@ -103,6 +113,7 @@ class AfterPass:
 
     phase: Phase
     run: Callable[..., Any]
+    pending: Callable[[], int] | None = None  # files it has to do, where counting them is cheap
 
 
 @dataclasses.dataclass(kw_only=True)

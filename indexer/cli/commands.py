@@ -32,13 +32,15 @@ def filters_from(args: argparse.Namespace) -> Any:
 
 
 def cmd_index(lib: Library, args: argparse.Namespace) -> int:
-    report = lib.index(args.paths, on_progress=None if args.quiet else ProgressLine(), wait=args.wait,
-                       allow_mass_delete=args.allow_deletions)
+    from indexer.base.config import model_cache_dir
+    from indexer.library.schedule import Schedule  # here: a search from the shell does not need it
+
+    after = [a for a in lib.passes() if not (a.phase is Phase.TEXT and args.no_text)]
+    plan = Schedule(after, model_cache_dir(), None if args.quiet else ProgressLine())  # one ETA for all of it
+    report = lib.index(args.paths, on_progress=plan, wait=args.wait, allow_mass_delete=args.allow_deletions)
     print_report(report)
-    for after in [] if report.cancelled else lib.passes():
-        if after.phase is Phase.TEXT and args.no_text:
-            continue
-        rep = after.run(None if args.quiet else ProgressLine(), wait=args.wait)
+    for a in [] if report.cancelled else after:
+        rep = a.run(plan, wait=args.wait)
         if rep is not None and rep.summary():
             print(rep.summary())
     return PARTIAL if report.errors else 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import time
 
-from indexer.base.config import format_seconds
 from indexer.base.progress import Phase, Progress
 
 
@@ -24,9 +23,9 @@ class ProgressLine:
         if p.phase is Phase.SCANNING:
             line = f"scanning… {p.done} files seen"
         elif p.phase is Phase.INDEXING:
-            line = f"{_bar(p)}  {p.rate:.1f} files/s  ETA {_eta(p)}  errors {p.errors}"
+            line = f"{_bar(p)}  {p.rate:.1f} files/s  {p.eta_text}  errors {p.errors}"
         elif p.phase.counted:
-            line = f"{p.phase} {_bar(p)}  {p.rate:.1f}/s  ETA {_eta(p)}"
+            line = f"{p.phase} {_bar(p)}  {p.rate:.1f}/s  {p.eta_text}"
         elif p.phase is Phase.SAVING:
             line = "saving index…"
         else:
@@ -40,6 +39,3 @@ def _bar(p: Progress) -> str:
     pct = 100 * p.done / max(p.total, 1)
     return f"[{'#' * int(pct / 5):<20}] {p.done}/{p.total} {pct:3.0f}%"
 
-
-def _eta(p: Progress) -> str:
-    return format_seconds(p.eta) if p.eta is not None else "?"

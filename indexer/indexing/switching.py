@@ -33,6 +33,11 @@ class ModelState:
     space: tuple[tuple[str, int], ...] = ()  # (model id, bytes its vectors take), active first
     kept: tuple[str, ...] = ()  # earlier models whose vectors are kept until `prune`
 
+    @property
+    def left(self) -> int:
+        """Indexed files the target has still to embed."""
+        return self.total - self.covered if self.target else 0
+
 
 class ModelRecords:
     """The switch's records in one library's store and folder."""

@@ -207,11 +207,11 @@ class Library:
         quality first), then regions, then reading text."""
         out: list[AfterPass] = []
         if self.switch.under_way:
-            out.append(AfterPass(Phase.REEMBEDDING, self.switch.reembed))
+            out.append(AfterPass(Phase.REEMBEDDING, self.switch.reembed, lambda: self.switch.state().left))
         if self.settings.regions:
             out.append(AfterPass(Phase.REGIONS, self.find_regions))
         if self.settings.read_text:
-            out.append(AfterPass(Phase.TEXT, self.read_text))
+            out.append(AfterPass(Phase.TEXT, self.read_text, self.text_pending))
         return out
 
     def find_regions(self, on_progress: ProgressFn | None = None, cancel: threading.Event | None = None,

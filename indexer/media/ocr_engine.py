@@ -65,6 +65,15 @@ def chosen(cache: Path, make: Callable[[str], Read]) -> str:
     return engine
 
 
+def recorded_rate(cache: Path) -> float | None:
+    """Pictures/s the chosen engine read the probe at, when this computer's choice is recorded."""
+    try:
+        rec = json.loads((cache / CHOICE_FILE).read_text())
+        return float(rec["pictures_per_s"][rec["engine"]]) if rec.get("key") == _key() else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def probe_picture() -> np.ndarray:
     """A 960 x 720 picture with three lines of text on a textured background (RGB)."""
     from PIL import Image, ImageDraw, ImageFont

@@ -15,14 +15,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from indexer.base.config import model_cache_dir
 from indexer.base.environment import WATCH_POLL_S, WATCH_SETTLE_S
 from indexer.base.errors import WriteCancelled
-from indexer.base.progress import AfterPass, Phase, Progress
+from indexer.base.progress import AfterPass, Phase, Progress, ProgressFn
 from indexer.indexing.pipeline import IndexReport
 from indexer.indexing.reembed import ReembedReport
 from indexer.indexing.region_pass import RegionReport
 from indexer.indexing.text_pass import TextReport
 from indexer.library.library import Library
+from indexer.library.schedule import Schedule
 
 READ_ONLY_EVENTS = frozenset({"opened", "closed_no_write"})  # watchdog's names for a file being read
 
@@ -171,8 +173,9 @@ class Watcher:
 
     def _run_once(self) -> IndexReport | None:
         self.cancel.clear()
+        plan = Schedule(self.library.passes(), model_cache_dir(), self.on_progress)  # one ETA for the whole run
         try:
-            report = self.library.index(on_progress=self.on_progress, cancel=self.cancel, pause=self.paused,
+            report = self.library.index(on_progress=plan, cancel=self.cancel, pause=self.paused,
                                         settle=self.settle, wait=True)
         except WriteCancelled:
             return None  # stopped while another update of the library was running: nothing to say
@@ -182,16 +185,16 @@ class Watcher:
         self.on_report(report)
         if not report.cancelled:
             done = {Phase.REEMBEDDING: self.on_switch, Phase.REGIONS: self.on_regions, Phase.TEXT: self.on_text}
-            for after in self.library.passes():
-                self._after_pass(after, done.get(after.phase, lambda _report: None))
+            for after in plan.after:
+                self._after_pass(after, plan, done.get(after.phase, lambda _report: None))
         self.runs += 1
         return report
 
-    def _after_pass(self, after: AfterPass, done: Callable) -> None:
+    def _after_pass(self, after: AfterPass, progress: ProgressFn, done: Callable) -> None:
         """Run one of the passes that follow indexing. It stops between files when something changed
         on disk (the embedding pass goes first); the pending event runs the next pass, which resumes it."""
         try:
-            report = after.run(self.on_progress, self.cancel, self.paused, wait=True,
+            report = after.run(progress, self.cancel, self.paused, wait=True,
                           should_yield=lambda: bool(self._last_event) or self._stop.is_set())
         except WriteCancelled:
             return
