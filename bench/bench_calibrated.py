@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 
 from bench.bench_index import baseline_rate, glimpse_rate, photo_corpora
 from bench.bench_video import random_mobileclip_dir
-from bench.common import report, table
+from bench.common import interleaved_rates, report, table
 
 
 def tower_rates(model: str, rounds: int = 5, seconds: float = 1.5, batch: int = 16) -> tuple[list[list[object]], dict]:
@@ -47,16 +46,8 @@ def tower_rates(model: str, rounds: int = 5, seconds: float = 1.5, batch: int = 
               (u8graph.u8_path(emb.folder / towers.choice["image"]), engine),
               "fp32, uint8 in (openvino)": (source, "openvino"),
               "calibrated int8 (openvino)": (calibrated.graph_path(source), "openvino")}
-    runs = {name: open_tower(graph, eng, towers.threads, cache=False) for name, (graph, eng) in graphs.items()}
-    rates: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(rounds):
-        for name, run in runs.items():
-            run(rgb)
-            t, n = time.perf_counter(), 0
-            while time.perf_counter() - t < seconds:
-                run(rgb)
-                n += batch
-            rates[name].append(n / (time.perf_counter() - t))
+    runs = {name: (open_tower(graph, eng, towers.threads, cache=False), rgb) for name, (graph, eng) in graphs.items()}
+    rates = interleaved_rates(runs, rounds, seconds, batch)
     return [[name, max(r), float(np.median(r))] for name, r in rates.items()], record
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.bench_video import random_mobileclip_dir
-from bench.common import OUT_DIR, SHARED, report, table
+from bench.common import OUT_DIR, SHARED, interleaved_rates, report, table
 
 
 def big_jpegs(n: int) -> Path:
@@ -145,15 +145,7 @@ def tower_rates(model: str, rounds: int = 5, seconds: float = 1.5, batch: int = 
               "as the app runs it (uint8 in + depthwise)": (towers_of.image_graph, rgb)}
     runs = {name: (open_tower(path, choice["image_engine"], towers_of.threads, cache=False), x)
             for name, (path, x) in towers.items()}
-    rates: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(rounds):
-        for name, (run, x) in runs.items():
-            run(x)
-            t, n = time.perf_counter(), 0
-            while time.perf_counter() - t < seconds:
-                run(x)
-                n += batch
-            rates[name].append(n / (time.perf_counter() - t))
+    rates = interleaved_rates(runs, rounds, seconds, batch)
     return [[name, choice["image_engine"], max(r), float(np.median(r))] for name, r in rates.items()]
 
 

@@ -13,6 +13,7 @@ import resource
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -97,3 +98,20 @@ def peak_rss_mb() -> float:
 
 
 OUT_DIR = ROOT / "bench" / "out"
+
+
+def interleaved_rates(runs: dict[str, tuple[Any, Any]], rounds: int, seconds: float, batch: int) -> dict[str, list[float]]:
+    """Items/s of each ``name: (run, input)``, ``rounds`` times, the runs taking turns: this VM's speed
+    drifts by up to 1.5x over seconds, so every run sees the same drift."""
+    import time
+
+    rates: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, (run, x) in runs.items():
+            run(x)
+            t, n = time.perf_counter(), 0
+            while time.perf_counter() - t < seconds:
+                run(x)
+                n += batch
+            rates[name].append(n / (time.perf_counter() - t))
+    return rates

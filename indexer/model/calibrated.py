@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from indexer.base import atomic
+from indexer.model.timing import best_seconds
 
 log = logging.getLogger(__name__)
 RECORD = "calibrated.json"
@@ -113,7 +114,7 @@ class Calibration:
         cosines = _cosines(_embed(self.open_graph(self.graph), held), _embed(candidate, held))
         cosine, least = float(np.mean(cosines)), float(np.min(cosines))
         batch = held[:BATCH]
-        now, int8 = _seconds(running, batch), _seconds(candidate, batch)
+        now, int8 = best_seconds(running, batch, 3), best_seconds(candidate, batch, 3)
         chosen = cosine >= FIDELITY_MIN and least >= LEAST_MIN and (int8 < now or not FASTER_ONLY)
         rates = {"running": len(batch) / now, "int8": len(batch) / int8}
         self._record({"chosen": chosen, "mean_cosine": cosine, "least_cosine": least, "photos_per_s": rates,
@@ -167,13 +168,3 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     b = b / np.linalg.norm(b, axis=1, keepdims=True)
     return np.sum(a * b, axis=1)
 
-
-def _seconds(run: Run, batch: np.ndarray, reps: int = 3) -> float:
-    """Best of ``reps`` after a warm-up: the least disturbed by whatever else the machine does."""
-    run(batch)
-    best = float("inf")
-    for _ in range(reps):
-        t = time.perf_counter()
-        run(batch)
-        best = min(best, time.perf_counter() - t)
-    return best

@@ -24,6 +24,7 @@ import numpy as np
 
 from indexer.base import atomic
 from indexer.model import engines, runtime
+from indexer.model.timing import best_seconds
 
 log = logging.getLogger(__name__)
 FIDELITY_MIN = 0.99
@@ -143,7 +144,7 @@ def build(folder: Path, model: Any, tokenizer: Any, image_size: int, threads: in
                 log.warning("%s cannot run the %s tower: %s", engine, tower, str(e)[:200])
                 continue
             out = _unit(run(probe))
-            stats[name] = {"fidelity": float(np.mean(np.sum(out * ref, axis=1))), "seconds": _time(run, timing),
+            stats[name] = {"fidelity": float(np.mean(np.sum(out * ref, axis=1))), "seconds": best_seconds(run, timing),
                            "open_seconds": opened, "precision": run.precision}
             del run
         name, engine, prec = _choose(stats, candidates, with_open=tower == "text")
@@ -207,13 +208,3 @@ def _choose(stats: dict[str, dict[str, Any]], candidates: list[tuple[str, str, s
 
     return by_name[min(faithful, key=cost)]
 
-
-def _time(run: Any, x: np.ndarray, reps: int = 5) -> float:
-    """Best of ``reps``: the least disturbed by whatever else the machine is doing."""
-    run(x)
-    best = float("inf")
-    for _ in range(reps):
-        t = time.perf_counter()
-        run(x)
-        best = min(best, time.perf_counter() - t)
-    return best
