@@ -13,13 +13,16 @@ class ProgressLine:
 
     def __init__(self) -> None:
         self.last = 0.0
+        self.phase: Phase | None = None
         self.tty = sys.stderr.isatty()
 
     def __call__(self, p: Progress) -> None:
+        """One line per redraw; a new phase (one line serves every pass of a run) shows at once."""
         now = time.monotonic()
-        if p.phase not in (Phase.DONE, Phase.SAVING) and now - self.last < (0.1 if self.tty else 5.0):
+        new = p.phase is not self.phase
+        if not new and p.phase not in (Phase.DONE, Phase.SAVING) and now - self.last < (0.1 if self.tty else 5.0):
             return
-        self.last = now
+        self.last, self.phase = now, p.phase
         if p.phase is Phase.SCANNING:
             line = f"scanning… {p.done} files seen"
         elif p.phase is Phase.INDEXING:
