@@ -48,6 +48,7 @@ class Core:
         # crash) or in worker processes (the app); thumbnails, previews and example pictures likewise.
         self.inflight = InFlight(folder)
         decoders = ("indexer.indexing.pictures", "indexer.media.thumbs")
+        self.isolated = isolated
         self.guard: Guard = Isolated(settings.decode_workers, preload=decoders) if isolated else self.inflight
         self.looks: Guard = Isolated(2, preload=decoders) if isolated else Direct()  # two: thumbnails come in two threads
 
@@ -78,7 +79,10 @@ class Core:
         """A model with this library's precision and threads (imported lazily: torch is heavy)."""
         from indexer.model.openclip import Embedder
 
-        return Embedder(spec, self.settings.threads, self.settings.precision, export_apart=True)
+        # The app (isolated) does not decide an int8 image tower: deciding holds the GIL for up to
+        # 0.8 s (test_responsive), a frozen window; it uses one a CLI run decided (calibrated.py).
+        return Embedder(spec, self.settings.threads, self.settings.precision, export_apart=True,
+                        calibrate=not self.isolated)
 
     @property
     def embedder(self) -> Encoder:

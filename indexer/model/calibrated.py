@@ -11,8 +11,10 @@ pictures come from and when the result is trusted:
   test model's vectors further from fp32: docs/benchmarks.md), and the first
   ``CALIBRATION + HELD_OUT`` photos the tower embeds are exactly that. They are kept as
   uint8 (12 MB for MobileCLIP's 256 px), then the graph is made once, in the indexing pass:
-  that pass stops for the time it takes (about 20 s for MobileCLIP2-S0) once per model and
-  computer;
+  that pass stops for the time it takes (about 16 s for MobileCLIP2-S0) once per model and
+  computer. Not in the app yet: quantizing holds the GIL long enough to freeze the window
+  (0.75–0.8 s, tests/desktop/test_responsive.py), so only the CLI's runs decide, and the app
+  uses what they decided; the step that would lift this is deciding in a child process;
 * **trusted only where it is faithful and faster**: the held-out photos are embedded by the
   fp32 graph and by the int8 one; the int8 tower is kept only if their mean cosine is at
   least ``FIDELITY_MIN``, none is below ``LEAST_MIN``, and it runs a batch faster than the

@@ -128,7 +128,7 @@ class Embedder:
     """
 
     def __init__(self, spec: str, threads: int = 0, precision: str = "fp32", cache: Path | None = None,
-                 export_apart: bool = False) -> None:
+                 export_apart: bool = False, calibrate: bool = True) -> None:
         """``precision="int8"`` runs exported towers cached under ``cache``, each in the engine
         and precision measured fastest on this CPU (ORT int8/fp32 or OpenVINO; quantize.py).
 
@@ -137,13 +137,15 @@ class Embedder:
         so the model id does not depend on precision. ``export_apart``: a model not exported
         yet is exported in a child process first (``export_in_child``), here only if that fails;
         one whose export is done but unusable (remembered as impossible) loads here at once.
+        ``calibrate=False``: use an int8 image tower calibrated earlier, never decide one here
+        (calibrated.py).
         """
         if precision not in ("fp32", "int8"):
             raise ValueError(f"precision must be fp32 or int8, not {precision!r}")
         self.spec = ModelSpec.parse(spec)
         local = self.spec.source == "local-dir" and Path(self.spec.name).is_dir()
         self.id = fingerprint(self.spec) if local else str(self.spec)
-        self.precision = precision
+        self.precision, self.calibrate = precision, calibrate
         self.folder = (cache or model_cache_dir() / "onnx") / _safe(self.id)
         self._lock = threading.Lock()
         self.model: Any = None
@@ -153,9 +155,9 @@ class Embedder:
         if precision == "int8":
             from indexer.model import runtime
 
-            rt = runtime.load(self.folder, threads)
+            rt = runtime.load(self.folder, threads, calibrate)
             if rt is None and export_apart and not runtime.exported(self.folder) and export_in_child(spec, threads, cache):
-                rt = runtime.load(self.folder, threads)
+                rt = runtime.load(self.folder, threads, calibrate)
             if rt is not None:
                 self._use_runtime(rt)
                 return
@@ -188,7 +190,7 @@ class Embedder:
         if not quantize.ensure(self.folder, self.model, tokenizer, self.image_size, threads,
                                preprocess=self.preprocess, preprocess_cfg=cfg, dim=self.dim):
             return
-        rt = runtime.load(self.folder, threads)
+        rt = runtime.load(self.folder, threads, self.calibrate)
         if rt is not None:
             self._use_runtime(rt)  # verified identical to open_clip's transform and tokenizer
         else:

@@ -34,12 +34,12 @@ BYTES_IN = True  # the image tower takes uint8 pixels where it can (u8graph.py);
 class Runtime:
     """Everything inference needs, loaded from an export folder without torch."""
 
-    def __init__(self, folder: Path, threads: int, meta: dict[str, Any]) -> None:
+    def __init__(self, folder: Path, threads: int, meta: dict[str, Any], calibrate: bool = True) -> None:
         self.towers = OnnxTowers(folder, threads)
         pre = Preprocessor(meta["preprocess"])
         bytes_in = BYTES_IN and _bytes_in(self.towers, pre, threads)
         if bytes_in:
-            _int8_calibrated(self.towers, pre, threads)
+            _int8_calibrated(self.towers, pre, threads, calibrate)
         self.preprocess: Callable[[Image.Image], np.ndarray] = pre.rgb if bytes_in else pre
         self.tokenize: Callable[[Sequence[str]], np.ndarray] = Tokenizer(folder / TOKENIZER_FILE, meta["tokenizer"])
         self.dim = int(meta["dim"])
@@ -68,9 +68,10 @@ def _uint8_input(graph: Path, pre: Preprocessor, threads: int) -> Path | None:
     return u8graph.wrap(graph, pre.mean.ravel().tolist(), pre.std.ravel().tolist(), check)
 
 
-def _int8_calibrated(towers: OnnxTowers, pre: Preprocessor, threads: int) -> None:
+def _int8_calibrated(towers: OnnxTowers, pre: Preprocessor, threads: int, collect: bool) -> None:
     """The image tower in int8 calibrated on the user's photos, made from the fp32 graph the export
-    keeps, where OpenVINO can run it (calibrated.py): in use if chosen before, else collecting photos."""
+    keeps, where OpenVINO can run it (calibrated.py): in use if chosen before, else collecting photos
+    (where ``collect``: the app does not decide, see calibrated.py)."""
     fp32 = towers.folder / IMAGE_FP32
     if not calibrated.ENABLED or "openvino" not in available_engines() or not fp32.exists():
         return
@@ -78,14 +79,14 @@ def _int8_calibrated(towers: OnnxTowers, pre: Preprocessor, threads: int) -> Non
     if source is None:
         return
     record = calibrated.recorded(source)
-    if record is None:
+    if record is None and collect:
         towers.calibration = calibrated.Calibration(
             source, lambda graph: open_tower(graph, "openvino", threads, cache=False, fallback=False))
-    elif record["chosen"]:
+    elif record is not None and record["chosen"]:
         towers.image_graph, towers.image_engine = calibrated.graph_path(source), "openvino"
 
 
-def load(folder: Path, threads: int) -> Runtime | None:
+def load(folder: Path, threads: int, calibrate: bool = True) -> Runtime | None:
     """The torch-free runtime of an exported model, or None if it has none (yet)."""
     try:
         meta = json.loads((folder / RUNTIME_FILE).read_text())
@@ -96,7 +97,7 @@ def load(folder: Path, threads: int) -> Runtime | None:
         return None
     if not meta.get("preprocess") or not meta.get("tokenizer"):
         return None
-    return Runtime(folder, threads, meta)
+    return Runtime(folder, threads, meta, calibrate)
 
 
 def exported(folder: Path) -> bool:

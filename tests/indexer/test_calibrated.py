@@ -98,3 +98,20 @@ def test_a_native_crash_while_deciding_is_retried_once_then_never(tmp_path: Path
     after = Embedder(spec, 2, "int8", cache=tmp_path)
     assert after.towers.calibration is None and not after.towers.image_graph.name.endswith(".int8cal.onnx")
     assert after.encode_images(_photos(4)).shape[0] == 4
+
+
+def test_the_app_uses_a_decision_but_never_makes_one(tmp_path: Path, monkeypatch) -> None:
+    """Deciding holds the GIL long enough to freeze a window: a library opened as the app opens it
+    (isolated) collects nothing, and one the CLI opens does."""
+    from indexer import Library
+
+    monkeypatch.setenv("GLIMPSE_MODELS", str(tmp_path / "models"))
+    spec = f"local-dir:{ASSETS / 'tiny-clip-conv'}"
+    app = Library.open(tmp_path / "app", isolated=True, model=spec)
+    cli = Library.open(tmp_path / "cli", model=spec)
+    try:
+        assert app.embedder.towers.calibration is None
+        assert cli.embedder.towers.calibration is not None
+    finally:
+        app.close()
+        cli.close()
