@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import platform
-import time
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 
 from indexer.base import atomic
 from indexer.base.environment import available_engines
+from indexer.base.timing import best_seconds
 
 log = logging.getLogger(__name__)
 CHOICE_FILE = "ocr-engine.json"
@@ -51,8 +51,8 @@ def chosen(cache: Path, make: Callable[[str], Read]) -> str:
     for engine in engines:
         try:
             read = make(engine)
-            texts[engine] = read(probe)  # the first read also warms the engine up
-            rates[engine] = _rate(read, probe)
+            texts[engine] = read(probe)
+            rates[engine] = 1.0 / best_seconds(read, probe, 3)
         except Exception as e:  # noqa: BLE001 - an engine that cannot run here is no candidate
             log.warning("OCR on %s failed here: %s", engine, str(e)[:200])
     faithful = {e: r for e, r in rates.items() if texts[e] == texts.get("onnxruntime", texts[e])}
@@ -86,13 +86,6 @@ def probe_picture() -> np.ndarray:
         draw.rectangle((60, 80 + i * 200, 900, 200 + i * 200), fill=(250, 250, 245))
         draw.text((90, 100 + i * 200), words, fill=(10, 10, 10), font=ImageFont.load_default(size=64))
     return np.asarray(img)
-
-
-def _rate(read: Read, probe: np.ndarray, rounds: int = 3) -> float:
-    start = time.perf_counter()
-    for _ in range(rounds):
-        read(probe)
-    return rounds / (time.perf_counter() - start)
 
 
 def _key() -> dict[str, object]:

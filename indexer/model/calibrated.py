@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from indexer.base import atomic
-from indexer.model.timing import best_seconds
+from indexer.base.timing import best_seconds
 
 log = logging.getLogger(__name__)
 RECORD = "calibrated.json"

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from indexer.base import atomic
+from indexer.base.timing import best_seconds
 from indexer.model import engines, runtime
-from indexer.model.timing import best_seconds
 
 log = logging.getLogger(__name__)
 FIDELITY_MIN = 0.99

@@ -75,15 +75,15 @@ def _int8_calibrated(towers: OnnxTowers, pre: Preprocessor, threads: int, collec
     fp32 = towers.folder / IMAGE_FP32
     if not calibrated.ENABLED or "openvino" not in available_engines() or not fp32.exists():
         return
-    source = towers.image_graph if towers.choice["image"] == fp32.name else _uint8_input(fp32, pre, threads)
-    if source is None:
-        return
+    source = u8graph.u8_path(fp32)  # named here, made below only when photos are collected for it
     record = calibrated.recorded(source)
-    if record is None and collect:
+    if record is not None:
+        if record["chosen"]:
+            towers.image_graph, towers.image_engine = calibrated.graph_path(source), "openvino"
+        return
+    if collect and (made := _uint8_input(fp32, pre, threads)) is not None:  # the export's own, if it chose fp32
         towers.calibration = calibrated.Calibration(
-            source, lambda graph: open_tower(graph, "openvino", threads, cache=False, fallback=False))
-    elif record is not None and record["chosen"]:
-        towers.image_graph, towers.image_engine = calibrated.graph_path(source), "openvino"
+            made, lambda graph: open_tower(graph, "openvino", threads, cache=False, fallback=False))
 
 
 def load(folder: Path, threads: int, calibrate: bool = True) -> Runtime | None:

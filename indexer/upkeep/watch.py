@@ -185,7 +185,7 @@ class Watcher:
         self.on_report(report)
         if not report.cancelled:
             done = {Phase.REEMBEDDING: self.on_switch, Phase.REGIONS: self.on_regions, Phase.TEXT: self.on_text}
-            for after in plan.after:
+            for after in self.library.passes():  # after indexing: a switch started meanwhile runs now too
                 self._after_pass(after, plan, done.get(after.phase, lambda _report: None))
         self.runs += 1
         return report

@@ -1,4 +1,5 @@
-"""Timing a model on this machine, the one way every per-machine choice does (quantize.py, calibrated.py)."""
+"""Timing on this machine, the one way every per-machine choice does (model/quantize.py, model/calibrated.py,
+media/ocr_engine.py)."""
 
 from __future__ import annotations
 
