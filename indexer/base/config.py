@@ -13,6 +13,7 @@ from pathlib import Path
 
 from indexer.base.environment import Env, value
 from indexer.base.errors import LibraryError
+from indexer.base.location import Location, is_server, server_location
 
 DEFAULT_MODEL = "MobileCLIP2-S0:dfndr2b"
 PHOTO_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif",
@@ -99,13 +100,24 @@ def prepare_library_folder(folder: Path) -> None:
 
 
 def default_library_dir() -> Path:
-    """``GLIMPSE_LIBRARY`` if set, else the platform's per-user data directory."""
-    env = value(Env.LIBRARY)
-    if env:
-        return Path(env).expanduser()
+    """``GLIMPSE_LIBRARY`` if set, else the platform's per-user data directory (a server library's
+    address in ``GLIMPSE_LIBRARY``: this computer's folder for it)."""
+    return library_location(None).folder
+
+
+def _data_dir() -> Path:
     import platformdirs
 
-    return Path(platformdirs.user_data_dir("glimpse", appauthor=False)) / "library"
+    return Path(platformdirs.user_data_dir("glimpse", appauthor=False))
+
+
+def library_location(where: str | Path | None) -> Location:
+    """``--library`` as given (a folder or a ``postgresql://`` address), else ``GLIMPSE_LIBRARY``,
+    else the per-user data directory."""
+    where = where or value(Env.LIBRARY)
+    if is_server(where):
+        return server_location(str(where), _data_dir())
+    return Location(Path(where).expanduser() if where else _data_dir() / "library")
 
 
 def model_cache_dir() -> Path:

@@ -18,11 +18,19 @@ class Env(enum.StrEnum):
     ENGINES = "GLIMPSE_ENGINES"  # comma-separated inference engines allowed (onnxruntime always is)
     STARTUP_PROBE = "GLIMPSE_STARTUP_PROBE"  # bench/bench_startup.py: the app reports when its window is up
     SUPERVISED = "GLIMPSE_SUPERVISED"  # set in the child `glimpse index`/`watch` runs in (cli/main.py)
+    COMPUTER = "GLIMPSE_COMPUTER"  # this computer's name in a server library (default: the host name)
 
 
 def value(var: Env) -> str | None:
     """The variable's value, or None where it is unset or empty."""
     return os.environ.get(var) or None
+
+
+def this_computer() -> str:
+    """The name a server library knows this computer by: its folders and files are this computer's."""
+    import socket
+
+    return value(Env.COMPUTER) or socket.gethostname()
 
 
 ENGINES = ("onnxruntime", "openvino")

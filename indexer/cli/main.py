@@ -11,7 +11,6 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from indexer.base import collector
 from indexer.base.environment import WATCH_POLL_S, WATCH_SETTLE_S, Env, value
@@ -43,7 +42,8 @@ go to glimpse.log in the library folder (--verbose shows them).
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="glimpse", description="Find photos and video moments on your disk.",
                                  epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--library", metavar="DIR", help="library folder (default: $GLIMPSE_LIBRARY or your data dir)")
+    ap.add_argument("--library", metavar="DIR|URL", help="library folder, or a postgresql:// address of a library "
+                    "several computers share (default: $GLIMPSE_LIBRARY or your data dir)")
     ap.add_argument("--model", metavar="SPEC", help="open_clip model: NAME:TAG, hf-hub:ORG/REPO or local-dir:PATH")
     ap.add_argument("--precision", choices=["int8", "fp32"], help="encoder precision (default int8, remembered)")
     ap.add_argument("--verbose", "-v", action="store_true",
@@ -179,9 +179,10 @@ def main(argv: list[str] | None = None) -> int:
         if not value(Env.SUPERVISED):
             return _supervised(argv)
         _die_with_parent()
-    from indexer.base.config import default_library_dir
+    from indexer.base.config import library_location
 
-    folder = Path(args.library).expanduser() if args.library else default_library_dir()
+    location = library_location(args.library)
+    folder = location.folder
     linger = resident.linger() if args.command in resident.COMMANDS and not (args.model or args.precision
                                                                              or args.verbose) else 0.0
     try:
@@ -196,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # what a shell reports for a command that SIGPIPE ended
     if linger and rc == 0:
-        resident.start(folder, linger)  # the next search from this shell answers at once
+        resident.start(location, linger)  # the next search from this shell answers at once
     return rc
 
 

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from indexer.base.environment import PREFIX, Env, value
+from indexer.base.location import Location
 from indexer.base.processes import own_command
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,9 @@ def stamp() -> str:
     for f in sorted(Path(__file__).resolve().parents[1].rglob("*.py")):  # the whole engine
         st = f.stat()
         h.update(f"{f}:{st.st_mtime_ns}:{st.st_size};".encode())
-    for k in sorted(k for k in os.environ if k.startswith(PREFIX) and k != Env.RESIDENT):
+    # not the library: the socket is the library's own (a server library's address reaches the resident
+    # as GLIMPSE_LIBRARY, so that its password never shows in a process list)
+    for k in sorted(k for k in os.environ if k.startswith(PREFIX) and k not in (Env.RESIDENT, Env.LIBRARY)):
         h.update(f"{k}={os.environ[k]};".encode())
     h.update(f"{sys.executable}:{os.stat(sys.executable).st_mtime_ns}".encode())  # a frozen build's code is in it
     return h.hexdigest()
@@ -152,8 +155,10 @@ def _exchange(folder: Path, message: dict) -> dict | None:
         return None
 
 
-def start(folder: Path, seconds: float) -> None:
-    """Start a resident for ``folder`` in the background (its own session: it outlives this shell's job)."""
+def start(location: Location, seconds: float) -> None:
+    """Start a resident for the library at ``location`` in the background (its own session: it outlives
+    this shell's job)."""
+    folder = location.folder
     path = socket_path(folder)
     if path is None:
         return
@@ -162,10 +167,13 @@ def start(folder: Path, seconds: float) -> None:
     # stick could not be unmounted); the engine is found where this one was, not through the folder.
     engine = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (engine, os.environ.get("PYTHONPATH")) if p)}
+    library = ["--library", str(folder.expanduser().resolve())]
+    if location.server:
+        env[Env.LIBRARY], library = location.server, []
     try:
-        subprocess.Popen([*command, "--library", str(folder.expanduser().resolve()), "resident", "--linger",
-                          str(seconds)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True, cwd="/", env=env)
+        subprocess.Popen([*command, *library, "resident", "--linger", str(seconds)], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True,
+                         cwd="/", env=env)
     except OSError:
         pass  # searches stay in-process
 

@@ -14,8 +14,8 @@ import json
 import shutil
 from pathlib import Path
 
-from indexer.ann.index import AnnIndex
-from indexer.store.database import Store
+from indexer.ann.opening import SearchIndex, open_index
+from indexer.store.opening import AnyStore
 
 TARGET_KEYS = ("target_model", "target_spec", "target_dim")
 
@@ -42,7 +42,7 @@ class ModelState:
 class ModelRecords:
     """The switch's records in one library's store and folder."""
 
-    def __init__(self, store: Store, folder: Path) -> None:
+    def __init__(self, store: AnyStore, folder: Path) -> None:
         self.store, self.folder = store, folder
 
     def ann_dir(self, model: str) -> Path:
@@ -82,10 +82,10 @@ class ModelRecords:
         shutil.rmtree(self.ann_dir(target), ignore_errors=True)
         self.store.switch_active(self.store.model, {}, TARGET_KEYS)
 
-    def target_index(self, target: str) -> tuple[AnnIndex, str, int]:
+    def target_index(self, target: str) -> tuple[SearchIndex, str, int]:
         """The target's index, built and saved before the flip (so the first search after it is fast)."""
         spec, dim = self.target_spec or "", int(self.store.get_meta("target_dim") or 0)
-        ann = AnnIndex.open(self.ann_dir(target), dim, self.store, target)
+        ann = open_index(self.ann_dir(target), dim, self.store, target)
         ann.save()
         return ann, spec, dim
 

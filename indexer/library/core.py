@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from pathlib import Path
 
-from indexer.ann.index import AnnIndex
+from indexer.ann.opening import SearchIndex, open_index
 from indexer.base import atomic
 from indexer.base.config import Settings
 from indexer.base.errors import ModelMismatch
 from indexer.base.isolation import Direct, Guard, Isolated
+from indexer.base.location import Location
 from indexer.indexing.inflight import InFlight
 from indexer.indexing.switching import ModelRecords
 from indexer.model.encoder import Encoder
-from indexer.store.database import Store
-from indexer.store.writelock import WriteLock
+from indexer.store.opening import open_store, write_lock
 
 log = logging.getLogger(__name__)
 
@@ -31,19 +30,20 @@ class Core:
     """A library's shared state. ``generation`` changes whenever the model or the settings do, so
     the parts that cache something made from them (the searcher) know to make it again."""
 
-    def __init__(self, folder: Path, settings: Settings, isolated: bool = False) -> None:
-        self.folder = folder
+    def __init__(self, location: Location, settings: Settings, isolated: bool = False) -> None:
+        self.location = location
+        self.folder = folder = location.folder
         self.settings = settings
-        self.store = Store(folder / "library.db")
+        self.store = open_store(location)
         self.models = ModelRecords(self.store, folder)
-        self.writing = WriteLock(folder / "write.lock")
+        self.writing = write_lock(location)
         self.lock = threading.RLock()
         self.generation = 0
         self._loading = threading.Lock()  # one model load at a time, outside ``lock``
         self._unsaved = False  # settings given to open() that wait for the model to prove them
         self._embedder: Encoder | None = None
         self._target: Encoder | None = None  # a switch's target model, loaded by its first use
-        self._ann: AnnIndex | None = None
+        self._ann: SearchIndex | None = None
         # How files are decoded (base/isolation.py): the passes journalled (the CLI, started again after a
         # crash) or in worker processes (the app); thumbnails, previews and example pictures likewise.
         self.inflight = InFlight(folder)
@@ -128,13 +128,13 @@ class Core:
             return self._target
 
     @property
-    def ann(self) -> AnnIndex:
+    def ann(self) -> SearchIndex:
         if self._ann is None and self.model_id is None:
             self.embedder  # noqa: B018 - records the library's model and its dimension
         with self.lock:
             if self._ann is None:
                 model = self.store.model
-                self._ann = AnnIndex.open(self.models.ann_dir(model), int(self.store.get_meta("dim")), self.store, model)
+                self._ann = open_index(self.models.ann_dir(model), int(self.store.get_meta("dim")), self.store, model)
             return self._ann
 
     def follow(self) -> None:
@@ -161,7 +161,7 @@ class Core:
             self._ann = None
         self.generation += 1
 
-    def adopt_target(self, ann: AnnIndex, spec: str) -> None:
+    def adopt_target(self, ann: SearchIndex, spec: str) -> None:
         """A switch's flip: the target model and its index become the active ones (the caller holds ``lock``)."""
         self._embedder, self._target, self._ann = self._target, None, ann
         self.settings = self.settings.replace(model=spec)
@@ -174,7 +174,7 @@ class Core:
             self._target = emb
 
     @property
-    def loaded_ann(self) -> AnnIndex | None:
+    def loaded_ann(self) -> SearchIndex | None:
         """The index if this process opened it (closing saves it), else None."""
         return self._ann
 

@@ -13,8 +13,9 @@ import threading
 from pathlib import Path
 
 from indexer.base import atomic
-from indexer.base.config import Settings, default_library_dir, model_cache_dir, prepare_library_folder
+from indexer.base.config import Settings, library_location, model_cache_dir, prepare_library_folder
 from indexer.base.errors import LibraryBusy, LibraryError
+from indexer.base.location import Location
 from indexer.base.paths import display
 from indexer.base.progress import AfterPass, Phase, ProgressFn
 from indexer.indexing.pipeline import IndexReport, Pipeline
@@ -36,18 +37,20 @@ from indexer.store.database import FileRow, RootRow, TextRow
 class Library:
     """A Glimpse library on disk. Thread-safe; close it when done."""
 
-    def __init__(self, folder: Path, settings: Settings, isolated: bool = False) -> None:
-        self._core = core = Core(folder, settings, isolated)
-        self.folder, self.store, self.writing = folder, core.store, core.writing
+    def __init__(self, location: Location, settings: Settings, isolated: bool = False) -> None:
+        self._core = core = Core(location, settings, isolated)
+        self.location, self.folder = location, location.folder
+        self.store, self.writing = core.store, core.writing
         self.searching = LibrarySearch(core)  # searches beyond ``search``: by vector, similar, duplicates
         self.switch = ModelSwitch(core)  # changing the model while search keeps working
         self.searches = Searches(self.store, self.search)  # recent and saved searches (search/saved.py)
-        self.views = Views(folder, self.store, core.looks)  # thumbnails and preview pictures
+        self.views = Views(self.folder, self.store, core.looks)  # thumbnails and preview pictures
         self._reader = None  # the OCR models, loaded by the first text pass
 
     @classmethod
     def open(cls, folder: Path | str | None = None, isolated: bool = False, **overrides: object) -> Library:
-        """Open (creating if needed) the library in ``folder`` (default: the user's).
+        """Open (creating if needed) the library in ``folder`` (default: the user's), or the one in the
+        PostgreSQL database a ``postgresql://`` address names (base/location.py).
 
         ``isolated`` decodes files in worker processes (``base/isolation.py``): a process that must not
         die of a file — the app — uses it; the CLI journals instead and is started again after a crash.
@@ -56,7 +59,8 @@ class Library:
         only once the model they name has loaded and matches the library's vectors: a
         refused or unloadable ``--model`` must not become the library's setting.
         """
-        folder = Path(folder).expanduser() if folder else default_library_dir()
+        location = library_location(folder)
+        folder = location.folder
         try:
             prepare_library_folder(folder)
         except OSError as e:
@@ -70,7 +74,7 @@ class Library:
         if not settings_file.exists():
             atomic.write_text(settings_file, saved.to_json())
         settings = saved.replace(**{k: v for k, v in overrides.items() if v is not None})
-        lib = cls(folder, settings, isolated)
+        lib = cls(location, settings, isolated)
         active = lib.store.get_meta("model_spec")
         if active and overrides.get("model") is None and saved.model != active:
             # a switch flipped the model but the process ended before settings.json said so

@@ -32,12 +32,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-import unicodedata
 from collections.abc import Iterable
 
 from indexer.base.filters import Filters
+from indexer.base.tokens import tokens
 from indexer.search.rank import Hit
-from indexer.store.database import FileRow, Store, TextRow
+from indexer.store.database import FileRow, Store, TextPattern, TextRow
 
 TEXT_WEIGHT = 1.0
 PHRASE = re.compile(r'"([^"]*)"')
@@ -73,15 +73,14 @@ def parse(text: str | None) -> TextQuery:
 def words_of(text: str) -> list[str]:
     """Tokens the way FTS5's unicode61 tokenizer (remove_diacritics 2) makes them: lower case,
     accents removed, split at anything that is not a letter or digit; stopwords dropped."""
-    plain = "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
-    return [w for w in re.split(r"[^\w]+|_", plain) if w and w not in STOPWORDS]
+    return [w for w in tokens(text) if w not in STOPWORDS]
 
 
-def _fts_phrase(phrase: str) -> str:
-    prefix = phrase.endswith("*")
-    body = " ".join(words_of(phrase.rstrip("*"))) if not prefix else phrase.rstrip("*").strip()
-    quoted = '"' + body.replace('"', '""') + '"'
-    return quoted + ("*" if prefix else "")
+def _pattern(phrase: str) -> TextPattern:
+    """A quoted phrase as the store matches it; a prefix phrase keeps its stopwords (they end it)."""
+    if phrase.endswith("*"):
+        return TextPattern(tuple(tokens(phrase.rstrip("*"))), prefix=True)
+    return TextPattern(tuple(words_of(phrase)))
 
 
 def phrase_matches(store: Store, phrases: Iterable[str]) -> dict[int, TextMatch] | None:
@@ -89,7 +88,7 @@ def phrase_matches(store: Store, phrases: Iterable[str]) -> dict[int, TextMatch]
     out: dict[int, TextMatch] | None = None
     for phrase in phrases:
         found: dict[int, TextMatch] = {}
-        for row, _rank in store.match_text(_fts_phrase(phrase)):
+        for row, _rank in store.match_text(_pattern(phrase)):
             found.setdefault(row.file_id, TextMatch(row.file_id, 1.0, row))
         out = found if out is None else {f: m for f, m in out.items() if f in found}
     return out
@@ -97,8 +96,8 @@ def phrase_matches(store: Store, phrases: Iterable[str]) -> dict[int, TextMatch]
 
 def word_matches(store: Store, words: str) -> dict[int, TextMatch]:
     """Files whose text holds some of ``words``, scored by the IDF-weighted share found."""
-    tokens = list(dict.fromkeys(words_of(words)))
-    lines_of: dict[str, list[TextRow]] = {t: [r for r, _ in store.match_text(f'"{t}"')] for t in tokens}
+    wanted = list(dict.fromkeys(words_of(words)))
+    lines_of: dict[str, list[TextRow]] = {t: [r for r, _ in store.match_text(TextPattern((t,)))] for t in wanted}
     if not any(lines_of.values()):
         return {}  # the usual case for a picture search: no counting on its path
     n_files = store.files_with_text()

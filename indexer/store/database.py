@@ -33,6 +33,7 @@ from indexer.store.rows import (
     FileRow,
     RootRow,
     SavedRow,
+    TextPattern,
     TextRow,
     VectorIn,
     _file_row,
@@ -44,7 +45,8 @@ from indexer.store.schema import SCHEMA
 from indexer.store.text import TextTables
 from indexer.store.vectors import VectorTables
 
-__all__ = ["FileRecord", "FileRow", "RootRow", "Store", "StoreError", "TextRow", "VectorIn", "decode_vec", "encode_vec"]
+__all__ = ["FileRecord", "FileRow", "RootRow", "Store", "StoreError", "TextPattern", "TextRow", "VectorIn",
+           "decode_vec", "encode_vec"]
 
 class Store(VectorTables, TextTables):
     """A thread-safe handle on the library database (one connection, one lock)."""

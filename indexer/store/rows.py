@@ -105,6 +105,15 @@ class TextRow:
     ts: float | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class TextPattern:
+    """What a text search asks the store for: these tokens (base/tokens.py) next to each other, in
+    this order; ``prefix``: the last one may go on ("hauptbahn" finds "hauptbahnhof")."""
+
+    words: tuple[str, ...]
+    prefix: bool = False
+
+
 FILE_FIELDS = [f.name for f in dataclasses.fields(FileRow)]
 TEXT_FIELDS = "id, file_id, text, confidence, x0, y0, x1, y1, ts"
 

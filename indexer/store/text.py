@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from indexer.base.errors import StoreError, explain_sqlite
-from indexer.store.rows import TEXT_FIELDS, FileRow, TextCounts, TextRow, _text_row, chunks
+from indexer.store.rows import TEXT_FIELDS, FileRow, TextCounts, TextPattern, TextRow, _text_row, chunks
 
 
 class TextTables:
@@ -71,8 +71,11 @@ class TextTables:
         rows = self._query(f"SELECT {TEXT_FIELDS} FROM text_lines WHERE file_id = ? ORDER BY ts, y0, x0", [file_id])
         return [_text_row(r) for r in rows]
 
-    def match_text(self, fts_query: str, limit: int = 5000) -> list[tuple[TextRow, float]]:
-        """Lines matching an FTS5 query, best first, with FTS5's bm25 rank (lower is better)."""
+    def match_text(self, pattern: TextPattern, limit: int = 5000) -> list[tuple[TextRow, float]]:
+        """Lines holding ``pattern``, best first, with FTS5's bm25 rank (lower is better)."""
+        if not pattern.words:
+            return []
+        fts_query = '"' + " ".join(pattern.words).replace('"', '""') + '"' + ("*" if pattern.prefix else "")
         q = (f"SELECT {', '.join('l.' + c.strip() for c in TEXT_FIELDS.split(','))}, text_fts.rank "
              "FROM text_fts JOIN text_lines l ON l.id = text_fts.rowid WHERE text_fts MATCH ? "
              "ORDER BY text_fts.rank LIMIT ?")

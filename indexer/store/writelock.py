@@ -91,14 +91,15 @@ class WriteLock:
                 self._cond.wait(self.POLL)
             self._owner, self._depth = me, 1  # claimed: other threads now wait on us, not on the file
         try:
-            self._lock_file(wait, end, cancel)
+            self._lock_process(wait, end, cancel)
         except BaseException:
             with self._cond:
                 self._owner, self._depth = None, 0
                 self._cond.notify_all()
             raise
 
-    def _lock_file(self, wait: bool, end: float, cancel: threading.Event | None) -> None:
+    def _lock_process(self, wait: bool, end: float, cancel: threading.Event | None) -> None:
+        """Other processes out: the lock file (a server library's lock overrides this, store/server_lock.py)."""
         import time
 
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -108,9 +109,8 @@ class WriteLock:
                 if not wait:
                     raise LibraryBusy(f"another Glimpse process (pid {_holder(fd, self.PID_BYTES)}) is updating this "
                                       "library; searching still works. Try again when it finishes, or use --wait.")
-                if not told and self.on_wait is not None:
-                    self.on_wait(f"waiting for another Glimpse process (pid {_holder(fd, self.PID_BYTES)}) "
-                                 "to finish updating this library…")
+                if not told:
+                    self._told_wait(f"pid {_holder(fd, self.PID_BYTES)}")
                 told = True
                 self._check_wait(end, cancel)
                 time.sleep(self.POLL)
@@ -120,6 +120,10 @@ class WriteLock:
             os.close(fd)
             raise
         self._fd = fd
+
+    def _told_wait(self, holder: str) -> None:
+        if self.on_wait is not None:
+            self.on_wait(f"waiting for another Glimpse process ({holder}) to finish updating this library…")
 
     @staticmethod
     def _check_wait(end: float, cancel: threading.Event | None) -> None:
@@ -137,12 +141,15 @@ class WriteLock:
             self._depth -= 1
             if self._depth:
                 return
-            if self._fd is not None:
-                _unlock(self._fd, self.PID_BYTES)
-                os.close(self._fd)
-                self._fd = None
+            self._release_process()
             self._owner = None
             self._cond.notify_all()
+
+    def _release_process(self) -> None:
+        if self._fd is not None:
+            _unlock(self._fd, self.PID_BYTES)
+            os.close(self._fd)
+            self._fd = None
 
     @property
     def held(self) -> bool:

@@ -1,0 +1,344 @@
+"""A library in a PostgreSQL database with pgvector: the same named methods as ``Store`` (database.py).
+
+Several computers open one library: each one's roots and files carry its name
+(``base/environment.this_computer``), writers take turns by an advisory lock
+(server_lock.py), and the active model is a ``meta`` record every process reads before
+it writes or searches, as in the folder library. The vector tables are ``server_vectors.py``,
+the text tables ``server_text.py``, the schema ``server_schema.py``.
+
+One connection per store, used under one lock (as the SQLite store's), in autocommit mode:
+``transaction()`` is one server transaction, ``savepoint()`` a nested one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from indexer.base.environment import this_computer
+from indexer.base.errors import LibraryError, StoreError
+from indexer.base.filters import Filters
+from indexer.base.location import public_url
+from indexer.store import server_schema
+from indexer.store.rows import FILE_FIELDS, FileCounts, FileRecord, FileRow, RootRow, SavedRow
+from indexer.store.server_text import ServerText
+from indexer.store.server_vectors import ServerVectors
+
+_FILE_COLUMNS = ", ".join(FILE_FIELDS)
+
+
+def _path(p: str) -> bytes:
+    return os.fsencode(p)
+
+
+def _file_row(r: Sequence[Any]) -> FileRow:
+    return FileRow(r[0], os.fsdecode(bytes(r[1])), *r[2:])
+
+
+def explain_connect(e: psycopg.OperationalError, url: str) -> str:
+    """One line a person can act on, for the ways connecting fails."""
+    msg, where = str(e), public_url(url)
+    if "password authentication failed" in msg or "no password supplied" in msg:
+        return f"the PostgreSQL server at {where} refused the user name or password; check them in the address"
+    if "does not exist" in msg and "database" in msg:
+        return f"there is no database {where.rsplit('/', 1)[-1]!r} on that server; create it (createdb) first"
+    return (f"cannot reach the PostgreSQL server at {where}; check that it is running and the address is right "
+            f"({msg.strip().splitlines()[0] if msg.strip() else 'no answer'})")
+
+
+class ServerStore(ServerVectors, ServerText):
+    """A thread-safe handle on a library kept in PostgreSQL (one connection, one lock)."""
+
+    serves_vectors = True  # the index is the server's (ann/server_index.py), not a file beside the library
+
+    def __init__(self, url: str, folder: Path) -> None:
+        self.url, self.path = url, folder  # ``path``: where this computer keeps its part (thumbnails, logs)
+        self.host = this_computer()
+        self._lock = threading.RLock()
+        try:
+            self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        except psycopg.OperationalError as e:
+            raise LibraryError(explain_connect(e, url)) from e
+        self._prepare()
+        self.model = self.get_meta("model") or ""
+
+    def _prepare(self) -> None:
+        """Refuse a newer library or a server without pgvector before writing anything; then migrate."""
+        have = self._schema_number()
+        if have > server_schema.VERSION:
+            raise LibraryError(f"the library at {public_url(self.url)} was made by a newer Glimpse (schema {have}, "
+                               f"this one knows {server_schema.VERSION}); update Glimpse to open it")
+        self._ensure_vector_extension()
+        from pgvector.psycopg import register_vector
+
+        register_vector(self.conn)
+        if have < server_schema.VERSION:
+            self.migrate()
+
+    def _schema_number(self) -> int:
+        if self.conn.execute("SELECT to_regclass('meta')").fetchone()[0] is None:
+            return 0
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _ensure_vector_extension(self) -> None:
+        if self.conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone():
+            return
+        if not self.conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").fetchone():
+            raise LibraryError(f"the PostgreSQL server at {public_url(self.url)} has no pgvector extension; install "
+                               "it there (e.g. the postgresql-16-pgvector package) and try again")
+        try:
+            self.conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        except psycopg.errors.InsufficientPrivilege as e:
+            raise LibraryError(f"this user may not enable pgvector in {public_url(self.url)}; ask the database's "
+                               "owner to run CREATE EXTENSION vector in it") from e
+
+    def migrate(self) -> None:
+        with self._lock, self.conn.transaction():
+            self.conn.execute("SELECT pg_advisory_xact_lock(hashtext('glimpse schema'))")  # two first opens
+            have = self._schema_number()
+            for _name, sql in server_schema.STEPS[have:]:
+                self.conn.execute(sql)
+            self.conn.execute("INSERT INTO meta VALUES ('schema', %s) ON CONFLICT (key) DO UPDATE SET value = "
+                              "excluded.value", [str(server_schema.VERSION)])
+
+    def schema_migrations(self) -> list[str]:
+        return [name for name, _ in server_schema.STEPS[:self._schema_number()]]
+
+    def pending_migrations(self) -> list[str]:
+        return [name for name, _ in server_schema.STEPS[self._schema_number():]]
+
+    def _m(self, model: str | None) -> str:
+        return self.model if model is None else model
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic write; bumps ``version`` as the folder library's does."""
+        with self._lock:
+            try:
+                with self.conn.transaction():
+                    yield
+                    self.conn.execute("UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'version'")
+            except psycopg.OperationalError as e:
+                raise StoreError(f"the PostgreSQL server at {public_url(self.url)} went away: {e}") from e
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside ``transaction()``: undo just this part if it fails (one file of a batch)."""
+        with self._lock, self.conn.transaction():
+            yield
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self._lock:
+            return self.conn.execute(sql, params).fetchall()
+
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        with self._lock:
+            return self.conn.execute(sql, params).rowcount
+
+    # meta -------------------------------------------------------------------------
+    def version(self) -> int:
+        return int(self.get_meta("version") or 0)
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM meta WHERE key = %s", [key])
+        return rows[0][0] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._run("INSERT INTO meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                  [key, value])
+
+    # health (doctor) ----------------------------------------------------------------
+    def integrity_problems(self) -> list[str]:
+        """None to find here: the server keeps its own pages sound (checksums, WAL replay)."""
+        return []
+
+    def orphan_vector_count(self) -> int:
+        return 0  # a foreign key keeps every vector's file
+
+    def delete_orphan_vectors(self) -> int:
+        return 0
+
+    def duplicate_paths(self) -> list[str]:
+        return []  # UNIQUE (host, path)
+
+    # roots: this computer's ----------------------------------------------------------
+    def add_root(self, path: str) -> RootRow:
+        self._run("INSERT INTO roots (host, path, added, online) VALUES (%s, %s, %s, TRUE) ON CONFLICT DO NOTHING",
+                  [self.host, _path(path), time.time()])
+        return next(r for r in self.roots() if r.path == path)
+
+    def roots(self) -> list[RootRow]:
+        rows = self._query("SELECT id, path, added, online FROM roots WHERE host = %s ORDER BY path", [self.host])
+        return [RootRow(i, os.fsdecode(bytes(p)), a, bool(o)) for i, p, a, o in rows]
+
+    def remove_root(self, root_id: int) -> list[int]:
+        with self.transaction():
+            ids = [r[0] for r in self._query("SELECT id FROM files WHERE root_id = %s", [root_id])]
+            dropped = self.remove_files(ids)
+            self._run("DELETE FROM roots WHERE id = %s", [root_id])
+        return dropped
+
+    def set_root_online(self, root_id: int, online: bool) -> None:
+        self._run("UPDATE roots SET online = %s WHERE id = %s", [online, root_id])
+
+    # files ------------------------------------------------------------------------
+    def file(self, path: str) -> FileRow | None:
+        """This computer's file at ``path`` (another computer's file of the same name is another file)."""
+        rows = self._files("host = %s AND path = %s", [self.host, _path(path)])
+        return rows[0] if rows else None
+
+    def _files(self, where: str = "TRUE", params: Sequence[Any] = ()) -> list[FileRow]:
+        return [_file_row(r) for r in self._query(f"SELECT {_FILE_COLUMNS} FROM files WHERE {where}", params)]
+
+    def files(self, status: str | None = None, kind: str | None = None) -> list[FileRow]:
+        where, args = ["TRUE"], []
+        for col, val in (("status", status), ("kind", kind)):
+            if val is not None:
+                where.append(f"{col} = %s")
+                args.append(val)
+        return self._files(" AND ".join(where) + " ORDER BY path", args)
+
+    def files_of_root(self, root_id: int) -> list[FileRow]:
+        return self._files("root_id = %s", [root_id])
+
+    def filtered(self, f: Filters) -> list[FileRow]:
+        """Indexed files (of every computer) that pass ``f``."""
+        where, args = ["status = 'ok'"], []
+        if f.kind != "all":
+            where.append("kind = %s")
+            args.append(f.kind)
+        if f.after is not None:
+            where.append("COALESCE(taken_at, mtime) >= %s")
+            args.append(f.after)
+        if f.before is not None:
+            where.append("COALESCE(taken_at, mtime) < %s")
+            args.append(f.before)
+        if f.folder:
+            folder = os.fsencode(str(Path(f.folder).expanduser().resolve()))
+            prefix = folder.rstrip(b"/") + b"/"
+            where.append("(path = %s OR substring(path FROM 1 FOR %s) = %s)")
+            args += [folder, len(prefix), prefix]
+        if f.camera:
+            where.append("camera ILIKE %s")
+            args.append(f"%{f.camera}%")
+        if f.has_gps is not None:
+            where.append("lat IS NOT NULL" if f.has_gps else "lat IS NULL")
+        if f.has_text is not None:
+            where.append(("" if f.has_text else "NOT ") + "EXISTS (SELECT 1 FROM text_lines t WHERE t.file_id = files.id)")
+        if f.min_size:
+            where.append("LEAST(width, height) >= %s")
+            args.append(f.min_size)
+        if f.extensions:
+            exts = [e.lower().lstrip(".") for e in f.extensions]
+            exts += ["jpeg"] if "jpg" in exts else []
+            where.append("ext = ANY(%s)")
+            args.append(exts)
+        return self._files(" AND ".join(where), args)
+
+    def files_by_id(self, ids: Iterable[int]) -> dict[int, FileRow]:
+        return {r.id: r for r in self._files("id = ANY(%s)", [[int(i) for i in ids]])}
+
+    def put_file(self, record: FileRecord, vectors: Sequence, regions_for: Sequence[str | None] = ()) -> list[int]:
+        """Insert or replace this computer's file and its vectors (inside ``transaction()``)."""
+        values = {**dataclasses.asdict(record), "path": _path(record.path), "host": self.host}
+        cols = list(values)
+        file_id = self.conn.execute(
+            f"INSERT INTO files ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) "
+            f"ON CONFLICT (host, path) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in cols)} RETURNING id",
+            [values[c] for c in cols]).fetchone()[0]
+        self._drop_vectors_of([file_id])
+        self._drop_text_of([file_id])
+        new = self._insert_vectors(file_id, vectors)
+        self.mark_regions(file_id, regions_for)
+        return new
+
+    def move_file(self, file_id: int, path: str, root_id: int, mtime: float, size: int, ext: str) -> None:
+        self._run("UPDATE files SET path = %s, root_id = %s, mtime = %s, size = %s, ext = %s WHERE id = %s",
+                  [_path(path), root_id, mtime, size, ext, file_id])
+
+    def touch_file(self, file_id: int, mtime: float, size: int) -> None:
+        self._run("UPDATE files SET mtime = %s, size = %s WHERE id = %s", [mtime, size, file_id])
+
+    def set_aside(self, file_id: int, reason: str) -> None:
+        with self.transaction():
+            self._run("UPDATE files SET status = 'error', error = %s WHERE id = %s", [reason, file_id])
+            self._drop_vectors_of([file_id])
+            self._drop_text_of([file_id])
+
+    def mark_errors_for_retry(self) -> int:
+        with self.transaction():
+            return self._run("UPDATE files SET status = 'retry' WHERE status = 'error' AND host = %s", [self.host])
+
+    def root_counts(self, root_id: int) -> FileCounts:
+        q = "SELECT kind, status, COUNT(*) FROM files WHERE root_id = %s GROUP BY kind, status"
+        return FileCounts.of(self._query(q, [root_id]))
+
+    def set_problems(self, root_ids: Sequence[int], problems: Sequence[tuple[str, str, int | None]]) -> None:
+        """What a crawl of these roots could not open, with its reason; problems no longer met forgotten."""
+        with self._lock, self.conn.transaction():
+            self._run("DELETE FROM files WHERE kind = 'unreadable' AND root_id = ANY(%s) AND NOT path = ANY(%s)",
+                      [list(root_ids), [_path(p) for p, _, _ in problems]])
+            for path, reason, root_id in problems:
+                self._run("INSERT INTO files (host, path, kind, status, error, indexed_at, root_id) VALUES "
+                          "(%s, %s, 'unreadable', 'error', %s, %s, %s) ON CONFLICT (host, path) DO UPDATE SET "
+                          "status = 'error', error = excluded.error, root_id = excluded.root_id",
+                          [self.host, _path(path), reason, time.time(), root_id])
+
+    def delete_files(self, ids: Sequence[int]) -> list[int]:
+        with self.transaction():
+            return self.remove_files(ids)
+
+    def remove_files(self, ids: Sequence[int]) -> list[int]:
+        ids = [int(i) for i in ids]
+        dropped = self._drop_vectors_of(ids)
+        self._drop_text_of(ids)
+        self._run("DELETE FROM files WHERE id = ANY(%s)", [ids])
+        return dropped
+
+    # searches: recent and saved ---------------------------------------------------------
+    def remember_search(self, query: str, keep: int = 20) -> None:
+        with self._lock, self.conn.transaction():
+            self.forget_search(query)
+            self._run("INSERT INTO searches (name, query, used) VALUES (NULL, %s, %s)", [query, time.time()])
+            self._run("DELETE FROM searches WHERE name IS NULL AND id NOT IN (SELECT id FROM searches WHERE name "
+                      "IS NULL ORDER BY used DESC, id DESC LIMIT %s)", [keep])
+
+    def forget_search(self, query: str) -> None:
+        self._run("DELETE FROM searches WHERE name IS NULL AND query = %s", [query])
+
+    def recent_searches(self, limit: int = 20) -> list[str]:
+        q = "SELECT query FROM searches WHERE name IS NULL ORDER BY used DESC, id DESC LIMIT %s"
+        return [r[0] for r in self._query(q, [limit])]
+
+    def save_search(self, name: str, query: str, seen: Sequence[int]) -> None:
+        self._run("INSERT INTO searches (name, query, used, seen) VALUES (%s, %s, %s, %s) ON CONFLICT (name) DO "
+                  "UPDATE SET query = excluded.query, used = excluded.used, seen = excluded.seen",
+                  [name, query, time.time(), json.dumps(sorted(set(seen)))])
+
+    def saved_searches(self) -> list[SavedRow]:
+        rows = self._query("SELECT name, query, used, seen FROM searches WHERE name IS NOT NULL ORDER BY name")
+        return [SavedRow(n, q, u, json.loads(s or "[]")) for n, q, u, s in rows]
+
+    def mark_search_seen(self, name: str, seen: Sequence[int]) -> None:
+        self._run("UPDATE searches SET used = %s, seen = %s WHERE name = %s",
+                  [time.time(), json.dumps(sorted(set(seen))), name])
+
+    def delete_search(self, name: str) -> bool:
+        return self._run("DELETE FROM searches WHERE name = %s", [name]) > 0
+
+    def counts(self) -> FileCounts:
+        return FileCounts.of(self._query("SELECT kind, status, COUNT(*) FROM files GROUP BY kind, status"))
