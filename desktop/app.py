@@ -10,16 +10,16 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="glimpse-gui", description="Glimpse: find photos and video moments.")
-    ap.add_argument("--library", metavar="DIR", help="library folder (default: $GLIMPSE_LIBRARY or your data dir)")
+    ap.add_argument("--library", metavar="DIR|URL", help="library folder, or a postgresql:// address of a library "
+                    "several computers share (default: $GLIMPSE_LIBRARY or your data dir)")
     ap.add_argument("--model", metavar="SPEC", help="open_clip model spec (see `glimpse --help`)")
     ap.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the window after start-up and quit "
                     "(used to check installed bundles)")
     ap.add_argument("--verbose", "-v", action="store_true", help="also print library messages (normally in glimpse.log)")
     args = ap.parse_args(argv)
-    from indexer import default_library_dir, log_session
+    from indexer import library_location, log_session
 
-    folder = Path(args.library).expanduser() if args.library else default_library_dir()
-    with log_session(folder, args.verbose):
+    with log_session(library_location(args.library).folder, args.verbose):
         return _run(args)
 
 

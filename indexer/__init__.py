@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from indexer.base.collector import settle as settle_collector
-    from indexer.base.config import PHOTO_EXTENSIONS, VIDEO_EXTENSIONS, Settings, default_library_dir, format_seconds
+    from indexer.base.config import (
+        PHOTO_EXTENSIONS,
+        VIDEO_EXTENSIONS,
+        Settings,
+        default_library_dir,
+        format_seconds,
+        library_location,
+    )
     from indexer.base.environment import WATCH_POLL_S, WATCH_SETTLE_S, Env
     from indexer.base.environment import value as env_value
     from indexer.base.errors import LibraryBusy, LibraryError, ModelMismatch, WriteCancelled
@@ -50,6 +57,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Settings": ("indexer.base.config", "Settings"),
     "format_seconds": ("indexer.base.config", "format_seconds"),
     "default_library_dir": ("indexer.base.config", "default_library_dir"),
+    "library_location": ("indexer.base.config", "library_location"),
     "Env": ("indexer.base.environment", "Env"),
     "env_value": ("indexer.base.environment", "value"),
     "WATCH_POLL_S": ("indexer.base.environment", "WATCH_POLL_S"),
@@ -90,7 +98,8 @@ __all__ = [
     "Library", "LibraryBusy", "LibraryError",
     "ModelMismatch", "ModelState", "PHOTO_EXTENSIONS", "Phase", "Progress", "Query", "SavedSearch", "SearchOptions", "Settings",
     "Status", "TextReport", "TextRow", "VIDEO_EXTENSIONS", "Watcher", "WriteCancelled", "clip", "copy_files",
-    "default_library_dir", "display_path", "download_model", "format_seconds", "import_model", "list_models", "log_session",
+    "default_library_dir", "display_path", "library_location", "download_model", "format_seconds", "import_model",
+    "list_models", "log_session",
     "month_groups", "path_is_text", "printable_path", "region_name", "settle_collector", "still", "why_matched",
 ]
 

@@ -21,6 +21,8 @@ from tests import world
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Window geometry and preferences (QSettings) of test windows never reach the user's config.
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="glimpse-test-config-")
+# A server library's local part (thumbnails, logs) lives in the data directory: never the user's.
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="glimpse-test-data-")
 # One model cache (and so one int8 export) shared by every test library, never the user's.
 os.environ.setdefault("GLIMPSE_MODELS", os.path.join(tempfile.gettempdir(), f"glimpse-test-models-{os.getuid()}"))
 # `glimpse search` leaves no resident search process behind unless a test asks for one.
@@ -70,6 +72,25 @@ def indexed(tmp_path_factory: pytest.TempPathFactory, corpus: list[world.CorpusI
     lib.index([corpus[0].path.parent])
     yield lib
     lib.close()
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real PostgreSQL 16 with pgvector (the ``pgserver`` wheel), one per test process."""
+    pgserver = pytest.importorskip("pgserver")
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """The address of a new, empty database on ``pg_server``: one library."""
+    import uuid
+
+    name = f"lib_{uuid.uuid4().hex[:12]}"
+    pg_server.psql(f"CREATE DATABASE {name};")
+    return pg_server.get_uri().replace("/postgres?", f"/{name}?")
 
 
 def once_per_run(factory: pytest.TempPathFactory, key: str, compute: Callable[[Path], T]) -> T:

@@ -42,11 +42,12 @@ class Case:
 
 
 def build(tmp: Path, model_spec: str, seed: int, n_triplets: int = 24, n_videos: int = 6, upscale: int = 1,
-          reference_shots: bool = False, n_clips: int = 6, **settings: object) -> Case:
+          reference_shots: bool = False, n_clips: int = 6, library: str | None = None, **settings: object) -> Case:
     """``n_clips``: short clips of 2-5 s (one event, or two in a row), as phones record;
     ``upscale``: the gallery photos saved that many times larger (so a tiny model makes regions of them);
     ``reference_shots``: another shot of each composed query's reference photo in the library
-    (``semantics.composed_gallery``); ``settings``: the library's, other than the defaults."""
+    (``semantics.composed_gallery``); ``library``: where it lives (default: a folder in ``tmp``);
+    ``settings``: the library's, other than the defaults."""
     from indexer import Library
 
     rng = random.Random(seed)
@@ -87,7 +88,7 @@ def build(tmp: Path, model_spec: str, seed: int, n_triplets: int = 24, n_videos:
         seconds = [rng.choice((2.0, 3.0, 4.0, 5.0))] if events == 1 else [rng.choice((1.5, 2.0, 2.5))] * 2
         p = folder / "clips" / f"c{c:02d}.mp4"
         clips[str(p)] = world.write_video(p, scenes, seconds, fps=10, size=(128, 128), seed=seed + 100 + c)
-    lib = Library.open(tmp / "lib", model=model_spec, **{"precision": "fp32", **settings})
+    lib = Library.open(library or tmp / "lib", model=model_spec, **{"precision": "fp32", **settings})
     lib.index([folder])
     return Case(lib, folder, photos, videos, clips, refs, rng)
 

@@ -77,12 +77,11 @@ class ServerStore(ServerVectors, ServerText):
         if have > server_schema.VERSION:
             raise LibraryError(f"the library at {public_url(self.url)} was made by a newer Glimpse (schema {have}, "
                                f"this one knows {server_schema.VERSION}); update Glimpse to open it")
-        self._ensure_vector_extension()
+        if have < server_schema.VERSION:
+            self.migrate()
         from pgvector.psycopg import register_vector
 
         register_vector(self.conn)
-        if have < server_schema.VERSION:
-            self.migrate()
 
     def _schema_number(self) -> int:
         if self.conn.execute("SELECT to_regclass('meta')").fetchone()[0] is None:
@@ -103,13 +102,20 @@ class ServerStore(ServerVectors, ServerText):
                                "owner to run CREATE EXTENSION vector in it") from e
 
     def migrate(self) -> None:
-        with self._lock, self.conn.transaction():
-            self.conn.execute("SELECT pg_advisory_xact_lock(hashtext('glimpse schema'))")  # two first opens
-            have = self._schema_number()
-            for _name, sql in server_schema.STEPS[have:]:
-                self.conn.execute(sql)
-            self.conn.execute("INSERT INTO meta VALUES ('schema', %s) ON CONFLICT (key) DO UPDATE SET value = "
-                              "excluded.value", [str(server_schema.VERSION)])
+        # Two first opens at once: one migrates, the other waits, then finds it done. The lock is taken
+        # before the transaction, so the transaction that reads the schema sees the other one's tables.
+        with self._lock:
+            self.conn.execute("SELECT pg_advisory_lock(hashtext('glimpse schema'))")
+            try:
+                self._ensure_vector_extension()
+                with self.conn.transaction():
+                    have = self._schema_number()
+                    for _name, sql in server_schema.STEPS[have:]:
+                        self.conn.execute(sql)
+                    self.conn.execute("INSERT INTO meta VALUES ('schema', %s) ON CONFLICT (key) DO UPDATE SET "
+                                      "value = excluded.value", [str(server_schema.VERSION)])
+            finally:
+                self.conn.execute("SELECT pg_advisory_unlock(hashtext('glimpse schema'))")
 
     def schema_migrations(self) -> list[str]:
         return [name for name, _ in server_schema.STEPS[:self._schema_number()]]

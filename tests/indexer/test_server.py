@@ -1,0 +1,196 @@
+"""A library on PostgreSQL with pgvector (#40), against a real server (the ``pgserver`` wheel).
+
+What a user relies on: the same answers as a folder library with the same model; two computers
+(two processes with different computer names) indexing their own folders into one library and
+finding each other's photos; a writer killed with SIGKILL mid-batch losing nothing committed and
+leaving the lock free; one line saying what to do when the server cannot be used, written nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests import retrieval, textworld, world
+from tests.conftest import MODEL_SPEC
+from tests.waiting import wait_until
+
+REPO = Path(__file__).resolve().parents[2]
+SEED = 7103  # a held-out seed (test_retrieval.py)
+
+
+def glimpse(url: str, *args: str, computer: str = "laptop", **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "GLIMPSE_COMPUTER": computer}
+    return subprocess.run([sys.executable, "-m", "indexer", "--library", url, *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, **kw)
+
+
+def psql(url: str, sql: str, *params: object) -> list[tuple]:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        cur = conn.execute(sql, params)
+        return cur.fetchall() if cur.description else []
+
+
+def test_a_server_library_answers_as_a_folder_library(pg_url: str, tmp_path: Path) -> None:
+    """The retrieval tests' library and queries (photos, videos, short clips, composed queries,
+    nonsense), built twice from the same seed: every metric is the same on both kinds."""
+    folder = retrieval.build(tmp_path / "a", MODEL_SPEC, SEED)
+    server = retrieval.build(tmp_path / "b", MODEL_SPEC, SEED, library=pg_url)
+    try:
+        assert server.lib.store.vector_count() == folder.lib.store.vector_count() > 100
+        on_folder, on_server = retrieval.evaluate(folder, SEED + 1), retrieval.evaluate(server, SEED + 1)
+    finally:
+        folder.lib.close()
+        server.lib.close()
+    for metric, v in on_folder.items():
+        for way, x in v.items():
+            assert on_server[metric][way] == pytest.approx(x, abs=0.02), (metric, way)
+
+
+def test_words_read_in_pictures_are_found_alike(pg_url: str, tmp_path: Path) -> None:
+    """Signs read by the real OCR models: quoted phrases, prefixes, accents and loose words find the
+    same pictures in both kinds of library."""
+    from indexer import Library, Query
+
+    photos = [p.path for p in world.write_corpus(tmp_path / "bg", world.distinct_scenes(random.Random(3), 4), 3)]
+    signs = textworld.write_text_corpus(tmp_path / "signs", 5101, 6, photos, max_angle=0, perspective=0)
+    answers = []
+    for where in (tmp_path / "lib", pg_url):
+        with Library.open(where, model=MODEL_SPEC) as lib:
+            lib.index([tmp_path / "signs"])
+            lib.read_text()
+            assert lib.store.text_read_count().read == 6
+            queries = [f'"{s.lines[0].text}"' for s in signs] + [f'"{s.lines[0].text[:4]}*"' for s in signs]
+            queries += [s.lines[0].text.split()[0] for s in signs] + ['"zürich"']
+            answers.append([[Path(h.path).name for h in lib.search(Query(q, text_only=True))] for q in queries])
+    assert answers[0] == answers[1]
+    assert sum(1 for a in answers[1][:6] if a) >= 5  # the phrases are found (OCR reads most signs whole)
+
+
+def test_two_computers_index_their_own_folders_and_find_each_others(pg_url: str, tmp_path: Path) -> None:
+    items = world.write_corpus(tmp_path / "all", world.distinct_scenes(random.Random(5), 12), 5)
+    for i, it in enumerate(items):
+        (tmp_path / ("a" if i % 2 else "b")).mkdir(exist_ok=True)
+        it.path.rename(tmp_path / ("a" if i % 2 else "b") / it.path.name)
+    runs = [subprocess.Popen([sys.executable, "-m", "indexer", "--library", pg_url, "--model", MODEL_SPEC, "index",
+                              "--wait", "--no-text", str(tmp_path / name)], cwd=REPO, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env={**os.environ, "GLIMPSE_COMPUTER": name})
+            for name in ("a", "b")]
+    for run in runs:
+        _, err = run.communicate(timeout=240)
+        assert run.returncode == 0, err
+    names = {"a": {p.name for p in (tmp_path / "a").iterdir()}, "b": {p.name for p in (tmp_path / "b").iterdir()}}
+    for me, other in (("a", "b"), ("b", "a")):
+        roots = glimpse(pg_url, "roots", "list", computer=me, check=True).stdout
+        assert str(tmp_path / me) in roots and str(tmp_path / other) not in roots  # each computer its own folders
+        found = glimpse(pg_url, "search", "a photo", "--min-score", "0", "--limit", "40", computer=me,
+                        check=True).stdout
+        shown = {Path(line.split()[-1]).name for line in found.splitlines() if line.strip()}
+        assert names[other] <= shown and names[me] <= shown  # everything, whoever indexed it
+    assert psql(pg_url, "SELECT host, COUNT(*) FROM files GROUP BY host ORDER BY host") == [("a", 6), ("b", 6)]
+
+
+def test_a_writer_killed_mid_batch_loses_only_that_batch(pg_url: str, tmp_path: Path) -> None:
+    """SIGKILL to `glimpse index` while it writes: what was committed stays, the advisory lock goes
+    with the dead connection, and the next run finishes the folder with one vector per photo."""
+    world.write_corpus(tmp_path / "p", world.distinct_scenes(random.Random(8), 40), 8)
+    env = {**os.environ, "GLIMPSE_COMPUTER": "laptop"}
+    run = subprocess.Popen([sys.executable, "-m", "indexer", "--library", pg_url, "--model", MODEL_SPEC, "index",
+                            "--no-text", str(tmp_path / "p")], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def committed() -> set[int]:
+        try:
+            return {r[0] for r in psql(pg_url, "SELECT f.id FROM files f JOIN vectors v ON v.file_id = f.id")}
+        except Exception:  # noqa: BLE001 - the schema is not made yet
+            return set()
+
+    assert wait_until(lambda: committed() or run.poll() is not None, timeout=120)
+    before = committed()
+    os.killpg(run.pid, signal.SIGKILL)  # the supervisor and the run it started
+    run.wait()
+    assert before and before <= committed()  # nothing committed is lost
+    done = glimpse(pg_url, "--model", MODEL_SPEC, "index", "--no-text", timeout=240)  # the lock was let go
+    assert done.returncode == 0, done.stderr
+    per_file = psql(pg_url, "SELECT f.id, COUNT(v.id) FROM files f LEFT JOIN vectors v ON v.file_id = f.id "
+                            "GROUP BY f.id")
+    assert len(per_file) == 40 and all(n == 1 for _, n in per_file)
+
+
+def test_one_writer_at_a_time_across_processes(pg_url: str) -> None:
+    """Another process holding the write lock: a write here is refused with who holds it, and goes
+    through as soon as that process dies (SIGKILL: no goodbye)."""
+    from indexer import Library, LibraryBusy
+
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys; from indexer import Library\n"
+        f"lib = Library.open({pg_url!r})\n"
+        "lib.writing.acquire(); print('held', flush=True); sys.stdin.read()")],
+        cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "GLIMPSE_COMPUTER": "desk"})
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with Library.open(pg_url) as lib:
+            with pytest.raises(LibraryBusy, match=f"pid {holder.pid} on desk"):
+                lib.writing.acquire()
+            holder.kill()
+            holder.wait()
+
+            def free() -> bool:
+                try:
+                    lib.writing.acquire()
+                except LibraryBusy:
+                    return False
+                lib.writing.release()
+                return True
+
+            assert wait_until(free, timeout=20)
+    finally:
+        holder.kill()
+
+
+def test_errors_say_what_to_do_and_write_nothing(pg_server, pg_url: str) -> None:
+    unreachable = glimpse("postgresql://glimpse@127.0.0.1:9/photos", "status")
+    assert unreachable.returncode == 2
+    assert unreachable.stderr.count("\n") == 1 and "cannot reach the PostgreSQL server at" in unreachable.stderr
+    assert "glimpse@127.0.0.1:9/photos" in unreachable.stderr
+
+    missing = glimpse(pg_url.replace("/lib_", "/nolib_"), "status")
+    assert missing.returncode == 2 and "there is no database" in missing.stderr and "createdb" in missing.stderr
+
+    # a user without the right to enable pgvector, on a database that does not have it yet
+    pg_server.psql("CREATE ROLE plain LOGIN; GRANT ALL ON DATABASE " + pg_url.split("/")[-1].split("?")[0]
+                   + " TO plain; ALTER DATABASE " + pg_url.split("/")[-1].split("?")[0] + " OWNER TO plain;")
+    refused = glimpse(pg_url.replace("postgres:@", "plain:@"), "status")
+    assert refused.returncode == 2 and "may not enable pgvector" in refused.stderr
+    assert psql(pg_url, "SELECT to_regclass('meta')") == [(None,)]  # nothing written
+
+    assert glimpse(pg_url, "status").returncode == 0
+    psql(pg_url, "UPDATE meta SET value = '99' WHERE key = 'schema'")
+    tables = psql(pg_url, "SELECT COUNT(*) FROM meta")
+    newer = glimpse(pg_url, "--model", MODEL_SPEC, "index", "/nonexistent")
+    assert newer.returncode == 2 and "made by a newer Glimpse" in newer.stderr and newer.stderr.count("\n") == 1
+    assert psql(pg_url, "SELECT COUNT(*) FROM meta") == tables and psql(pg_url, "SELECT COUNT(*) FROM roots") == [(0,)]
+
+
+def test_wrong_password_is_named(pg_server, pg_url: str) -> None:
+    """A role with a password, checked (scram) on the server's socket: a wrong one is refused by name."""
+    hba = Path(pg_server.psql("SHOW hba_file;").splitlines()[2].strip())
+    pg_server.psql("SET password_encryption = 'scram-sha-256'; CREATE ROLE anna LOGIN PASSWORD 'right';")
+    hba.write_text("local all anna scram-sha-256\n" + hba.read_text())
+    pg_server.psql("SELECT pg_reload_conf();")
+    try:
+        wrong = glimpse(pg_url.replace("postgres:@", "anna:wrong@"), "status")
+        assert wrong.returncode == 2 and "refused the user name or password" in wrong.stderr
+        assert "wrong" not in wrong.stderr  # the password itself is never printed
+    finally:
+        hba.write_text("".join(hba.read_text().splitlines(keepends=True)[1:]))
+        pg_server.psql("SELECT pg_reload_conf();")
