@@ -10,10 +10,12 @@ matrix product, also the baseline row). Candidates (#39: "use a well-kept librar
 * **hnswlib** over the full float32 vectors (M 16, ef_construction 200);
 * **usearch** HNSW over float16 vectors (its SIMD distances: the ranking is exact to fp16 rounding);
 * **usearch** HNSW over int8 vectors, the best ``breadth`` re-ranked from a float16 copy;
+* **pgvector** HNSW in PostgreSQL, the server library's index (#40), searched through the app's code;
 * **FAISS** IVF-PQ (4,096 lists at 1M, 1,024 below; 64-byte codes), the best 256 re-ranked from a float16
   copy; and with 4-bit codes scanned by its SIMD "fast scan" kernels, the best 1,024 re-ranked.
 
-Build times use both cores; memory is the growth of this process's resident set while building.
+Build times use both cores; memory is the growth of this process's resident set while building (for
+pgvector: the size of its index on the server, which PostgreSQL keeps in shared buffers and the page cache).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import numpy as np
 from bench.bench_query import rss_mb
 from bench.common import report, table
 from bench.vectors import LABELS, make, spectrum
+from indexer.store.server_vectors import index_name
 
 Search = Callable[[np.ndarray, int], np.ndarray]
 _FLUSH = np.ones(64 * 1024 * 1024, dtype=np.float32)  # 256 MB read between cold queries
@@ -122,6 +125,45 @@ def build_faiss_ivfpq(x: np.ndarray, full16: np.ndarray, codes: str = "PQ64", re
     return search
 
 
+def build_pgvector(x: np.ndarray, folder: Path) -> Search:
+    """The server library's index (indexer/store/server_vectors.py) on a real PostgreSQL 16 with pgvector
+    0.6.2 (the pgserver wheel): the vectors written by COPY, then the model's HNSW index built as the
+    app builds it (m 16, ef_construction 128, two parallel workers); searched through ``ServerIndex``,
+    a round trip over the server's Unix socket each. Its memory is the server's index size."""
+    import pgserver
+
+    from indexer.ann.server_index import ServerIndex
+    from indexer.store.server import ServerStore
+
+    server = pgserver.get_server(folder / "pg", cleanup_mode="stop")
+    # As pgvector's documentation asks of a server: shared buffers that hold the index (PostgreSQL's
+    # default 128 MB does not at 100k), two workers for the build; a restart applies them.
+    server.psql(f"ALTER SYSTEM SET shared_buffers = '{max(256, int(len(x) * 6 / 1024))}MB'; "
+                "ALTER SYSTEM SET max_parallel_maintenance_workers = 2;")
+    server.cleanup()
+    server = pgserver.get_server(folder / "pg", cleanup_mode="stop")
+    store = ServerStore(server.get_uri(), folder)
+    store.switch_active("bench", {"model": "bench", "dim": str(x.shape[1])}, ())
+    with store.conn.transaction():
+        file_id = store.conn.execute("INSERT INTO files (host, path, kind, status) VALUES ('b', 'x', 'photo', 'ok') "
+                                     "RETURNING id").fetchone()[0]
+        with store.conn.cursor().copy("COPY vectors (file_id, model, vec) FROM STDIN WITH (FORMAT BINARY)") as copy:
+            copy.set_types(["int8", "text", "vector"])
+            for row in x:
+                copy.write_row([file_id, "bench", row])
+    index = ServerIndex.open(folder, x.shape[1], store, "bench")  # builds the HNSW index
+    first = int(store.conn.execute("SELECT MIN(id) FROM vectors").fetchone()[0])
+    size = store.conn.execute("SELECT pg_relation_size(%s)", [index_name("bench")]).fetchone()[0]
+
+    def search(q: np.ndarray, breadth: int) -> np.ndarray:
+        return index.search(q, 10, breadth)[0] - first
+
+    search.describe = index.describe().split(",")[0]  # type: ignore[attr-defined]
+    search.memory = size / 2**20  # type: ignore[attr-defined]
+    search.keep = (server, store)  # type: ignore[attr-defined]
+    return search
+
+
 CANDIDATES: dict[str, tuple[tuple[int, ...], Callable[..., Search]]] = {
     "today's index": ((128, 256, 384, 512), lambda x, f16, d: build_today(x, d)),
     "hnswlib f32, M 16": ((64, 128, 256, 384), lambda x, f16, d: build_hnswlib(x, d)),
@@ -130,6 +172,7 @@ CANDIDATES: dict[str, tuple[tuple[int, ...], Callable[..., Search]]] = {
     "FAISS IVF-PQ64 + f16 re-rank of 256": ((16, 32, 64, 128), lambda x, f16, d: build_faiss_ivfpq(x, f16)),
     "FAISS IVF-PQ64x4fs (4-bit fast scan) + f16 re-rank of 1024": (
         (32, 64, 128), lambda x, f16, d: build_faiss_ivfpq(x, f16, "PQ64x4fs", 1024)),
+    "pgvector HNSW, m 16 (the server library's index)": ((100, 200, 300), lambda x, f16, d: build_pgvector(x, d)),
 }
 
 
@@ -158,7 +201,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 mem0, t = rss_mb(), time.perf_counter()
                 search = make_index(x, full16, Path(tmp))
-                build_s, mem = time.perf_counter() - t, rss_mb() - mem0
+                build_s, mem = time.perf_counter() - t, getattr(search, "memory", rss_mb() - mem0)
                 label = f"{name} ({search.describe})" if hasattr(search, "describe") else name
                 for b in breadths:
                     rows.append([LABELS[kind], label, b, *timed(search, b, queries, truth), build_s, mem])

@@ -93,6 +93,15 @@ def pg_url(pg_server) -> str:
     return pg_server.get_uri().replace("/postgres?", f"/{name}?")
 
 
+@pytest.fixture(params=["folder", "server"])
+def where(request, tmp_path: Path) -> Path | str:
+    """Where a test's library lives: a folder, and a database on a real PostgreSQL (#40), for the tests
+    of behaviour that does not depend on the kind of library."""
+    if request.param == "folder":
+        return tmp_path / "lib"
+    return request.getfixturevalue("pg_url")
+
+
 def once_per_run(factory: pytest.TempPathFactory, key: str, compute: Callable[[Path], T]) -> T:
     """``compute(folder)`` run by one test process of this run, its result read by the others.
 

@@ -19,6 +19,11 @@ class Location:
     folder: Path  # the whole library, or (with ``server``) this computer's part of it
     server: str | None = None  # the PostgreSQL address (a libpq URL) of a server library
 
+    @property
+    def shown(self) -> str:
+        """What a person is shown: the folder, or the server's address without its password."""
+        return f"postgresql://{public_url(self.server)}" if self.server else str(self.folder)
+
 
 def is_server(where: str | Path | None) -> bool:
     return isinstance(where, str) and where.startswith(SCHEMES)

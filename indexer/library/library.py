@@ -285,7 +285,7 @@ class Library:
 
     # status -----------------------------------------------------------------------------
     def status(self) -> Status:
-        return library_status(self.store, str(self.folder), self.switch.state(), self.text_pending())
+        return library_status(self.store, self.location.shown, self.switch.state(), self.text_pending())
 
     def file_info(self, path: str) -> FileRow | None:
         """What the library knows about one file (metadata for a preview)."""

@@ -262,15 +262,16 @@ class ServerStore(ServerVectors, ServerText):
         """Insert or replace this computer's file and its vectors (inside ``transaction()``)."""
         values = {**dataclasses.asdict(record), "path": _path(record.path), "host": self.host}
         cols = list(values)
-        file_id = self.conn.execute(
+        file_id, new_row = self.conn.execute(
             f"INSERT INTO files ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) "
-            f"ON CONFLICT (host, path) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in cols)} RETURNING id",
-            [values[c] for c in cols]).fetchone()[0]
-        self._drop_vectors_of([file_id])
-        self._drop_text_of([file_id])
-        new = self._insert_vectors(file_id, vectors)
+            f"ON CONFLICT (host, path) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in cols)} "
+            "RETURNING id, xmax = 0", [values[c] for c in cols]).fetchone()  # xmax 0: inserted, not updated
+        if not new_row:  # a new file has no vectors or words to drop: four round trips saved
+            self._drop_vectors_of([file_id])
+            self._drop_text_of([file_id])
+        added = self._insert_vectors(file_id, vectors)
         self.mark_regions(file_id, regions_for)
-        return new
+        return added
 
     def move_file(self, file_id: int, path: str, root_id: int, mtime: float, size: int, ext: str) -> None:
         self._run("UPDATE files SET path = %s, root_id = %s, mtime = %s, size = %s, ext = %s WHERE id = %s",

@@ -19,8 +19,10 @@ from psycopg import sql
 from indexer.store.rows import Coverage, FileRow, RegionCounts, VectorIn, VectorRow
 
 HNSW_M = 16  # pgvector's default graph degree
-HNSW_EF_CONSTRUCTION = 128  # bench/bench_server.py: recall@10 0.99 needs ef_search ~100 at 100k with it
-EF_SEARCH = 100  # pgvector returns at most ef_search rows, so a search asks for max(k, this)
+HNSW_EF_CONSTRUCTION = 128  # twice pgvector's default: a better graph for the ef_search below
+# recall@10 0.99 at 100k on realistic vectors (bench/bench_ann.py, power law: 0.990 at 200, 0.961 at
+# 100); pgvector returns at most ef_search rows, so a search asks for max(k, this)
+EF_SEARCH = 200
 EF_MAX = 1000  # pgvector's limit; a longer list is found exactly (a full scan)
 _VECTOR_FIELDS = "file_id, model, ts, start_s, end_s, x0, y0, x1, y1, vec"
 
@@ -38,8 +40,10 @@ class ServerVectors:
     """Mixed into ``ServerStore``: uses its connection, lock, ``transaction``, ``host`` and active ``model``."""
 
     def _vector_values(self, file_id: int, v: VectorIn) -> list[object]:
+        """A vector is kept at float16 precision, as the folder library keeps it (rows.encode_vec): the
+        same library answers with the same scores wherever it lives (pgvector 0.6 has no half type)."""
         box = v.box or (None, None, None, None)
-        return [file_id, self._m(v.model), v.ts, v.start, v.end, *box, _f32(v.vec)]
+        return [file_id, self._m(v.model), v.ts, v.start, v.end, *box, _f32(v.vec).astype(np.float16).astype(np.float32)]
 
     def _insert_vectors(self, file_id: int, vectors: Sequence[VectorIn]) -> list[int]:
         marks = ", ".join(["%s"] * 10)

@@ -39,11 +39,11 @@ def test_recent_keeps_what_was_typed_not_every_prefix_on_the_way(library) -> Non
     assert [(q.text, q.kind) for q in library.searches.recent(10)][:2] == [("a red star", "video"), ("a cat", "video")]
 
 
-def test_a_saved_search_counts_new_matches_and_they_are_seen_once_opened(tmp_path: Path) -> None:
+def test_a_saved_search_counts_new_matches_and_they_are_seen_once_opened(tmp_path: Path, where) -> None:
     items = world.write_corpus(tmp_path / "photos", world.distinct_scenes(random.Random(61), 20), seed=61)
     target = items[4]
     q = Query(f"a {target.scene.colour} {target.scene.shape}", min_score=0.0, limit=10)
-    with Library.open(tmp_path / "lib", model=MODEL_SPEC, read_text=False) as lib:
+    with Library.open(where, model=MODEL_SPEC, read_text=False) as lib:
         lib.index([tmp_path / "photos"])
         lib.searches.save("mine", q)
         assert [(s.name, n) for s, n in lib.searches.counts()] == [("mine", 0)]
@@ -58,7 +58,7 @@ def test_a_saved_search_counts_new_matches_and_they_are_seen_once_opened(tmp_pat
         shutil.move(copy, tmp_path / "photos" / "renamed.jpg")  # a move is not new
         lib.index()
         assert lib.searches.counts()[0][1] == 0
-    with Library.open(tmp_path / "lib") as again:  # kept in the library, not in the app
+    with Library.open(where) as again:  # kept in the library, not in the app
         assert [s.name for s in again.searches.saved()] == ["mine"] and again.searches.get("mine").query == q
 
 

@@ -194,3 +194,26 @@ def test_wrong_password_is_named(pg_server, pg_url: str) -> None:
     finally:
         hba.write_text("".join(hba.read_text().splitlines(keepends=True)[1:]))
         pg_server.psql("SELECT pg_reload_conf();")
+
+
+def test_a_model_switch_is_seen_by_every_computer(pg_url: str, tmp_path: Path) -> None:
+    """Laptop switches the model: it re-embeds its own photos and the switch waits for the desk's; the
+    desk's next run re-embeds those, and the library flips to the new model for both."""
+    weak = f"local-dir:{REPO / 'tests' / 'assets' / 'tiny-clip-weak'}"
+    items = world.write_corpus(tmp_path / "all", world.distinct_scenes(random.Random(9), 6), 9)
+    for i, it in enumerate(items):
+        (tmp_path / ("laptop", "desk")[i % 2]).mkdir(exist_ok=True)
+        it.path.rename(tmp_path / ("laptop", "desk")[i % 2] / it.path.name)
+    for me in ("laptop", "desk"):
+        assert glimpse(pg_url, "--model", MODEL_SPEC, "index", "--no-text", str(tmp_path / me),
+                       computer=me).returncode == 0
+    switched = glimpse(pg_url, "model", "use", weak, computer="laptop")  # its own three; not finished:
+    assert switched.returncode == 3, switched.stderr
+    assert "3 files still to re-embed" in switched.stderr  # the desk's three photos
+    assert psql(pg_url, "SELECT value FROM meta WHERE key = 'model_spec'") == [(MODEL_SPEC,)]
+    desk = glimpse(pg_url, "index", "--no-text", computer="desk")  # its settings still name the old model
+    assert desk.returncode == 0, desk.stderr
+    assert psql(pg_url, "SELECT value FROM meta WHERE key = 'model_spec'") == [(weak,)]
+    for me in ("laptop", "desk"):
+        status = glimpse(pg_url, "status", computer=me, check=True).stdout
+        assert f"model:   {weak}" in status
