@@ -93,7 +93,8 @@ def _key() -> dict[str, object]:
         version = metadata.version("rapidocr")
     except metadata.PackageNotFoundError:
         version = "missing"
-    return {"rapidocr": version, "engines": available_engines(), "cpu": _cpu()}
+    # "precision": OpenVINO's OCR models run in f32 since the AVX-512 EPYC showed bf16 losing words (ocr.py)
+    return {"rapidocr": version, "engines": available_engines(), "cpu": _cpu(), "precision": "f32"}
 
 
 def _cpu() -> str:
