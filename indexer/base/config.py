@@ -26,6 +26,10 @@ DEFAULT_TEMPLATES = ("{}",)
 SETTINGS_VERSION = 2  # 2: no relevance cutoff and no hubness correction by default (version 1: 0.5, 0.5)
 
 
+# What each computer of a server library decides for itself (its cores and memory); the rest is the library's.
+COMPUTER_SETTINGS = frozenset({"precision", "threads", "decode_workers", "batch_size"})
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """User-adjustable choices, persisted in the library's ``settings.json``."""
@@ -53,6 +57,18 @@ class Settings:
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def with_shared(self, text: str | None) -> Settings:
+        """These settings with a server library's shared ones (``shared_json``, kept in its database):
+        every computer uses the library's choices but keeps its own ``COMPUTER_SETTINGS``."""
+        if not text:
+            return self
+        shared = Settings.from_json(text)
+        return self.replace(**{f.name: getattr(shared, f.name) for f in dataclasses.fields(self)
+                               if f.name not in COMPUTER_SETTINGS})
+
+    def shared_json(self) -> str:
+        return json.dumps({k: v for k, v in dataclasses.asdict(self).items() if k not in COMPUTER_SETTINGS})
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)

@@ -289,7 +289,7 @@ def _serve(lib, linger: float) -> int:
 
     def state() -> tuple:
         st = settings.stat() if settings.exists() else None
-        return (st and (st.st_mtime_ns, st.st_size)), lib.store.get_meta("model")
+        return (st and (st.st_mtime_ns, st.st_size)), lib.store.get_meta("model"), lib.store.get_meta("settings")
 
     def answer(argv: list[str], encoding: str, errors: str) -> tuple[int, bytes, str]:
         out, err = io.BytesIO(), io.StringIO()

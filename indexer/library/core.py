@@ -180,4 +180,6 @@ class Core:
 
     def save_settings(self) -> None:
         atomic.write_text(self.folder / "settings.json", self.settings.to_json())
+        if self.location.server:  # what every computer of a server library shares
+            self.store.set_meta("settings", self.settings.shared_json())
         self._unsaved = False

@@ -1,10 +1,9 @@
 """``Library``: the one object the CLI and the GUI talk to.
 
-A library is a directory: ``library.db`` (SQLite, the truth), ``ann/`` (the hnswlib
-cache), ``settings.json``. The model is loaded lazily on the first search or index,
-so opening a library and listing its roots is instant. Its parts: ``core.py`` (the
-shared state and the one lock order), ``searching.py`` (``Library.searching``) and
-``switch.py`` (``Library.switch``, a model switch).
+A library is a directory (``library.db``, SQLite, the truth; ``ann/``, the hnswlib cache;
+``settings.json``) or a PostgreSQL database (base/location.py). The model loads on the first
+search or index, so opening a library is instant. Its parts: ``core.py`` (the shared state and
+the one lock order), ``searching.py`` and ``switch.py`` (``Library.switch``, a model switch).
 """
 
 from __future__ import annotations
@@ -73,8 +72,9 @@ class Library:
                                "fix or delete it (defaults are used without it)") from e
         if not settings_file.exists():
             atomic.write_text(settings_file, saved.to_json())
+        lib = cls(location, saved, isolated)
+        saved = saved.with_shared(lib.store.get_meta("settings"))  # a server library's: its computers share them
         settings = saved.replace(**{k: v for k, v in overrides.items() if v is not None})
-        lib = cls(location, settings, isolated)
         active = lib.store.get_meta("model_spec")
         if active and overrides.get("model") is None and saved.model != active:
             # a switch flipped the model but the process ended before settings.json said so

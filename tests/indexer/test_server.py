@@ -26,7 +26,8 @@ SEED = 7103  # a held-out seed (test_retrieval.py)
 
 
 def glimpse(url: str, *args: str, computer: str = "laptop", **kw) -> subprocess.CompletedProcess:
-    env = {**os.environ, "GLIMPSE_COMPUTER": computer}
+    """`glimpse` run as ``computer``: its name, and a data folder of its own (its part of the library)."""
+    env = {**os.environ, "GLIMPSE_COMPUTER": computer, "XDG_DATA_HOME": f"{os.environ['XDG_DATA_HOME']}/{computer}"}
     return subprocess.run([sys.executable, "-m", "indexer", "--library", url, *args], cwd=REPO, env=env,
                           capture_output=True, text=True, **kw)
 
@@ -217,3 +218,15 @@ def test_a_model_switch_is_seen_by_every_computer(pg_url: str, tmp_path: Path) -
     for me in ("laptop", "desk"):
         status = glimpse(pg_url, "status", computer=me, check=True).stdout
         assert f"model:   {weak}" in status
+
+
+def test_settings_are_the_librarys_and_each_computer_keeps_its_own_threads(pg_url: str) -> None:
+    assert glimpse(pg_url, "settings", "regions", "on", computer="laptop").returncode == 0
+    assert glimpse(pg_url, "settings", "threads", "1", computer="laptop").returncode == 0
+
+    def shown(computer: str) -> dict[str, str]:
+        out = glimpse(pg_url, "settings", computer=computer, check=True).stdout
+        return dict(line.split(" = ", 1) for line in out.splitlines() if " = " in line)
+
+    assert shown("desk")["regions"] == "true" and shown("desk")["threads"] == "0"  # the library's; the desk's own
+    assert shown("laptop")["regions"] == "true" and shown("laptop")["threads"] == "1"
