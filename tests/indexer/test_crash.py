@@ -90,10 +90,10 @@ def indexed_then_crashing(tmp_path: Path, crashing, monkeypatch):
     return items, bad, lib
 
 
-def test_in_the_app_a_crashing_file_costs_a_worker_and_is_set_aside(tmp_path: Path, crashing, monkeypatch) -> None:
+def test_in_the_app_a_crashing_file_costs_a_worker_and_is_set_aside(where, crashing, monkeypatch) -> None:
     items, bad, env = crashing
     monkeypatch.setenv("PYTHONPATH", env["PYTHONPATH"])
-    with Library.open(tmp_path / "lib", isolated=True, model=MODEL_SPEC, read_text=False, batch_size=4) as lib:
+    with Library.open(where, isolated=True, model=MODEL_SPEC, read_text=False, batch_size=4) as lib:
         report = lib.index([items[0].path.parent])
         assert (report.added, report.errors) == (29, 1)
         errors = {row.path: row.error for row in lib.errors()}

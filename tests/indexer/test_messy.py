@@ -27,19 +27,19 @@ REPO = Path(__file__).resolve().parents[2]
 LATIN1 = os.fsdecode(b"\xe9t\xe9 \xe0 la plage.jpg")  # "été à la plage" from an old Latin-1 drive
 
 
-def cli(capsys, lib: Path, *args: str) -> tuple[int, str, str]:
+def cli(capsys, lib: Path | str, *args: str) -> tuple[int, str, str]:
     code = main(["--library", str(lib), "--model", MODEL_SPEC, *args])
     out, err = capsys.readouterr()
     return code, out, err
 
 
-def test_a_name_that_is_not_utf8_is_indexed_found_shown_renamed_and_tracked(capsys, tmp_path: Path) -> None:
+def test_a_name_that_is_not_utf8_is_indexed_found_shown_renamed_and_tracked(capsys, tmp_path: Path, where) -> None:
     folder = tmp_path / "photos"
     scenes = world.distinct_scenes(random.Random(31), 10)
     world.write_corpus(folder, scenes[1:], seed=31)
     odd = folder / LATIN1
     world.render(scenes[0], 192).save(odd, format="JPEG")
-    lib = tmp_path / "lib"
+    lib = where
 
     code, out, err = cli(capsys, lib, "index", str(folder), "-q")
     assert code == 0 and "10 new" in out and "0 errors" in out, (out, err)
@@ -76,13 +76,13 @@ def test_a_name_that_is_not_utf8_is_indexed_found_shown_renamed_and_tracked(caps
 
 @pytest.mark.parametrize("name", ["new\nline.jpg", " leading and trailing .jpg", "emoji 🎉📷.jpg",
                                   "ctrl\x01\x1f.jpg", ("x" * 251) + ".jpg"])
-def test_awkward_names_index_and_print_one_line_each(capsys, tmp_path: Path, name: str) -> None:
+def test_awkward_names_index_and_print_one_line_each(capsys, tmp_path: Path, where, name: str) -> None:
     folder = tmp_path / "p"
     folder.mkdir()
     world.render(world.random_scene(random.Random(5)), 160).save(folder / name, format="JPEG")
-    code, out, _ = cli(capsys, tmp_path / "lib", "index", str(folder), "-q")
+    code, out, _ = cli(capsys, where, "index", str(folder), "-q")
     assert code == 0 and "1 new" in out
-    code, out, _ = cli(capsys, tmp_path / "lib", "search", "a shape", "--min-score", "0")
+    code, out, _ = cli(capsys, where, "search", "a shape", "--min-score", "0")
     assert code == 0 and len(out.strip().splitlines()) == 1  # control characters are shown, not obeyed
 
 
