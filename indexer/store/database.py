@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sqlite3
 import threading
 import time
@@ -24,15 +23,13 @@ from typing import Any
 import sqlite_utils
 
 from indexer.base.errors import StoreError, explain_sqlite
-from indexer.base.filters import Filters
 from indexer.base.paths import from_db, to_db
+from indexer.store.common import CommonStore
 from indexer.store.rows import (
     FILE_FIELDS,
-    FileCounts,
     FileRecord,
     FileRow,
     RootRow,
-    SavedRow,
     TextPattern,
     TextRow,
     VectorIn,
@@ -48,7 +45,7 @@ from indexer.store.vectors import VectorTables
 __all__ = ["FileRecord", "FileRow", "RootRow", "Store", "StoreError", "TextPattern", "TextRow", "VectorIn",
            "decode_vec", "encode_vec"]
 
-class Store(VectorTables, TextTables):
+class Store(VectorTables, TextTables, CommonStore):
     """A thread-safe handle on the library database (one connection, one lock)."""
 
     def __init__(self, path: Path, migrate: bool = True) -> None:
@@ -88,14 +85,21 @@ class Store(VectorTables, TextTables):
         with self._lock:
             return self.db.execute(sql, params).fetchall()
 
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        with self._lock:
+            return self.db.execute(sql, params).rowcount
+
+    _vec = staticmethod(decode_vec)  # float16 bytes (rows.encode_vec)
+
+    @staticmethod
+    def _under(prefix_len: int) -> str:
+        return f"(CAST(path AS BLOB) = ? OR substr(CAST(path AS BLOB), 1, {prefix_len}) = ?)"
+
+    @staticmethod
+    def _one_of(column: str, values: list[Any]) -> tuple[str, list[Any]]:
+        return f"{column} IN ({','.join('?' * len(values))})", values
+
     # meta -------------------------------------------------------------------------
-    def version(self) -> int:
-        return int(self.get_meta("version") or 0)
-
-    def get_meta(self, key: str) -> str | None:
-        rows = self._query("SELECT value FROM meta WHERE key = ?", [key])
-        return rows[0][0] if rows else None
-
     def set_meta(self, key: str, value: str) -> None:
         with self._lock:
             self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
@@ -157,54 +161,6 @@ class Store(VectorTables, TextTables):
 
     def _files(self, where: str = "1", params: Sequence[Any] = ()) -> list[FileRow]:
         return [_file_row(r) for r in self._query(f"SELECT {', '.join(FILE_FIELDS)} FROM files WHERE {where}", params)]
-
-    def files(self, status: str | None = None, kind: str | None = None) -> list[FileRow]:
-        """Every file the library knows (with this status and kind), in path order."""
-        where, args = ["1"], []
-        for col, val in (("status", status), ("kind", kind)):
-            if val is not None:
-                where.append(f"{col} = ?")
-                args.append(val)
-        return self._files(" AND ".join(where) + " ORDER BY path", args)
-
-    def files_of_root(self, root_id: int) -> list[FileRow]:
-        return self._files("root_id = ?", [root_id])
-
-    def filtered(self, f: Filters) -> list[FileRow]:
-        """Indexed files that pass ``f`` (the query's filters), as SQL over ``files``."""
-        where, args = ["status = 'ok'"], []
-        if f.kind != "all":
-            where.append("kind = ?")
-            args.append(f.kind)
-        if f.after is not None:
-            where.append("COALESCE(taken_at, mtime) >= ?")
-            args.append(f.after)
-        if f.before is not None:
-            where.append("COALESCE(taken_at, mtime) < ?")
-            args.append(f.before)
-        if f.folder:
-            # Compared as bytes: exact (case-sensitive) and right for names that are not UTF-8 (paths.py).
-            where.append("(CAST(path AS BLOB) = ? OR substr(CAST(path AS BLOB), 1, ?) = ?)")
-            folder = os.fsencode(str(Path(f.folder).expanduser().resolve()))
-            prefix = folder.rstrip(b"/") + b"/"
-            args += [folder, len(prefix), prefix]
-        if f.camera:
-            where.append("camera LIKE ?")
-            args.append(f"%{f.camera}%")
-        if f.has_gps is not None:
-            where.append("lat IS NOT NULL" if f.has_gps else "lat IS NULL")
-        if f.has_text is not None:
-            where.append(("" if f.has_text else "NOT ") + "EXISTS (SELECT 1 FROM text_lines t WHERE t.file_id = files.id)")
-        if f.min_size:
-            where.append("MIN(width, height) >= ?")
-            args.append(f.min_size)
-        if f.extensions:
-            exts = [e.lower().lstrip(".") for e in f.extensions]
-            exts += ["jpeg"] if "jpg" in exts else []
-            where.append(f"ext IN ({','.join('?' * len(exts))})")
-            args += exts
-        return self._files(" AND ".join(where), args)
-
 
     def files_by_id(self, ids: Iterable[int]) -> dict[int, FileRow]:
         ids = list(ids)
@@ -270,11 +226,6 @@ class Store(VectorTables, TextTables):
         with self.transaction():
             return self.db.execute("UPDATE files SET status = 'retry' WHERE status = 'error'").rowcount
 
-    def root_counts(self, root_id: int) -> FileCounts:
-        """The files under one root."""
-        q = "SELECT kind, status, COUNT(*) FROM files WHERE root_id = ? GROUP BY kind, status"
-        return FileCounts.of(self._query(q, [root_id]))
-
     def set_problems(self, root_ids: Sequence[int], problems: Sequence[tuple[str, str, int | None]]) -> None:
         """What a whole crawl of these roots could not open (path, reason, root): recorded with its reason, and
         the problems it no longer met (a folder made readable, a file gone) forgotten. No vectors change, so
@@ -311,36 +262,9 @@ class Store(VectorTables, TextTables):
             self.db.execute("DELETE FROM searches WHERE name IS NULL AND id NOT IN "
                             "(SELECT id FROM searches WHERE name IS NULL ORDER BY used DESC, id DESC LIMIT ?)", [keep])
 
-    def forget_search(self, query: str) -> None:
-        """A recent search no longer worth keeping (a saved one of the same query stays)."""
-        with self._lock:
-            self.db.execute("DELETE FROM searches WHERE name IS NULL AND query = ?", [query])
-
-    def recent_searches(self, limit: int = 20) -> list[str]:
-        rows = self._query("SELECT query FROM searches WHERE name IS NULL ORDER BY used DESC, id DESC LIMIT ?", [limit])
-        return [r[0] for r in rows]
-
     def save_search(self, name: str, query: str, seen: Sequence[int]) -> None:
         """Keep a search under ``name`` (replacing one of that name), with the files it shows now."""
         with self._lock:
             self.db.execute("INSERT INTO searches (name, query, used, seen) VALUES (?, ?, ?, ?) ON CONFLICT(name) "
                             "DO UPDATE SET query = excluded.query, used = excluded.used, seen = excluded.seen",
                             [name, query, time.time(), json.dumps(sorted(set(seen)))])
-
-    def saved_searches(self) -> list[SavedRow]:
-        """The saved searches, by name."""
-        rows = self._query("SELECT name, query, used, seen FROM searches WHERE name IS NOT NULL ORDER BY name")
-        return [SavedRow(n, q, u, json.loads(s or "[]")) for n, q, u, s in rows]
-
-    def mark_search_seen(self, name: str, seen: Sequence[int]) -> None:
-        with self._lock:
-            self.db.execute("UPDATE searches SET used = ?, seen = ? WHERE name = ?",
-                            [time.time(), json.dumps(sorted(set(seen))), name])
-
-    def delete_search(self, name: str) -> bool:
-        with self._lock:
-            return self.db.execute("DELETE FROM searches WHERE name = ?", [name]).rowcount > 0
-
-    def counts(self) -> FileCounts:
-        """The library's files (its vectors: ``vector_count``)."""
-        return FileCounts.of(self._query("SELECT kind, status, COUNT(*) FROM files GROUP BY kind, status"))

@@ -23,21 +23,26 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.sql import Composable
 
 from indexer.base.environment import this_computer
 from indexer.base.errors import LibraryError, StoreError
-from indexer.base.filters import Filters
 from indexer.base.location import public_url
 from indexer.store import server_schema
-from indexer.store.rows import FILE_FIELDS, FileCounts, FileRecord, FileRow, RootRow, SavedRow
+from indexer.store.common import CommonStore
+from indexer.store.rows import FILE_FIELDS, FileRecord, FileRow, RootRow
 from indexer.store.server_text import ServerText
-from indexer.store.server_vectors import ServerVectors
+from indexer.store.server_vectors import ServerVectors, as_float32
 
 _FILE_COLUMNS = ", ".join(FILE_FIELDS)
 
 
 def _path(p: str) -> bytes:
     return os.fsencode(p)
+
+
+def _marks(sql: str | Composable) -> str | Composable:
+    return sql.replace("?", "%s") if isinstance(sql, str) else sql
 
 
 def _file_row(r: Sequence[Any]) -> FileRow:
@@ -55,10 +60,8 @@ def explain_connect(e: psycopg.OperationalError, url: str) -> str:
             f"({msg.strip().splitlines()[0] if msg.strip() else 'no answer'})")
 
 
-class ServerStore(ServerVectors, ServerText):
+class ServerStore(ServerVectors, ServerText, CommonStore):
     """A thread-safe handle on a library kept in PostgreSQL (one connection, one lock)."""
-
-    serves_vectors = True  # the index is the server's (ann/server_index.py), not a file beside the library
 
     def __init__(self, url: str, folder: Path) -> None:
         self.url, self.path = url, folder  # ``path``: where this computer keeps its part (thumbnails, logs)
@@ -147,22 +150,28 @@ class ServerStore(ServerVectors, ServerText):
         with self._lock, self.conn.transaction():
             yield
 
+    LEAST, LIKE = "LEAST", "ILIKE"  # common.py's dialect words
+
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """Rows of ``sql``; a ``?`` (common.py's statements) is psycopg's ``%s``."""
         with self._lock:
-            return self.conn.execute(sql, params).fetchall()
+            return self.conn.execute(_marks(sql), params).fetchall()
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
         with self._lock:
-            return self.conn.execute(sql, params).rowcount
+            return self.conn.execute(_marks(sql), params).rowcount
+
+    _vec = staticmethod(as_float32)
+
+    @staticmethod
+    def _under(prefix_len: int) -> str:
+        return f"(path = ? OR substring(path FROM 1 FOR {prefix_len}) = ?)"
+
+    @staticmethod
+    def _one_of(column: str, values: list[Any]) -> tuple[str, list[Any]]:
+        return f"{column} = ANY(?)", [values]
 
     # meta -------------------------------------------------------------------------
-    def version(self) -> int:
-        return int(self.get_meta("version") or 0)
-
-    def get_meta(self, key: str) -> str | None:
-        rows = self._query("SELECT value FROM meta WHERE key = %s", [key])
-        return rows[0][0] if rows else None
-
     def set_meta(self, key: str, value: str) -> None:
         self._run("INSERT INTO meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                   [key, value])
@@ -210,51 +219,6 @@ class ServerStore(ServerVectors, ServerText):
     def _files(self, where: str = "TRUE", params: Sequence[Any] = ()) -> list[FileRow]:
         return [_file_row(r) for r in self._query(f"SELECT {_FILE_COLUMNS} FROM files WHERE {where}", params)]
 
-    def files(self, status: str | None = None, kind: str | None = None) -> list[FileRow]:
-        where, args = ["TRUE"], []
-        for col, val in (("status", status), ("kind", kind)):
-            if val is not None:
-                where.append(f"{col} = %s")
-                args.append(val)
-        return self._files(" AND ".join(where) + " ORDER BY path", args)
-
-    def files_of_root(self, root_id: int) -> list[FileRow]:
-        return self._files("root_id = %s", [root_id])
-
-    def filtered(self, f: Filters) -> list[FileRow]:
-        """Indexed files (of every computer) that pass ``f``."""
-        where, args = ["status = 'ok'"], []
-        if f.kind != "all":
-            where.append("kind = %s")
-            args.append(f.kind)
-        if f.after is not None:
-            where.append("COALESCE(taken_at, mtime) >= %s")
-            args.append(f.after)
-        if f.before is not None:
-            where.append("COALESCE(taken_at, mtime) < %s")
-            args.append(f.before)
-        if f.folder:
-            folder = os.fsencode(str(Path(f.folder).expanduser().resolve()))
-            prefix = folder.rstrip(b"/") + b"/"
-            where.append("(path = %s OR substring(path FROM 1 FOR %s) = %s)")
-            args += [folder, len(prefix), prefix]
-        if f.camera:
-            where.append("camera ILIKE %s")
-            args.append(f"%{f.camera}%")
-        if f.has_gps is not None:
-            where.append("lat IS NOT NULL" if f.has_gps else "lat IS NULL")
-        if f.has_text is not None:
-            where.append(("" if f.has_text else "NOT ") + "EXISTS (SELECT 1 FROM text_lines t WHERE t.file_id = files.id)")
-        if f.min_size:
-            where.append("LEAST(width, height) >= %s")
-            args.append(f.min_size)
-        if f.extensions:
-            exts = [e.lower().lstrip(".") for e in f.extensions]
-            exts += ["jpeg"] if "jpg" in exts else []
-            where.append("ext = ANY(%s)")
-            args.append(exts)
-        return self._files(" AND ".join(where), args)
-
     def files_by_id(self, ids: Iterable[int]) -> dict[int, FileRow]:
         return {r.id: r for r in self._files("id = ANY(%s)", [[int(i) for i in ids]])}
 
@@ -290,10 +254,6 @@ class ServerStore(ServerVectors, ServerText):
         with self.transaction():
             return self._run("UPDATE files SET status = 'retry' WHERE status = 'error' AND host = %s", [self.host])
 
-    def root_counts(self, root_id: int) -> FileCounts:
-        q = "SELECT kind, status, COUNT(*) FROM files WHERE root_id = %s GROUP BY kind, status"
-        return FileCounts.of(self._query(q, [root_id]))
-
     def set_problems(self, root_ids: Sequence[int], problems: Sequence[tuple[str, str, int | None]]) -> None:
         """What a crawl of these roots could not open, with its reason; problems no longer met forgotten."""
         with self._lock, self.conn.transaction():
@@ -324,28 +284,7 @@ class ServerStore(ServerVectors, ServerText):
             self._run("DELETE FROM searches WHERE name IS NULL AND id NOT IN (SELECT id FROM searches WHERE name "
                       "IS NULL ORDER BY used DESC, id DESC LIMIT %s)", [keep])
 
-    def forget_search(self, query: str) -> None:
-        self._run("DELETE FROM searches WHERE name IS NULL AND query = %s", [query])
-
-    def recent_searches(self, limit: int = 20) -> list[str]:
-        q = "SELECT query FROM searches WHERE name IS NULL ORDER BY used DESC, id DESC LIMIT %s"
-        return [r[0] for r in self._query(q, [limit])]
-
     def save_search(self, name: str, query: str, seen: Sequence[int]) -> None:
         self._run("INSERT INTO searches (name, query, used, seen) VALUES (%s, %s, %s, %s) ON CONFLICT (name) DO "
                   "UPDATE SET query = excluded.query, used = excluded.used, seen = excluded.seen",
                   [name, query, time.time(), json.dumps(sorted(set(seen)))])
-
-    def saved_searches(self) -> list[SavedRow]:
-        rows = self._query("SELECT name, query, used, seen FROM searches WHERE name IS NOT NULL ORDER BY name")
-        return [SavedRow(n, q, u, json.loads(s or "[]")) for n, q, u, s in rows]
-
-    def mark_search_seen(self, name: str, seen: Sequence[int]) -> None:
-        self._run("UPDATE searches SET used = %s, seen = %s WHERE name = %s",
-                  [time.time(), json.dumps(sorted(set(seen))), name])
-
-    def delete_search(self, name: str) -> bool:
-        return self._run("DELETE FROM searches WHERE name = %s", [name]) > 0
-
-    def counts(self) -> FileCounts:
-        return FileCounts.of(self._query("SELECT kind, status, COUNT(*) FROM files GROUP BY kind, status"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from indexer.base.tokens import tokens
-from indexer.store.rows import TEXT_FIELDS, FileRow, TextCounts, TextPattern, TextRow, _text_row
+from indexer.store.rows import TEXT_FIELDS, FileRow, TextPattern, TextRow, _text_row
 
 
 class ServerText:
@@ -29,13 +29,6 @@ class ServerText:
     def text_pending_count(self, reader: str, kinds: Sequence[str]) -> int:
         return int(self._query(f"SELECT COUNT(*) FROM files WHERE {_UNREAD}", [list(kinds), reader, self.host])[0][0])
 
-    def text_read_count(self) -> TextCounts:
-        read = self._query("SELECT COUNT(*) FROM files WHERE text_read IS NOT NULL")[0][0]
-        return TextCounts(int(read), self.files_with_text())
-
-    def files_with_text(self) -> int:
-        return int(self._query("SELECT COUNT(DISTINCT file_id) FROM text_lines")[0][0])
-
     def put_text(self, file_id: int, reader: str, lines: Sequence[tuple[str, float, Sequence[float], float | None]],
                  expect_mtime: float | None) -> bool:
         """Replace a file's text (committed on its own); False, writing nothing, when the file changed."""
@@ -50,13 +43,6 @@ class ServerText:
                                 [(file_id, ts, text, conf, *box, " ".join(tokens(text))) for text, conf, box, ts in lines])
             self.conn.execute("UPDATE files SET text_read = %s WHERE id = %s", [reader, file_id])
             return True
-
-    def was_text_read(self, file_id: int) -> bool:
-        return bool(self._query("SELECT text_read IS NOT NULL FROM files WHERE id = %s", [file_id])[0][0])
-
-    def text_of(self, file_id: int) -> list[TextRow]:
-        rows = self._query(f"SELECT {TEXT_FIELDS} FROM text_lines WHERE file_id = %s ORDER BY ts, y0, x0", [file_id])
-        return [_text_row(r) for r in rows]
 
     def match_text(self, pattern: TextPattern, limit: int = 5000) -> list[tuple[TextRow, float]]:
         """Lines holding ``pattern``, best first, with a rank where lower is better (as FTS5's)."""

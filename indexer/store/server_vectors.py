@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from psycopg import sql
 
-from indexer.store.rows import Coverage, FileRow, RegionCounts, VectorIn, VectorRow
+from indexer.store.rows import FileRow, VectorIn, VectorRow
 
 HNSW_M = 16  # pgvector's default graph degree
 HNSW_EF_CONSTRUCTION = 128  # twice pgvector's default: a better graph for the ef_search below
@@ -31,7 +31,7 @@ def index_name(model: str) -> str:
     return "vectors_hnsw_" + hashlib.sha1(model.encode()).hexdigest()[:12]
 
 
-def _f32(v: object) -> np.ndarray:
+def as_float32(v: object) -> np.ndarray:
     """A vector read (pgvector's ``Vector``) or to be written, as float32."""
     return np.asarray(v.to_numpy() if hasattr(v, "to_numpy") else v, dtype=np.float32)
 
@@ -43,7 +43,7 @@ class ServerVectors:
         """A vector is kept at float16 precision, as the folder library keeps it (rows.encode_vec): the
         same library answers with the same scores wherever it lives (pgvector 0.6 has no half type)."""
         box = v.box or (None, None, None, None)
-        return [file_id, self._m(v.model), v.ts, v.start, v.end, *box, _f32(v.vec).astype(np.float16).astype(np.float32)]
+        return [file_id, self._m(v.model), v.ts, v.start, v.end, *box, as_float32(v.vec).astype(np.float16).astype(np.float32)]
 
     def _insert_vectors(self, file_id: int, vectors: Sequence[VectorIn]) -> list[int]:
         marks = ", ".join(["%s"] * 10)
@@ -80,7 +80,7 @@ class ServerVectors:
         expr = sql.SQL("(vec::vector({})) <#> %s::vector({})").format(dim, dim)
         q = sql.SQL("SELECT id, {} FROM vectors WHERE model = {} ORDER BY {} LIMIT %s").format(
             expr, sql.Literal(self._m(model)), expr)
-        v = _f32(vec).reshape(-1)
+        v = as_float32(vec).reshape(-1)
         with self._lock, self.conn.transaction():
             if breadth > EF_MAX:
                 self.conn.execute("SET LOCAL enable_indexscan = off")
@@ -90,31 +90,16 @@ class ServerVectors:
         return np.array([r[0] for r in rows], np.int64), np.array([-r[1] for r in rows], np.float32)
 
     # vectors ----------------------------------------------------------------------
-    def vectors_since(self, after_id: int, batch: int = 20000,
-                      model: str | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        last = after_id
-        while True:
-            rows = self._query("SELECT id, vec FROM vectors WHERE id > %s AND model = %s ORDER BY id LIMIT %s",
-                               [last, self._m(model), batch])
-            if not rows:
-                return
-            ids = np.array([r[0] for r in rows], dtype=np.int64)
-            yield ids, np.stack([_f32(r[1]) for r in rows])
-            last = int(ids[-1])
-
     def tombstones_since(self, version: int) -> list[int]:
         """None kept: the server's index drops a deleted row itself."""
         return []
-
-    def vector_count(self, model: str | None = None) -> int:
-        return int(self._query("SELECT COUNT(*) FROM vectors WHERE model = %s", [self._m(model)])[0][0])
 
     def vectors_by_id(self, ids: Sequence[int], only_model: str | None = None) -> list[np.ndarray]:
         """Vectors of these ids, in their order (of any model, or only ``only_model``'s; others left out)."""
         where, params = ("model = %s AND ", [only_model]) if only_model is not None else ("", [])
         found = dict(self._query(f"SELECT id, vec FROM vectors WHERE {where}id = ANY(%s)",
                                  [*params, [int(i) for i in ids]]))
-        return [_f32(found[int(i)]) for i in ids if int(i) in found]
+        return [as_float32(found[int(i)]) for i in ids if int(i) in found]
 
     def vector_count_of(self, file_ids: Iterable[int]) -> int:
         q = "SELECT COUNT(*) FROM vectors WHERE model = %s AND file_id = ANY(%s)"
@@ -125,7 +110,7 @@ class ServerVectors:
                            [self.model, [int(i) for i in file_ids]])
         if not rows:
             return np.zeros(0, np.int64), np.zeros((0, 1), np.float32)
-        return np.array([r[0] for r in rows], np.int64), np.stack([_f32(r[1]) for r in rows])
+        return np.array([r[0] for r in rows], np.int64), np.stack([as_float32(r[1]) for r in rows])
 
     # models ------------------------------------------------------------------------
     def files_missing_model(self, model: str, limit: int = 10**9) -> list[FileRow]:
@@ -133,28 +118,10 @@ class ServerVectors:
         return self._files("status = 'ok' AND host = %s AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.file_id = "
                            "files.id AND v.model = %s) ORDER BY id LIMIT %s", [self.host, model, limit])
 
-    def coverage(self, model: str) -> Coverage:
-        total = self._query("SELECT COUNT(*) FROM files WHERE status = 'ok'")[0][0]
-        done = self._query("SELECT COUNT(*) FROM files WHERE status = 'ok' AND EXISTS (SELECT 1 FROM vectors v "
-                           "WHERE v.file_id = files.id AND v.model = %s)", [model])[0][0]
-        return Coverage(int(done), int(total))
-
     def model_bytes(self) -> dict[str, int]:
         rows = self._query("SELECT model, COUNT(*) * ((SELECT pg_column_size(vec) FROM vectors v2 WHERE v2.model = "
                            "v.model LIMIT 1) + 60) FROM vectors v GROUP BY model")
         return {m: int(b) for m, b in rows}
-
-    def put_model_vectors(self, file_id: int, model: str, vectors: Sequence[VectorIn],
-                          expect_mtime: float | None, regions: bool = False) -> bool:
-        if not self._as_decoded(file_id, expect_mtime):
-            return False
-        self._drop_vectors_of([file_id], model)
-        self._add_vectors(file_id, model, vectors, regions)
-        return True
-
-    def _as_decoded(self, file_id: int, expect_mtime: float | None) -> bool:
-        rows = self._query("SELECT mtime, status FROM files WHERE id = %s", [file_id])
-        return bool(rows) and rows[0][0] == expect_mtime and rows[0][1] == "ok"
 
     def _add_vectors(self, file_id: int, model: str, vectors: Sequence[VectorIn], regions: bool) -> None:
         self._insert_vectors(file_id, [dataclasses.replace(v, model=model) for v in vectors])
@@ -182,52 +149,20 @@ class ServerVectors:
                 self._run("DELETE FROM meta WHERE key = %s", [k])
         self.model = model
 
-    def follow_active(self) -> bool:
-        active = self.get_meta("model") or ""
-        changed, self.model = active != self.model, active
-        return changed
-
-    def sample_vectors(self, n: int, model: str | None = None, seed: int = 0) -> np.ndarray:
-        """About ``n`` of ``model``'s vectors picked at random (ids drawn below the highest)."""
-        top = self.max_vector_id()
-        if top == 0:
-            return np.zeros((0, 0), np.float32)
-        ids = np.unique(np.random.default_rng(seed).integers(1, top + 1, min(n, top)))
-        out = self.vectors_by_id(ids.tolist(), only_model=self._m(model))
-        return np.stack(out) if out else np.zeros((0, 0), np.float32)
-
-    def max_vector_id(self) -> int:
-        return int(self._query("SELECT COALESCE(MAX(id), 0) FROM vectors")[0][0])
-
-    def vector_ids(self, model: str | None = None, regions: bool | None = None) -> set[int]:
-        only = {None: "", False: " AND x0 IS NULL", True: " AND x0 IS NOT NULL"}[regions]
-        return {r[0] for r in self._query(f"SELECT id FROM vectors WHERE model = %s{only}", [self._m(model)])}
-
     def vector_rows(self, ids: Sequence[int]) -> dict[int, VectorRow]:
         rows = self._query("SELECT id, file_id, ts, start_s, end_s, x0, y0, x1, y1 FROM vectors WHERE id = ANY(%s)",
                            [[int(i) for i in ids]])
         return {r[0]: VectorRow(r[1], r[2], r[3], r[4], None if r[5] is None else tuple(r[5:9])) for r in rows}
 
-    def vectors_of(self, file_id: int, model: str | None = None) -> list[tuple[int, np.ndarray, float | None]]:
-        rows = self._query("SELECT id, vec, ts FROM vectors WHERE file_id = %s AND model = %s AND x0 IS NULL "
-                           "ORDER BY ts", [file_id, self._m(model)])
-        return [(r[0], _f32(r[1]), r[2]) for r in rows]
-
     def whole_vectors(self, file_ids: Iterable[int]) -> dict[int, np.ndarray]:
         rows = self._query("SELECT file_id, vec FROM vectors WHERE model = %s AND x0 IS NULL AND file_id = ANY(%s)",
                            [self.model, [int(i) for i in file_ids]])
-        return {r[0]: _f32(r[1]) for r in rows}
+        return {r[0]: as_float32(r[1]) for r in rows}
 
     # regions ------------------------------------------------------------------------
     def mark_regions(self, file_id: int, models: Sequence[str | None]) -> None:
         for m in models:
             self._run("INSERT INTO regions_done VALUES (%s, %s) ON CONFLICT DO NOTHING", [file_id, self._m(m)])
-
-    def put_regions(self, file_id: int, model: str, vectors: Sequence[VectorIn], expect_mtime: float | None) -> bool:
-        if not self._as_decoded(file_id, expect_mtime):
-            return False
-        self._add_vectors(file_id, model, vectors, regions=True)
-        return True
 
     def files_missing_regions(self, model: str, min_side: int, limit: int = 10**9) -> list[FileRow]:
         """This computer's photos large enough for regions whose regions for ``model`` are not made yet."""
@@ -235,11 +170,6 @@ class ServerVectors:
                            "EXISTS (SELECT 1 FROM vectors v WHERE v.file_id = files.id AND v.model = %s) AND NOT "
                            "EXISTS (SELECT 1 FROM regions_done r WHERE r.file_id = files.id AND r.model = %s) "
                            "ORDER BY id LIMIT %s", [self.host, min_side, model, model, limit])
-
-    def region_count(self, model: str | None = None) -> RegionCounts:
-        n = self._query("SELECT COUNT(*) FROM vectors WHERE model = %s AND x0 IS NOT NULL", [self._m(model)])[0][0]
-        done = self._query("SELECT COUNT(*) FROM regions_done WHERE model = %s", [self._m(model)])[0][0]
-        return RegionCounts(int(n), int(done))
 
     def drop_regions(self) -> int:
         with self.transaction():

@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from indexer.base.errors import StoreError, explain_sqlite
-from indexer.store.rows import TEXT_FIELDS, FileRow, TextCounts, TextPattern, TextRow, _text_row, chunks
+from indexer.store.rows import TEXT_FIELDS, FileRow, TextPattern, TextRow, _text_row, chunks
 
 
 class TextTables:
@@ -30,14 +30,6 @@ class TextTables:
     def text_pending_count(self, reader: str, kinds: Sequence[str]) -> int:
         where, args = _unread(reader, kinds)
         return int(self._query(f"SELECT COUNT(*) FROM files WHERE {where}", args)[0][0])
-
-    def text_read_count(self) -> TextCounts:
-        """Files whose text was read, and of them files where some text was found."""
-        read = self._query("SELECT COUNT(*) FROM files WHERE text_read IS NOT NULL")[0][0]
-        return TextCounts(int(read), self.files_with_text())
-
-    def files_with_text(self) -> int:
-        return int(self._query("SELECT COUNT(DISTINCT file_id) FROM text_lines")[0][0])
 
     def put_text(self, file_id: int, reader: str, lines: Sequence[tuple[str, float, Sequence[float], float | None]],
                  expect_mtime: float | None) -> bool:
@@ -63,13 +55,6 @@ class TextTables:
                     return True
             except sqlite3.OperationalError as e:
                 raise StoreError(explain_sqlite(e, self.path)) from e
-
-    def was_text_read(self, file_id: int) -> bool:
-        return bool(self._query("SELECT text_read IS NOT NULL FROM files WHERE id = ?", [file_id])[0][0])
-
-    def text_of(self, file_id: int) -> list[TextRow]:
-        rows = self._query(f"SELECT {TEXT_FIELDS} FROM text_lines WHERE file_id = ? ORDER BY ts, y0, x0", [file_id])
-        return [_text_row(r) for r in rows]
 
     def match_text(self, pattern: TextPattern, limit: int = 5000) -> list[tuple[TextRow, float]]:
         """Lines holding ``pattern``, best first, with FTS5's bm25 rank (lower is better)."""

@@ -6,11 +6,11 @@ Part of ``Store`` (store.py); all SQL about vectors is here.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from indexer.store.rows import Coverage, FileRow, RegionCounts, VectorIn, VectorRow, chunks, decode_vec, encode_vec
+from indexer.store.rows import FileRow, VectorIn, VectorRow, chunks, decode_vec, encode_vec
 
 
 class VectorTables:
@@ -40,24 +40,8 @@ class VectorTables:
         return dropped
 
     # vectors ----------------------------------------------------------------------
-    def vectors_since(self, after_id: int, batch: int = 20000,
-                      model: str | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(ids, float32 matrix) chunks of every vector of ``model`` with id > ``after_id``."""
-        last = after_id
-        while True:
-            rows = self._query("SELECT id, vec FROM vectors WHERE id > ? AND model = ? ORDER BY id LIMIT ?",
-                               [last, self._m(model), batch])
-            if not rows:
-                return
-            ids = np.array([r[0] for r in rows], dtype=np.int64)
-            yield ids, np.stack([decode_vec(r[1]) for r in rows])
-            last = int(ids[-1])
-
     def tombstones_since(self, version: int) -> list[int]:
         return [r[0] for r in self._query("SELECT id FROM tombstones WHERE version > ?", [version])]
-
-    def vector_count(self, model: str | None = None) -> int:
-        return int(self._query("SELECT COUNT(*) FROM vectors WHERE model = ?", [self._m(model)])[0][0])
 
     def vectors_by_id(self, ids: Sequence[int], only_model: str | None = None) -> list[np.ndarray]:
         """Vectors of these ids (of any model, or only ``only_model``'s)."""
@@ -95,13 +79,6 @@ class VectorTables:
         return self._files("status = 'ok' AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.file_id = files.id "
                           "AND v.model = ?) ORDER BY id LIMIT ?", [model, limit])
 
-    def coverage(self, model: str) -> Coverage:
-        """Indexed files with vectors of ``model``, of all indexed files."""
-        total = self._query("SELECT COUNT(*) FROM files WHERE status = 'ok'")[0][0]
-        done = self._query("SELECT COUNT(*) FROM files WHERE status = 'ok' AND EXISTS (SELECT 1 FROM vectors v "
-                           "WHERE v.file_id = files.id AND v.model = ?)", [model])[0][0]
-        return Coverage(int(done), int(total))
-
     def model_bytes(self) -> dict[str, int]:
         """Space the vectors of each model take in the database (vector data and row overhead).
 
@@ -111,25 +88,6 @@ class VectorTables:
         rows = self._query("SELECT model, COUNT(*) * ((SELECT LENGTH(vec) FROM vectors v2 WHERE v2.model = v.model "
                            "LIMIT 1) + 40) FROM vectors v GROUP BY model")
         return {m: int(b) for m, b in rows}
-
-    def put_model_vectors(self, file_id: int, model: str, vectors: Sequence[VectorIn],
-                          expect_mtime: float | None, regions: bool = False) -> bool:
-        """Set one file's vectors of ``model`` (a model switch); its other models' vectors stay.
-        ``regions``: its region vectors are among them (regions.py; the gate may leave none).
-
-        Inside ``transaction()``. False, writing nothing, when the file changed since it was
-        decoded (``expect_mtime``): indexing puts its new content with every model.
-        """
-        if not self._as_decoded(file_id, expect_mtime):
-            return False
-        self._drop_vectors_of([file_id], model)
-        self._add_vectors(file_id, model, vectors, regions)
-        return True
-
-    def _as_decoded(self, file_id: int, expect_mtime: float | None) -> bool:
-        """The file is still indexed with the content a background pass decoded (same mtime)."""
-        row = self.db.execute("SELECT mtime, status FROM files WHERE id = ?", [file_id]).fetchone()
-        return row is not None and row[0] == expect_mtime and row[1] == "ok"
 
     def _add_vectors(self, file_id: int, model: str, vectors: Sequence[VectorIn], regions: bool) -> None:
         for v in vectors:
@@ -172,31 +130,6 @@ class VectorTables:
                 self.db.execute("DELETE FROM meta WHERE key = ?", [k])
         self.model = model
 
-    def follow_active(self) -> bool:
-        """Take up the active model another process made active since (a switch it finished); True if it changed."""
-        active = self.get_meta("model") or ""
-        changed, self.model = active != self.model, active
-        return changed
-
-    def sample_vectors(self, n: int, model: str | None = None, seed: int = 0) -> np.ndarray:
-        """About ``n`` of ``model``'s vectors picked at random (ids drawn below the highest, so
-        fewer where ids are sparse), without reading the whole table."""
-        top = self.max_vector_id()
-        if top == 0:
-            return np.zeros((0, 0), np.float32)
-        ids = np.unique(np.random.default_rng(seed).integers(1, top + 1, min(n, top)))
-        out = self.vectors_by_id(ids.tolist(), only_model=self._m(model))
-        return np.stack(out) if out else np.zeros((0, 0), np.float32)
-
-    def max_vector_id(self) -> int:
-        return int(self._query("SELECT COALESCE(MAX(id), 0) FROM vectors")[0][0])
-
-    def vector_ids(self, model: str | None = None, regions: bool | None = None) -> set[int]:
-        """Ids of ``model``'s vectors: all, or (``regions`` False) whole pictures and video frames only,
-        or (True) photo regions only."""
-        only = {None: "", False: " AND x0 IS NULL", True: " AND x0 IS NOT NULL"}[regions]
-        return {r[0] for r in self._query(f"SELECT id FROM vectors WHERE model = ?{only}", [self._m(model)])}
-
     def vector_rows(self, ids: Sequence[int]) -> dict[int, VectorRow]:
         """vector id -> where it comes from (file, frame time and moment, region box)."""
         out = {}
@@ -206,12 +139,6 @@ class VectorTables:
             out.update((r[0], VectorRow(r[1], r[2], r[3], r[4], None if r[5] is None else tuple(r[5:9])))
                        for r in self._query(q, chunk))
         return out
-
-    def vectors_of(self, file_id: int, model: str | None = None) -> list[tuple[int, np.ndarray, float | None]]:
-        """(id, vector, ts) of a file's whole picture or video frames (not its regions), by time."""
-        rows = self._query("SELECT id, vec, ts FROM vectors WHERE file_id = ? AND model = ? AND x0 IS NULL "
-                           "ORDER BY ts", [file_id, self._m(model)])
-        return [(r[0], decode_vec(r[1]), r[2]) for r in rows]
 
     def whole_vectors(self, file_ids: Iterable[int]) -> dict[int, np.ndarray]:
         """file id -> the whole-picture vector of each of these photos (a region hit's "whole photo" score)."""
@@ -228,29 +155,12 @@ class VectorTables:
         self.db.conn.executemany("INSERT OR IGNORE INTO regions_done VALUES (?, ?)",
                                  [(file_id, self._m(m)) for m in models])
 
-    def put_regions(self, file_id: int, model: str, vectors: Sequence[VectorIn], expect_mtime: float | None) -> bool:
-        """Add one photo's region vectors of ``model`` (the regions pass), inside ``transaction()``.
-
-        False, writing nothing, when the file changed since it was decoded: indexing makes its
-        regions with its new content.
-        """
-        if not self._as_decoded(file_id, expect_mtime):
-            return False
-        self._add_vectors(file_id, model, vectors, regions=True)
-        return True
-
     def files_missing_regions(self, model: str, min_side: int, limit: int = 10**9) -> list[FileRow]:
         """Indexed photos large enough for regions whose regions for ``model`` are not made yet."""
         return self._files("status = 'ok' AND kind = 'photo' AND MIN(width, height) >= ? AND EXISTS (SELECT 1 "
                            "FROM vectors v WHERE v.file_id = files.id AND v.model = ?) AND NOT EXISTS (SELECT 1 "
                            "FROM regions_done r WHERE r.file_id = files.id AND r.model = ?) ORDER BY id LIMIT ?",
                            [min_side, model, model, limit])
-
-    def region_count(self, model: str | None = None) -> RegionCounts:
-        """Region vectors, and photos with regions made, of ``model``."""
-        n = self._query("SELECT COUNT(*) FROM vectors WHERE model = ? AND x0 IS NOT NULL", [self._m(model)])[0][0]
-        done = self._query("SELECT COUNT(*) FROM regions_done WHERE model = ?", [self._m(model)])[0][0]
-        return RegionCounts(int(n), int(done))
 
     def drop_regions(self) -> int:
         """Forget every region vector (regions turned off): they become tombstones; returns how many."""
