@@ -182,6 +182,7 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--vectors", default="clustered,power-law")
     ap.add_argument("--only", default="", help="comma-separated candidate names to run (default: all)")
+    ap.add_argument("--breadths", default="", help="comma-separated breadths for every candidate run (default: each its own)")
     args = ap.parse_args()
     only = [c.strip() for c in args.only.split(",") if c.strip()]
     rows, shares = [], []
@@ -203,7 +204,7 @@ def main() -> None:
                 search = make_index(x, full16, Path(tmp))
                 build_s, mem = time.perf_counter() - t, getattr(search, "memory", rss_mb() - mem0)
                 label = f"{name} ({search.describe})" if hasattr(search, "describe") else name
-                for b in breadths:
+                for b in [int(v) for v in args.breadths.split(",") if v] or breadths:
                     rows.append([LABELS[kind], label, b, *timed(search, b, queries, truth), build_s, mem])
                     print(rows[-1], flush=True)
                 del search
