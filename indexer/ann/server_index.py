@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.store.server import ServerStore
-from indexer.store.server_vectors import EF_SEARCH
+from indexer.store.server_vectors import default_ef
 
 
 class ServerIndex:
@@ -36,7 +36,7 @@ class ServerIndex:
         return self.store.version()  # always level with the store (searcher.fresh has nothing to do)
 
     def describe(self) -> str:
-        return f"{self.dim}-d pgvector HNSW, ef_search {EF_SEARCH}"
+        return f"{self.dim}-d pgvector HNSW, ef_search {default_ef(self.store.indexed_estimate(self.model))}"
 
     @property
     def live(self) -> int:

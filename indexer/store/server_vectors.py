@@ -20,11 +20,18 @@ from indexer.store.rows import FileRow, VectorIn, VectorRow
 
 HNSW_M = 16  # pgvector's default graph degree
 HNSW_EF_CONSTRUCTION = 128  # twice pgvector's default: a better graph for the ef_search below
-# recall@10 0.99 at 100k on realistic vectors (bench/bench_ann.py, power law: 0.990 at 200, 0.961 at
-# 100); pgvector returns at most ef_search rows, so a search asks for max(k, this)
+# Search breadth by library size (bench/bench_ann.py, realistic "power law" vectors, docs/benchmarks.md):
+# at 100k ef_search 200 gives recall@10 0.990 (100: 0.961); at 1M 200 gives only 0.774, 700 0.933 and
+# 1,000 (pgvector's limit) 0.959 at 18 ms. So 200 up to 100k, growing as n^0.7 to 1,000 at 1M.
+# pgvector returns at most ef_search rows, so a search asks for max(k, this).
 EF_SEARCH = 200
 EF_MAX = 1000  # pgvector's limit; a longer list is found exactly (a full scan)
 _VECTOR_FIELDS = "file_id, model, ts, start_s, end_s, x0, y0, x1, y1, vec"
+
+
+def default_ef(n: int) -> int:
+    """``ef_search`` for ``n`` vectors (measured at 100k and 1M: see EF_SEARCH)."""
+    return int(min(EF_MAX, max(EF_SEARCH, EF_SEARCH * (n / 100_000) ** 0.7)))
 
 
 def index_name(model: str) -> str:
@@ -67,6 +74,12 @@ class ServerVectors:
                 "WITH (m = {}, ef_construction = {}) WHERE model = {}").format(
                 sql.Identifier(index_name(model)), dim, HNSW_M, HNSW_EF_CONSTRUCTION, sql.Literal(model)))
 
+    def indexed_estimate(self, model: str) -> int:
+        """About how many vectors ``model``'s index holds: the server's own statistics (no count of a
+        million rows for each search); 0 before its first analysis."""
+        rows = self._query("SELECT reltuples FROM pg_class WHERE relname = %s", [index_name(model)])
+        return max(0, int(rows[0][0])) if rows else 0
+
     def drop_index(self, model: str) -> None:
         self._run(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(index_name(model))))
 
@@ -76,7 +89,7 @@ class ServerVectors:
 
         The model is written into the statement, not bound: a prepared statement's generic plan
         could not use the model's partial index."""
-        breadth = max(k, ef or EF_SEARCH)
+        breadth = max(k, ef or default_ef(self.indexed_estimate(self._m(model))))
         expr = sql.SQL("(vec::vector({})) <#> %s::vector({})").format(dim, dim)
         q = sql.SQL("SELECT id, {} FROM vectors WHERE model = {} ORDER BY {} LIMIT %s").format(
             expr, sql.Literal(self._m(model)), expr)
