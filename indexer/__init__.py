@@ -18,7 +18,6 @@ if TYPE_CHECKING:
         PHOTO_EXTENSIONS,
         VIDEO_EXTENSIONS,
         Settings,
-        default_library_dir,
         format_seconds,
         library_location,
     )
@@ -56,7 +55,6 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "VIDEO_EXTENSIONS": ("indexer.base.config", "VIDEO_EXTENSIONS"),
     "Settings": ("indexer.base.config", "Settings"),
     "format_seconds": ("indexer.base.config", "format_seconds"),
-    "default_library_dir": ("indexer.base.config", "default_library_dir"),
     "library_location": ("indexer.base.config", "library_location"),
     "Env": ("indexer.base.environment", "Env"),
     "env_value": ("indexer.base.environment", "value"),
@@ -98,7 +96,7 @@ __all__ = [
     "Library", "LibraryBusy", "LibraryError",
     "ModelMismatch", "ModelState", "PHOTO_EXTENSIONS", "Phase", "Progress", "Query", "SavedSearch", "SearchOptions", "Settings",
     "Status", "TextReport", "TextRow", "VIDEO_EXTENSIONS", "Watcher", "WriteCancelled", "clip", "copy_files",
-    "default_library_dir", "display_path", "library_location", "download_model", "format_seconds", "import_model",
+    "display_path", "library_location", "download_model", "format_seconds", "import_model",
     "list_models", "log_session",
     "month_groups", "path_is_text", "printable_path", "region_name", "settle_collector", "still", "why_matched",
 ]

@@ -115,12 +115,6 @@ def prepare_library_folder(folder: Path) -> None:
         (folder / sub).chmod(0o700)
 
 
-def default_library_dir() -> Path:
-    """``GLIMPSE_LIBRARY`` if set, else the platform's per-user data directory (a server library's
-    address in ``GLIMPSE_LIBRARY``: this computer's folder for it)."""
-    return library_location(None).folder
-
-
 def _data_dir() -> Path:
     import platformdirs
 

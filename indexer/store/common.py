@@ -3,9 +3,9 @@
 The folder library's ``Store`` (SQLite) and the server library's ``ServerStore`` (PostgreSQL)
 differ where their SQL does (upserts, full-text search, the vector type, the file's computer);
 the rest is here. Each store supplies ``_query``/``_run`` (the server's turn ``?`` into ``%s``),
-``_vec`` (a stored vector as float32), ``_files``, ``_m`` (the active model unless told
-otherwise), ``vectors_by_id``, ``_drop_vectors_of``, ``_add_vectors``, and its dialect:
-``LEAST``, ``LIKE``, ``_under`` (a path in a folder, as bytes) and ``_one_of`` (a column in a list).
+``_vec`` (a stored vector as float32), ``_files``, ``model`` (the active one), ``vectors_by_id``,
+``_drop_vectors_of``, ``_add_vectors``, and its dialect: ``LEAST``, ``LIKE``, ``_under`` (a path
+in a folder, as bytes) and ``_one_of`` (a column in a list).
 """
 
 from __future__ import annotations
@@ -36,6 +36,10 @@ class CommonStore:
 
     LEAST = "MIN"  # the smaller of two values (SQLite's two-argument MIN; PostgreSQL's LEAST)
     LIKE = "LIKE"  # case-insensitive for ASCII in SQLite; PostgreSQL's LIKE is not, its ILIKE is
+
+    def _m(self, model: str | None) -> str:
+        """``model``, or the library's active one when None."""
+        return self.model if model is None else model
 
     # meta and counts -----------------------------------------------------------------
     def version(self) -> int:
@@ -152,6 +156,15 @@ class CommonStore:
         done = self._query("SELECT COUNT(*) FROM files WHERE status = 'ok' AND EXISTS (SELECT 1 FROM vectors v "
                            "WHERE v.file_id = files.id AND v.model = ?)", [model])[0][0]
         return Coverage(int(done), int(total))
+
+    def switch_active(self, model: str, meta: dict[str, str], clear: Sequence[str]) -> None:
+        """Make ``model`` the active one and update ``meta`` in one transaction (a switch's flip)."""
+        with self.transaction():
+            for k, v in meta.items():
+                self.set_meta(k, v)
+            for k in clear:
+                self._run("DELETE FROM meta WHERE key = ?", [k])
+        self.model = model
 
     def follow_active(self) -> bool:
         """Take up the active model another process made active since (a switch it finished); True if it changed."""

@@ -64,8 +64,6 @@ class Store(VectorTables, TextTables, CommonStore):
         # The model whose vectors reads see unless told otherwise (the library's active model).
         self.model = (self.get_meta("model") or "") if migrate else ""
 
-    def _m(self, model: str | None) -> str:
-        return self.model if model is None else model
     def close(self) -> None:
         with self._lock:
             self.db.conn.close()

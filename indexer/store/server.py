@@ -126,8 +126,6 @@ class ServerStore(ServerVectors, ServerText, CommonStore):
     def pending_migrations(self) -> list[str]:
         return [name for name, _ in server_schema.STEPS[self._schema_number():]]
 
-    def _m(self, model: str | None) -> str:
-        return self.model if model is None else model
 
     def close(self) -> None:
         with self._lock:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from psycopg import sql
 
-from indexer.store.rows import FileRow, VectorIn, VectorRow
+from indexer.store.rows import FileRow, VectorIn, VectorRow, decode_vec, encode_vec
 
 HNSW_M = 16  # pgvector's default graph degree
 HNSW_EF_CONSTRUCTION = 128  # twice pgvector's default: a better graph for the ef_search below
@@ -47,10 +47,11 @@ class ServerVectors:
     """Mixed into ``ServerStore``: uses its connection, lock, ``transaction``, ``host`` and active ``model``."""
 
     def _vector_values(self, file_id: int, v: VectorIn) -> list[object]:
-        """A vector is kept at float16 precision, as the folder library keeps it (rows.encode_vec): the
-        same library answers with the same scores wherever it lives (pgvector 0.6 has no half type)."""
+        """A vector is kept at the folder library's float16 precision (rows.encode_vec, decoded back to
+        float32): the same library answers with the same scores wherever it lives (pgvector 0.6 has no
+        half type)."""
         box = v.box or (None, None, None, None)
-        return [file_id, self._m(v.model), v.ts, v.start, v.end, *box, as_float32(v.vec).astype(np.float16).astype(np.float32)]
+        return [file_id, self._m(v.model), v.ts, v.start, v.end, *box, decode_vec(encode_vec(v.vec))]
 
     def _insert_vectors(self, file_id: int, vectors: Sequence[VectorIn]) -> list[int]:
         marks = ", ".join(["%s"] * 10)
@@ -153,14 +154,6 @@ class ServerVectors:
 
     def compact(self) -> None:
         self._run("VACUUM")
-
-    def switch_active(self, model: str, meta: dict[str, str], clear: Sequence[str]) -> None:
-        with self.transaction():
-            for k, v in meta.items():
-                self.set_meta(k, v)
-            for k in clear:
-                self._run("DELETE FROM meta WHERE key = %s", [k])
-        self.model = model
 
     def vector_rows(self, ids: Sequence[int]) -> dict[int, VectorRow]:
         rows = self._query("SELECT id, file_id, ts, start_s, end_s, x0, y0, x1, y1 FROM vectors WHERE id = ANY(%s)",

@@ -121,15 +121,6 @@ class VectorTables:
             self.db.execute("VACUUM")
             self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # in WAL mode the file shrinks only here
 
-    def switch_active(self, model: str, meta: dict[str, str], clear: Sequence[str]) -> None:
-        """Make ``model`` the active one and update ``meta`` in one transaction (a switch's flip)."""
-        with self.transaction():
-            for k, v in meta.items():
-                self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [k, v])
-            for k in clear:
-                self.db.execute("DELETE FROM meta WHERE key = ?", [k])
-        self.model = model
-
     def vector_rows(self, ids: Sequence[int]) -> dict[int, VectorRow]:
         """vector id -> where it comes from (file, frame time and moment, region box)."""
         out = {}

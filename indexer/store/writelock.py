@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from indexer.base.errors import LibraryBusy, WriteCancelled
 
@@ -68,7 +69,7 @@ class WriteLock:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._fd: int | None = None
+        self._handle: Any = None  # what holds other processes out while this one writes
         self._owner: int | None = None  # thread ident
         self._depth = 0
         self._cond = threading.Condition(threading.Lock())
@@ -99,31 +100,50 @@ class WriteLock:
             raise
 
     def _lock_process(self, wait: bool, end: float, cancel: threading.Event | None) -> None:
-        """Other processes out: the lock file (a server library's lock overrides this, store/server_lock.py)."""
+        """Other processes out, waiting for them if asked. What holds them out is the hooks below: a lock
+        file here, a PostgreSQL advisory lock for a server library (server_lock.py)."""
         import time
 
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        handle = self._open_process_lock()
         try:
             told = False
-            while not _try_lock(fd, self.PID_BYTES):
+            while not self._try_process_lock(handle):
+                holder = self._holder_of(handle)
                 if not wait:
-                    raise LibraryBusy(f"another Glimpse process (pid {_holder(fd, self.PID_BYTES)}) is updating this "
-                                      "library; searching still works. Try again when it finishes, or use --wait.")
-                if not told:
-                    self._told_wait(f"pid {_holder(fd, self.PID_BYTES)}")
+                    raise LibraryBusy(f"another Glimpse process ({holder}) is updating this library; searching "
+                                      "still works. Try again when it finishes, or use --wait.")
+                if not told and self.on_wait is not None:
+                    self.on_wait(f"waiting for another Glimpse process ({holder}) to finish updating this library…")
                 told = True
                 self._check_wait(end, cancel)
                 time.sleep(self.POLL)
-            os.lseek(fd, 0, os.SEEK_SET)
-            os.write(fd, str(os.getpid()).encode().ljust(self.PID_BYTES, b" "))
+            self._claimed(handle)
         except BaseException:
-            os.close(fd)
+            self._close_process_lock(handle)
             raise
-        self._fd = fd
+        self._handle = handle
 
-    def _told_wait(self, holder: str) -> None:
-        if self.on_wait is not None:
-            self.on_wait(f"waiting for another Glimpse process ({holder}) to finish updating this library…")
+    # the process lock's hooks: a lock file ----------------------------------------------
+    def _open_process_lock(self) -> Any:
+        return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def _try_process_lock(self, fd: Any) -> bool:
+        return _try_lock(fd, self.PID_BYTES)
+
+    def _holder_of(self, fd: Any) -> str:
+        return f"pid {_holder(fd, self.PID_BYTES)}"
+
+    def _claimed(self, fd: Any) -> None:
+        """Taken: say who holds it, for a process that meets it taken."""
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, str(os.getpid()).encode().ljust(self.PID_BYTES, b" "))
+
+    def _close_process_lock(self, fd: Any) -> None:
+        os.close(fd)
+
+    def _unlock_process(self, fd: Any) -> None:
+        _unlock(fd, self.PID_BYTES)
+        os.close(fd)
 
     @staticmethod
     def _check_wait(end: float, cancel: threading.Event | None) -> None:
@@ -146,10 +166,9 @@ class WriteLock:
             self._cond.notify_all()
 
     def _release_process(self) -> None:
-        if self._fd is not None:
-            _unlock(self._fd, self.PID_BYTES)
-            os.close(self._fd)
-            self._fd = None
+        if self._handle is not None:
+            self._unlock_process(self._handle)
+            self._handle = None
 
     @property
     def held(self) -> bool:
