@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections import Counter, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -60,23 +62,33 @@ class TextPass(BackgroundPass):
     def run(self) -> TextReport:
         start = time.monotonic()
         todo = self.store.files_without_text(self.reader_id, self.kinds, limit=10**9)
-        read = with_text = lines = failed = 0
-        for done, row in enumerate(todo):
-            if self._stopping():
-                break
-            self._progress(done, len(todo), start, row.path)
-            found = self._read(row)
-            if found is None:
-                failed += 1
-                continue
-            if self.store.put_text(row.id, self.reader_id, [(t.text, t.confidence, t.box, t.ts) for t in found],
-                                   row.mtime):
-                read += 1
-                with_text += bool(found)
-                lines += len(found)
+        counts = Counter()
+        # one file per engine in flight; the stop check comes before each file is handed out, so a
+        # pause, cancel or yield waits for at most the files already being read (kept, not wasted)
+        with ThreadPoolExecutor(self.reader.readers, thread_name_prefix="text") as pool:
+            reading: deque[tuple[FileRow, Future]] = deque()
+            for done, row in enumerate(todo):
+                if self._stopping():
+                    break
+                self._progress(done, len(todo), start, row.path)
+                reading.append((row, pool.submit(self._read, row)))
+                if len(reading) >= self.reader.readers:
+                    self._keep(*reading.popleft(), counts)
+            while reading:
+                self._keep(*reading.popleft(), counts)
         remaining = self.store.text_pending_count(self.reader_id, self.kinds)
         self._progress(len(todo), len(todo), start, None, phase=Phase.DONE)
-        return TextReport(read, with_text, lines, failed, remaining, self.cancel.is_set(), time.monotonic() - start)
+        return TextReport(counts["read"], counts["with_text"], counts["lines"], counts["failed"], remaining,
+                          self.cancel.is_set(), time.monotonic() - start)
+
+    def _keep(self, row: FileRow, reading: Future, counts: Counter) -> None:
+        """One file's text committed on its own, in the pass's thread, as soon as it is read."""
+        found = reading.result()
+        if found is None:
+            counts["failed"] += 1
+        elif self.store.put_text(row.id, self.reader_id, [(t.text, t.confidence, t.box, t.ts) for t in found],
+                                 row.mtime):
+            counts.update(read=1, with_text=int(bool(found)), lines=len(found))
 
     def _read(self, row: FileRow) -> list[TextLine] | None:
         """The file's lines, or None when it cannot be opened now (moved, being replaced...)."""
@@ -91,15 +103,19 @@ class TextPass(BackgroundPass):
 
     def _read_video(self, row: FileRow) -> list[TextLine] | None:
         """The video's sampled frames that look different from the last one read (``keyframes``),
-        read like photos; a line seen again in a later frame is kept once, at its first time."""
-        out: dict[str, TextLine] = {}
+        read like photos, on every engine at once (a 10-minute 1080p video is up to 60 reads; #37
+        asks for 10 s); a line seen again in a later frame is kept once, at its first time.
+        (Decoding a few frames at a time and reading them while the next few decode was measured:
+        no faster on two cores, both already busy; docs/benchmarks.md.)"""
         frames = decoded_or_set_aside(self.guard, self.store, row, frames_at, keyframes(self.store.vectors_of(row.id)),
                                       MAX_SIDE * 3 // 4)
         if frames is None:
             return None
-        for frame in frames:
-            for line in self.reader.read(frame.image, frame.ts):
-                out.setdefault(line.text.casefold(), line)
+        out: dict[str, TextLine] = {}
+        with ThreadPoolExecutor(self.reader.readers, thread_name_prefix="video-text") as pool:
+            for lines in pool.map(lambda frame: self.reader.read(frame.image, frame.ts), frames):
+                for line in lines:
+                    out.setdefault(line.text.casefold(), line)
         return list(out.values())
 
 

@@ -20,6 +20,7 @@ from indexer.base.isolation import Direct, Guard, Isolated
 from indexer.base.location import Location
 from indexer.indexing.inflight import InFlight
 from indexer.indexing.switching import ModelRecords
+from indexer.model.calibrated import Deciding
 from indexer.model.encoder import Encoder
 from indexer.store.opening import open_store, write_lock
 
@@ -79,10 +80,10 @@ class Core:
         """A model with this library's precision and threads (imported lazily: torch is heavy)."""
         from indexer.model.openclip import Embedder
 
-        # The app (isolated) does not decide an int8 image tower: deciding holds the GIL for up to
-        # 0.8 s (test_responsive), a frozen window; it uses one a CLI run decided (calibrated.py).
+        # The app (isolated) decides an int8 image tower in a child process: deciding holds the GIL
+        # for up to 0.8 s (test_responsive), a frozen window (calibrated.py).
         return Embedder(spec, self.settings.threads, self.settings.precision, export_apart=True,
-                        calibrate=not self.isolated)
+                        calibrate=Deciding.APART if self.isolated else Deciding.HERE)
 
     @property
     def embedder(self) -> Encoder:

@@ -11,6 +11,12 @@ question; what is ours is only how it is called:
   dropped (issue #37, docs/benchmarks.md): it kept the words but passed 38 of 40 generated
   12 MP photos without text (shapes look like boxes at 480 px) and made the pass slower;
 * **the faster engine** of ONNX Runtime and OpenVINO for this machine (``ocr_engine.py``);
+* **one picture per core**: a picture of a few hundred pixels keeps two threads of one engine
+  half idle (the detector's layers are small; recognition runs a few boxes at a time), so
+  ``TextReader`` keeps one single-threaded engine per core and reads that many pictures at
+  once: 15 -> 20 pictures/s on the shared photos, two cores (docs/benchmarks.md, issue #37).
+  OpenVINO's pinning is turned off for them: two single-threaded engines pinned to the same
+  core ran at half speed (measured);
 * **quiet**: RapidOCR logs every model path at INFO; we ask for errors only;
 * **boxes as fractions** of the upright picture (0..1), so they stay right whatever size
   the preview shows it at.
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import queue
 import threading
 from importlib import metadata
 from pathlib import Path
@@ -27,6 +34,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from indexer.base.config import physical_cores
 from indexer.media import ocr_engine
 
 MAX_SIDE = 960  # detection input; 1280 found no more lines on the shared photos (docs/benchmarks.md)
@@ -35,6 +43,7 @@ MIN_CONFIDENCE = 0.6  # below this, single-glyph guesses on textures (measured o
 # A lone glyph is what shapes look like to the recogniser (a circle reads "O", a triangle "A",
 # a square "口": 13 of 60 generated shape pictures had one); nobody searches for one letter.
 MIN_CHARACTERS = 2
+MAX_READERS = 4  # engines reading at once: ~100 MB each, and a laptop's text pass needs no more
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,50 +70,75 @@ def reader_version() -> str:
 
 
 class TextReader:
-    """Loads the OCR models on first use; ``read`` is safe to call from one thread at a time.
+    """Loads the OCR models on first use; ``read`` is safe to call from ``readers`` threads at once
+    (each takes an engine of its own; more callers wait for one).
 
-    ``cache``: where the engine choice is kept (None: ONNX Runtime, nothing measured);
-    ``engine``: this engine, not measured (the bench's baseline)."""
+    ``threads``: cores to use in all (0: every physical core), one engine per core up to
+    ``MAX_READERS`` (``readers``: that many instead, sharing the threads); ``cache``: where the
+    engine choice is kept (None: ONNX Runtime, nothing measured); ``engine``: this engine, not
+    measured (the bench's baseline)."""
 
-    def __init__(self, threads: int = 0, cache: Path | None = None, engine: str | None = None) -> None:
-        self.threads, self.cache, self.engine_name = threads, cache, engine
-        self._engine = None
+    def __init__(self, threads: int = 0, cache: Path | None = None, engine: str | None = None,
+                 readers: int | None = None) -> None:
+        cores = threads or physical_cores()
+        self.readers = max(1, min(readers or cores, MAX_READERS))
+        self.threads = max(1, cores // self.readers)  # each engine's own
+        self.cache, self.engine_name = cache, engine
+        self._idle: queue.Queue = queue.Queue()
+        self._made = 0
         self._lock = threading.Lock()
 
-    def _load(self):
-        if self.engine_name is None:
-            self.engine_name = "onnxruntime" if self.cache is None else ocr_engine.chosen(self.cache, self.reader_on)
-        return _rapidocr(self.engine_name, self.threads)
-
     def reader_on(self, engine: str):
-        """A read of raw pixels on ``engine``, for measuring it (``ocr_engine.chosen``)."""
-        ocr = _rapidocr(engine, self.threads)
+        """A read of raw pixels on ``engine`` as one of this reader's engines runs it (``ocr_engine.chosen``)."""
+        ocr = _rapidocr(engine, self.threads, pinned=self.readers == 1)
         return lambda pixels: ocr(pixels, use_det=True, use_cls=True, use_rec=True, box_thresh=BOX).txts
 
     def read(self, image: Image.Image, ts: float | None = None) -> list[TextLine]:
         """The lines of text in ``image`` (RGB), best-read first within reading order."""
-        with self._lock:
-            if self._engine is None:
-                self._engine = self._load()
-            small = _fit(image, MAX_SIDE)
+        small = _fit(image, MAX_SIDE)
+        engine = self._take()
+        try:
             # every step named on each call: RapidOCR keeps the last call's settings
-            out = self._engine(np.asarray(small), use_det=True, use_cls=True, use_rec=True, box_thresh=BOX)
-        if out.txts is None or out.boxes is None:
-            return []
-        w, h = small.size
-        lines = []
-        for text, score, quad in zip(out.txts, out.scores, out.boxes, strict=True):
-            text = " ".join(str(text).split())
-            if float(score) < MIN_CONFIDENCE or sum(c.isalnum() for c in text) < MIN_CHARACTERS:
-                continue
-            q = np.asarray(quad, dtype=np.float32)
-            box = (float(q[:, 0].min()) / w, float(q[:, 1].min()) / h, float(q[:, 0].max()) / w, float(q[:, 1].max()) / h)
-            lines.append(TextLine(text, float(score), tuple(round(min(max(v, 0.0), 1.0), 4) for v in box), ts))
-        return lines
+            out = engine(np.asarray(small), use_det=True, use_cls=True, use_rec=True, box_thresh=BOX)
+        finally:
+            self._idle.put(engine)
+        return _lines(out, small.size, ts)
+
+    def _take(self):
+        """An idle engine, a new one while fewer than ``readers`` exist, else the next one let go."""
+        with self._lock:
+            try:
+                return self._idle.get_nowait()
+            except queue.Empty:
+                if self._made < self.readers:
+                    if self.engine_name is None:
+                        self.engine_name = ("onnxruntime" if self.cache is None
+                                            else ocr_engine.chosen(self.cache, self.reader_on, self.readers))
+                    engine = _rapidocr(self.engine_name, self.threads, pinned=self.readers == 1)
+                    self._made += 1  # only once made: a failure raises here for every caller, none waits
+                    return engine
+        return self._idle.get()
 
 
-def _rapidocr(engine: str, threads: int):
-    """RapidOCR on ``engine`` ("onnxruntime" or "openvino"), quiet, detecting at ``MAX_SIDE``."""
+def _lines(out, size: tuple[int, int], ts: float | None) -> list[TextLine]:  # noqa: ANN001 - RapidOCR's output
+    """RapidOCR's output as lines worth keeping, boxes as fractions of the picture read (``size``)."""
+    if out.txts is None or out.boxes is None:
+        return []
+    w, h = size
+    lines = []
+    for text, score, quad in zip(out.txts, out.scores, out.boxes, strict=True):
+        text = " ".join(str(text).split())
+        if float(score) < MIN_CONFIDENCE or sum(c.isalnum() for c in text) < MIN_CHARACTERS:
+            continue
+        q = np.asarray(quad, dtype=np.float32)
+        box = (float(q[:, 0].min()) / w, float(q[:, 1].min()) / h, float(q[:, 0].max()) / w, float(q[:, 1].max()) / h)
+        lines.append(TextLine(text, float(score), tuple(round(min(max(v, 0.0), 1.0), 4) for v in box), ts))
+    return lines
+
+
+def _rapidocr(engine: str, threads: int, pinned: bool = True):
+    """RapidOCR on ``engine`` ("onnxruntime" or "openvino") with ``threads`` threads, quiet,
+    detecting at ``MAX_SIDE``; ``pinned=False`` when several engines share the cores."""
     try:
         from rapidocr import EngineType, RapidOCR
     except ImportError as e:
@@ -115,9 +149,10 @@ def _rapidocr(engine: str, threads: int):
         _in_fp32()
         for step in ("Det", "Cls", "Rec"):
             params[f"{step}.engine_type"] = EngineType.OPENVINO
-        if threads:
-            params["EngineConfig.openvino.inference_num_threads"] = threads
-    elif threads:
+        params["EngineConfig.openvino.inference_num_threads"] = threads
+        if not pinned:
+            params["EngineConfig.openvino.enable_cpu_pinning"] = False
+    else:
         params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
     ocr = RapidOCR(params=params)
     logging.getLogger("RapidOCR").setLevel(logging.ERROR)

@@ -32,9 +32,10 @@ PROBE_WORDS = ("GLIMPSE FINDS PHOTOS", "Platform 9 · Exit", "OPEN 24 HOURS")
 Read = Callable[[np.ndarray], object]  # one picture's pixels -> what was read
 
 
-def chosen(cache: Path, make: Callable[[str], Read]) -> str:
+def chosen(cache: Path, make: Callable[[str], Read], readers: int = 1) -> str:
     """The engine to read with: the recorded choice, or one measured now with ``make(engine)``
-    (a callable that builds a reader for that engine and returns ``read(pixels) -> texts``)."""
+    (a callable that builds one engine as it will run and returns ``read(pixels) -> texts``;
+    ``readers`` of them will read at once, which the recorded rate counts in)."""
     key = _key()
     path = cache / CHOICE_FILE
     try:
@@ -59,17 +60,21 @@ def chosen(cache: Path, make: Callable[[str], Read]) -> str:
     engine = max(faithful, key=faithful.get) if faithful else "onnxruntime"
     try:
         cache.mkdir(parents=True, exist_ok=True)
-        atomic.write_text(path, json.dumps({"key": key, "engine": engine, "pictures_per_s": rates}, indent=2))
+        atomic.write_text(path, json.dumps({"key": key, "engine": engine, "pictures_per_s": rates, "readers": readers},
+                                           indent=2))
     except OSError as e:  # a read-only cache: measured again next time, nothing else lost
         log.info("cannot keep the OCR engine choice in %s: %s", cache, e)
     return engine
 
 
 def recorded_rate(cache: Path) -> float | None:
-    """Pictures/s the chosen engine read the probe at, when this computer's choice is recorded."""
+    """Pictures/s the chosen engines read the probe at (one engine's rate times the engines reading
+    at once), when this computer's choice is recorded."""
     try:
         rec = json.loads((cache / CHOICE_FILE).read_text())
-        return float(rec["pictures_per_s"][rec["engine"]]) if rec.get("key") == _key() else None
+        if rec.get("key") != _key():
+            return None
+        return float(rec["pictures_per_s"][rec["engine"]]) * int(rec.get("readers", 1))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -93,8 +98,10 @@ def _key() -> dict[str, object]:
         version = metadata.version("rapidocr")
     except metadata.PackageNotFoundError:
         version = "missing"
-    # "precision": OpenVINO's OCR models run in f32 since the AVX-512 EPYC showed bf16 losing words (ocr.py)
-    return {"rapidocr": version, "engines": available_engines(), "cpu": _cpu(), "precision": "f32"}
+    # "precision": OpenVINO's OCR models run in f32 since the AVX-512 EPYC showed bf16 losing words (ocr.py);
+    # "engine": each measured as it runs, one single-threaded engine per core (ocr.py)
+    return {"rapidocr": version, "engines": available_engines(), "cpu": _cpu(), "precision": "f32",
+            "engine": "one per core"}
 
 
 def _cpu() -> str:

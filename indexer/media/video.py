@@ -227,9 +227,10 @@ def moments(ts: list[float], vecs: np.ndarray, duration: float) -> list[tuple[fl
     return out
 
 
-def frames_at(path: Path, times: list[float], target: int = 512) -> list[Frame]:
-    """The frames at ``times`` seconds, the file opened once (a time it cannot reach is skipped)."""
-    return [f for f, _ in _seek_slice(path, sorted(times), target)]
+def frames_at(path: Path, times: list[float], target: int = 512, workers: int = 2) -> list[Frame]:
+    """The frames at ``times`` seconds in time order, ``workers`` slices decoded in parallel (a time
+    it cannot reach is skipped)."""
+    return sorted((f for f, _ in _seek_many(path, sorted(times), target, workers)), key=lambda f: f.ts)
 
 
 def frame_at(path: Path, ts: float, target: int = 512) -> Image.Image:

@@ -10,11 +10,13 @@ pictures come from and when the result is trusted:
 * **the user's photos**: the ranges must come from real pictures (synthetic ones put a
   test model's vectors further from fp32: docs/benchmarks.md), and the first
   ``CALIBRATION + HELD_OUT`` photos the tower embeds are exactly that. They are kept as
-  uint8 (12 MB for MobileCLIP's 256 px), then the graph is made once, in the indexing pass:
-  that pass stops for the time it takes (about 16 s for MobileCLIP2-S0) once per model and
-  computer. Not in the app yet: quantizing holds the GIL long enough to freeze the window
-  (0.75–0.8 s, tests/desktop/test_responsive.py), so only the CLI's runs decide, and the app
-  uses what they decided; the step that would lift this is deciding in a child process;
+  uint8 (12 MB for MobileCLIP's 256 px), then the graph is made once per model and computer
+  (about 16 s for MobileCLIP2-S0). The CLI makes it in the indexing pass, which stops for
+  that time; the app (``apart``) hands the photos to a child process
+  (``calibrate_child.py``) and goes on indexing with the tower it has: quantizing holds the
+  GIL long enough to freeze a window (0.75–0.8 s, tests/desktop/test_responsive.py). When
+  the child is done the app takes the int8 tower at its next batch (compiling it in
+  OpenVINO lets the GIL go), or at its next start;
 * **trusted only where it is faithful and faster**: the held-out photos are embedded by the
   fp32 graph and by the int8 one; the int8 tower is kept only if their mean cosine is at
   least ``FIDELITY_MIN``, none is below ``LEAST_MIN``, and it runs a batch faster than the
@@ -25,8 +27,10 @@ pictures come from and when the result is trusted:
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from indexer.base import atomic
+from indexer.base.processes import own_command
 from indexer.base.timing import best_seconds
 
 log = logging.getLogger(__name__)
@@ -48,7 +53,17 @@ FIDELITY_MIN = 0.99  # mean cosine to the fp32 graph, as for every other candida
 ATTEMPTS = 2  # decisions the process did not live through before it is not tried again
 LEAST_MIN = 0.95  # and no photo further than this: one photo misplaced is one a search does not find
 BATCH = 16
+PICTURES = "calibration-pictures.npy"  # handed to the child process (``apart``), beside the graph
+CHILD_FLAG = "--calibrate-image-tower"  # a frozen bundle's binary started to decide (calibrate_child.py)
 Run = Callable[[np.ndarray], np.ndarray]
+
+
+class Deciding(enum.Enum):
+    """Where the int8 image tower is decided, when this computer has no decision for a model yet."""
+
+    HERE = "here"  # in the indexing pass (the CLI: it stops for the time it takes)
+    APART = "apart"  # in a child process while indexing goes on (the app: its window stays live)
+    NEVER = "never"  # only a decision made earlier is used (the child itself, benchmarks)
 
 
 def graph_path(graph: Path) -> Path:
@@ -77,24 +92,35 @@ def recorded(graph: Path) -> dict[str, Any] | None:
 
 
 class Calibration:
-    """Keeps the first photos the tower embeds; with enough, decides once (``offer``)."""
+    """Keeps the first photos the tower embeds; with enough, decides once (``offer``), here or,
+    ``apart``, in a child process started with ``threads`` threads."""
 
-    def __init__(self, graph: Path, open_graph: Callable[[Path], Run]) -> None:
+    def __init__(self, graph: Path, open_graph: Callable[[Path], Run], apart: bool = False, threads: int = 0) -> None:
         """``graph``: the fp32 image graph taking uint8 pixels; ``open_graph`` runs a graph in OpenVINO."""
-        self.graph, self.open_graph = graph, open_graph
+        self.graph, self.open_graph, self.apart, self.threads = graph, open_graph, apart, threads
         self.pictures: list[np.ndarray] = []
         self.done = False
+        self.child: subprocess.Popen | None = None
 
     def offer(self, pixels: np.ndarray, running: Run) -> Run | None:
         """Keep ``pixels`` (uint8 NHWC); the int8 tower once it is decided and chosen, else None."""
         if self.done:
             return None
+        if self.child is not None:
+            return self._child_outcome()
         # a flat picture (a warm-up, a blank scan) says nothing about the ranges of photos
         self.pictures.extend([p for p in pixels if p.std() >= 2.0][: CALIBRATION + HELD_OUT - len(self.pictures)])
         if len(self.pictures) < CALIBRATION + HELD_OUT:
             return None
-        self.done = True
         pictures, self.pictures = np.stack(self.pictures), []
+        if self.apart and self._start_child(pictures):
+            return None
+        self.done = True
+        return self.decide(pictures, running)
+
+    def decide(self, pictures: np.ndarray, running: Run) -> Run | None:
+        """Quantize on ``pictures`` and keep the result if it is faithful and faster than ``running``;
+        either way the outcome is recorded. Here or in the child process."""
         # Written first: a native crash while quantizing or compiling (not an exception) must not
         # end every later start at the same photo; killed twice, it is not tried again.
         before = (recorded_any(self.graph) or {}).get("attempts", 0)
@@ -105,6 +131,34 @@ class Calibration:
             log.info("no calibrated int8 image tower: %s", e)
             self._record({"chosen": False, "reason": f"{type(e).__name__}: {str(e)[:300]}"})
             return None
+
+    def _start_child(self, pictures: np.ndarray) -> bool:
+        """The decision handed to ``calibrate_child.py``; False if it cannot start (decided here then)."""
+        try:
+            with atomic.replacing(self.graph.parent / PICTURES, fsync=False) as tmp, open(tmp, "wb") as f:
+                np.save(f, pictures)
+            cmd = [*own_command("indexer.model.calibrate_child", CHILD_FLAG), str(self.graph),
+                   "--threads", str(self.threads)]
+            self.child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL, cwd=Path(__file__).resolve().parents[2])
+        except OSError as e:
+            log.info("could not decide the int8 image tower in a child process: %s", e)
+            return False
+        log.info("deciding the int8 image tower in a child process (pid %d)", self.child.pid)
+        return True
+
+    def _child_outcome(self) -> Run | None:
+        """None while the child works; then its tower if it chose one (the record says)."""
+        if self.child is None or self.child.poll() is None:
+            return None
+        self.done = True
+        (self.graph.parent / PICTURES).unlink(missing_ok=True)
+        record = recorded_any(self.graph) or {}
+        log.info("the child process deciding the int8 image tower ended (%s): %s", self.child.returncode,
+                 "chosen" if record.get("chosen") else "not chosen")
+        if record.get("chosen") and graph_path(self.graph).exists():
+            return self.open_graph(graph_path(self.graph))
+        return None
 
     def _decide(self, pictures: np.ndarray, running: Run) -> Run | None:
         start = time.perf_counter()

@@ -32,6 +32,7 @@ from PIL import Image
 
 from indexer.base.config import model_cache_dir, physical_cores
 from indexer.base.processes import own_command
+from indexer.model.calibrated import Deciding
 from indexer.model.encoder import Towers
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ class Embedder:
     """
 
     def __init__(self, spec: str, threads: int = 0, precision: str = "fp32", cache: Path | None = None,
-                 export_apart: bool = False, calibrate: bool = True) -> None:
+                 export_apart: bool = False, calibrate: Deciding = Deciding.HERE) -> None:
         """``precision="int8"`` runs exported towers cached under ``cache``, each in the engine
         and precision measured fastest on this CPU (ORT int8/fp32 or OpenVINO; quantize.py).
 
@@ -137,8 +138,8 @@ class Embedder:
         so the model id does not depend on precision. ``export_apart``: a model not exported
         yet is exported in a child process first (``export_in_child``), here only if that fails;
         one whose export is done but unusable (remembered as impossible) loads here at once.
-        ``calibrate=False``: use an int8 image tower calibrated earlier, never decide one here
-        (calibrated.py).
+        ``calibrate``: where an int8 image tower calibrated on the first photos is decided (here,
+        in a child process, or never: one decided earlier is used; calibrated.py).
         """
         if precision not in ("fp32", "int8"):
             raise ValueError(f"precision must be fp32 or int8, not {precision!r}")

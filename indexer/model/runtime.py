@@ -24,6 +24,7 @@ from PIL import Image
 from indexer.base import atomic
 from indexer.base.environment import available_engines
 from indexer.model import calibrated, u8graph
+from indexer.model.calibrated import Deciding
 from indexer.model.engines import IMAGE_FP32, OnnxTowers, OrtTower, choice_is_current, open_tower
 from indexer.model.preprocess import Preprocessor, probe_pictures
 from indexer.model.tokenizer import PROBE_STRINGS, TOKENIZER_FILE, Tokenizer, tokenizer_from_open_clip
@@ -34,7 +35,7 @@ BYTES_IN = True  # the image tower takes uint8 pixels where it can (u8graph.py);
 class Runtime:
     """Everything inference needs, loaded from an export folder without torch."""
 
-    def __init__(self, folder: Path, threads: int, meta: dict[str, Any], calibrate: bool = True) -> None:
+    def __init__(self, folder: Path, threads: int, meta: dict[str, Any], calibrate: Deciding = Deciding.HERE) -> None:
         self.towers = OnnxTowers(folder, threads)
         pre = Preprocessor(meta["preprocess"])
         bytes_in = BYTES_IN and _bytes_in(self.towers, pre, threads)
@@ -68,10 +69,10 @@ def _uint8_input(graph: Path, pre: Preprocessor, threads: int) -> Path | None:
     return u8graph.wrap(graph, pre.mean.ravel().tolist(), pre.std.ravel().tolist(), check)
 
 
-def _int8_calibrated(towers: OnnxTowers, pre: Preprocessor, threads: int, collect: bool) -> None:
+def _int8_calibrated(towers: OnnxTowers, pre: Preprocessor, threads: int, deciding: Deciding) -> None:
     """The image tower in int8 calibrated on the user's photos, made from the fp32 graph the export
     keeps, where OpenVINO can run it (calibrated.py): in use if chosen before, else collecting photos
-    (where ``collect``: the app does not decide, see calibrated.py)."""
+    to decide ``deciding`` (here, in a child process, or never)."""
     fp32 = towers.folder / IMAGE_FP32
     if not calibrated.ENABLED or "openvino" not in available_engines() or not fp32.exists():
         return
@@ -81,12 +82,14 @@ def _int8_calibrated(towers: OnnxTowers, pre: Preprocessor, threads: int, collec
         if record["chosen"]:
             towers.image_graph, towers.image_engine = calibrated.graph_path(source), "openvino"
         return
-    if collect and (made := _uint8_input(fp32, pre, threads)) is not None:  # the export's own, if it chose fp32
+    # the uint8 graph of the export's fp32 one (its own, if it chose fp32)
+    if deciding is not Deciding.NEVER and (made := _uint8_input(fp32, pre, threads)) is not None:
         towers.calibration = calibrated.Calibration(
-            made, lambda graph: open_tower(graph, "openvino", threads, cache=False, fallback=False))
+            made, lambda graph: open_tower(graph, "openvino", threads, cache=False, fallback=False),
+            apart=deciding is Deciding.APART, threads=threads)
 
 
-def load(folder: Path, threads: int, calibrate: bool = True) -> Runtime | None:
+def load(folder: Path, threads: int, calibrate: Deciding = Deciding.HERE) -> Runtime | None:
     """The torch-free runtime of an exported model, or None if it has none (yet)."""
     try:
         meta = json.loads((folder / RUNTIME_FILE).read_text())

@@ -49,7 +49,7 @@ def test_the_ui_thread_is_never_blocked_while_indexing_and_searching(qtbot, tmp_
 
     rng = random.Random(81)
     world.write_corpus(tmp_path / "many", [world.random_scene(rng) for _ in range(PHOTOS)], seed=81, size=64)
-    # as desktop/app.py opens it: decoding in worker processes, no int8 tower decided in the app
+    # as desktop/app.py opens it: decoding in worker processes, the int8 tower decided in a child process
     lib = Library.open(tmp_path / "lib", isolated=True, model=MODEL_SPEC, read_text=False)
     win = MainWindow(lib)
     qtbot.addWidget(win)

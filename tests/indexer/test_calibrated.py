@@ -100,9 +100,9 @@ def test_a_native_crash_while_deciding_is_retried_once_then_never(tmp_path: Path
     assert after.encode_images(_photos(4)).shape[0] == 4
 
 
-def test_the_app_uses_a_decision_but_never_makes_one(tmp_path: Path, monkeypatch) -> None:
+def test_the_app_decides_in_a_child_process_and_the_cli_in_its_own(tmp_path: Path, monkeypatch) -> None:
     """Deciding holds the GIL long enough to freeze a window: a library opened as the app opens it
-    (isolated) collects nothing, and one the CLI opens does."""
+    (isolated) hands the decision to a child process, one the CLI opens decides in its own."""
     from indexer import Library
 
     monkeypatch.setenv("GLIMPSE_MODELS", str(tmp_path / "models"))
@@ -110,8 +110,47 @@ def test_the_app_uses_a_decision_but_never_makes_one(tmp_path: Path, monkeypatch
     app = Library.open(tmp_path / "app", isolated=True, model=spec)
     cli = Library.open(tmp_path / "cli", model=spec)
     try:
-        assert app.embedder.towers.calibration is None
-        assert cli.embedder.towers.calibration is not None
+        assert app.embedder.towers.calibration.apart
+        assert not cli.embedder.towers.calibration.apart
     finally:
         app.close()
         cli.close()
+
+
+def test_a_child_process_decides_while_indexing_goes_on(tmp_path: Path) -> None:
+    """The 64th photo starts a real child process and returns at once; the child's record (written
+    by another process) is what the next batch takes: the int8 tower if it was chosen."""
+    spec = f"local-dir:{ASSETS / 'tiny-clip-conv'}"
+    emb = Embedder(spec, 2, "int8", cache=tmp_path, calibrate=calibrated.Deciding.APART)
+    calibration = emb.towers.calibration
+    photos = _photos(96)
+    running = emb.towers.tower("image")
+    emb.encode_images(photos[:calibrated.CALIBRATION + calibrated.HELD_OUT])
+    assert calibration.child is not None and emb.towers.calibration is calibration  # deciding apart
+    assert calibration.child.wait(timeout=300) == 0
+    record = json.loads((emb.folder / calibrated.RECORD).read_text())
+    assert "mean_cosine" in record and not record.get("interrupted")
+    emb.encode_images(photos[64:66])  # the next batch takes the outcome
+    assert emb.towers.calibration is None and not (emb.folder / calibrated.PICTURES).exists()
+    assert (emb.towers.tower("image") is not running) == record["chosen"]
+    reference = Embedder(spec, 2, "fp32").encode_images(photos[66:])
+    assert np.mean(_cosines(emb.encode_images(photos[66:]), reference)) >= calibrated.FIDELITY_MIN
+
+
+def test_a_child_killed_while_deciding_leaves_the_tower_as_it_was(tmp_path: Path) -> None:
+    """SIGKILL of the deciding child as soon as it starts: the app goes on with its tower, and the
+    next start collects photos to decide again (a record, if the child wrote one, says interrupted)."""
+    import signal
+
+    spec = f"local-dir:{ASSETS / 'tiny-clip-conv'}"
+    emb = Embedder(spec, 2, "int8", cache=tmp_path, calibrate=calibrated.Deciding.APART)
+    calibration, running = emb.towers.calibration, emb.towers.tower("image")
+    photos = _photos(70)
+    emb.encode_images(photos[:64])
+    calibration.child.send_signal(signal.SIGKILL)
+    assert calibration.child.wait(timeout=60) == -signal.SIGKILL
+    emb.encode_images(photos[64:66])
+    assert emb.towers.calibration is None and emb.towers.tower("image") is running
+    record = emb.folder / calibrated.RECORD
+    assert not record.exists() or json.loads(record.read_text())["interrupted"]
+    assert Embedder(spec, 2, "int8", cache=tmp_path).towers.calibration is not None  # tried again next start

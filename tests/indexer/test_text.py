@@ -287,14 +287,15 @@ def test_the_text_pass_pauses_stops_and_yields_between_pictures(tmp_path: Path) 
         pause.clear()
         t.join(60)
         assert out[0].read == 4
-        more = textworld.write_text_corpus(tmp_path / "more", 4546, 2, [], max_angle=0, perspective=0)
+        more = textworld.write_text_corpus(tmp_path / "more", 4546, 4, [], max_angle=0, perspective=0)
         for p in more:
             shutil.copy(p.path, tmp_path / "pics" / p.path.name)
         lib.index()
         stop = threading.Event()
         stop.set()
         cancelled = lib.read_text(cancel=stop)
-        assert (cancelled.read, cancelled.remaining, cancelled.cancelled) == (0, 2, True)
+        assert (cancelled.read, cancelled.remaining, cancelled.cancelled) == (0, 4, True)
         yielded = lib.read_text(should_yield=lambda: lib.status().text_read >= 5)  # new files arrived: stop
-        assert (yielded.read, yielded.remaining) == (1, 1)
-        assert lib.read_text().read == 1  # and the next pass resumes with the rest
+        # within the pictures already being read (one per OCR engine: two on two cores), nothing lost
+        assert 1 <= yielded.read <= 2 and yielded.remaining == 4 - yielded.read
+        assert lib.read_text().read == yielded.remaining  # and the next pass resumes with the rest
