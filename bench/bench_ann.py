@@ -107,18 +107,21 @@ def build_usearch(x: np.ndarray, dtype: str, full16: np.ndarray | None) -> Searc
     return search
 
 
-def build_faiss_ivfpq(x: np.ndarray, full16: np.ndarray, codes: str = "PQ64", rerank_n: int = 256) -> Search:
+def build_faiss_ivfpq(x: np.ndarray, full16: np.ndarray, codes: str = "PQ64", rerank_n: int = 256,
+                      rotation: str = "") -> Search:
+    """FAISS's inverted file over ``codes`` (after ``rotation``, e.g. "OPQ64," which spreads the
+    variance evenly over the PQ's sub-spaces), the best ``rerank_n`` re-ranked from float16."""
     import faiss
 
     faiss.omp_set_num_threads(2)
     lists = 4096 if len(x) >= 500_000 else 1024
-    idx = faiss.index_factory(x.shape[1], f"IVF{lists},{codes}", faiss.METRIC_INNER_PRODUCT)
+    idx = faiss.index_factory(x.shape[1], f"{rotation}IVF{lists},{codes}", faiss.METRIC_INNER_PRODUCT)
     idx.train(x[np.random.default_rng(1).choice(len(x), min(len(x), 100 * lists), replace=False)])
     idx.add(x)
     faiss.omp_set_num_threads(1)
 
     def search(q: np.ndarray, breadth: int) -> np.ndarray:
-        idx.nprobe = breadth
+        faiss.extract_index_ivf(idx).nprobe = breadth
         _, cand = idx.search(q[None, :], rerank_n)
         return rerank(full16, cand[0], q)
 
@@ -172,6 +175,9 @@ CANDIDATES: dict[str, tuple[tuple[int, ...], Callable[..., Search]]] = {
     "FAISS IVF-PQ64 + f16 re-rank of 256": ((16, 32, 64, 128), lambda x, f16, d: build_faiss_ivfpq(x, f16)),
     "FAISS IVF-PQ64x4fs (4-bit fast scan) + f16 re-rank of 1024": (
         (32, 64, 128), lambda x, f16, d: build_faiss_ivfpq(x, f16, "PQ64x4fs", 1024)),
+    "FAISS OPQ64 + IVF-PQ64 + f16 re-rank of 256": (
+        (16, 32, 64, 128), lambda x, f16, d: build_faiss_ivfpq(x, f16, "PQ64", 256, "OPQ64,")),
+    "FAISS IVF-SQ8 + f16 re-rank of 64": ((16, 32, 64, 128), lambda x, f16, d: build_faiss_ivfpq(x, f16, "SQ8", 64)),
     "pgvector HNSW, m 16 (the server library's index)": ((100, 200, 300), lambda x, f16, d: build_pgvector(x, d)),
 }
 
