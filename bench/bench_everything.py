@@ -60,7 +60,7 @@ def run(folder: Path, model: str, now: bool) -> list[object]:
     with tempfile.TemporaryDirectory() as tmp:
         lib = Library.open(Path(tmp) / "lib", model=model)
         if not now:
-            lib._reader = TextReader(lib.settings.threads, engine="onnxruntime")  # the text pass as it was
+            lib._reader = TextReader(lib.settings.threads, engine="onnxruntime", readers=1)  # the text pass as it was
         plan = Schedule(lib.passes(), model_cache_dir(), watch)
         start = time.perf_counter()
         lib.index([folder], on_progress=plan)

@@ -13,8 +13,10 @@ question; what is ours is only how it is called:
 * **the faster engine** of ONNX Runtime and OpenVINO for this machine (``ocr_engine.py``);
 * **one picture per core**: a picture of a few hundred pixels keeps two threads of one engine
   half idle (the detector's layers are small; recognition runs a few boxes at a time), so
-  ``TextReader`` keeps one single-threaded engine per core and reads that many pictures at
-  once: 15 -> 20 pictures/s on the shared photos, two cores (docs/benchmarks.md, issue #37).
+  ``TextReader`` keeps one single-threaded engine per core (at most ``MAX_READERS``: each
+  holds ~165 MB; on more cores each gets more threads) and reads that many pictures at
+  once: 15.7 -> 17.8 pictures/s on the shared photos with their decoding, two cores
+  (docs/benchmarks.md, issue #37).
   OpenVINO's pinning is turned off for them: two single-threaded engines pinned to the same
   core ran at half speed (measured);
 * **quiet**: RapidOCR logs every model path at INFO; we ask for errors only;
@@ -43,7 +45,7 @@ MIN_CONFIDENCE = 0.6  # below this, single-glyph guesses on textures (measured o
 # A lone glyph is what shapes look like to the recogniser (a circle reads "O", a triangle "A",
 # a square "口": 13 of 60 generated shape pictures had one); nobody searches for one letter.
 MIN_CHARACTERS = 2
-MAX_READERS = 4  # engines reading at once: ~100 MB each, and a laptop's text pass needs no more
+MAX_READERS = 2  # engines reading at once: each holds ~165 MB (measured); with more cores each gets more threads
 
 
 @dataclasses.dataclass(frozen=True)

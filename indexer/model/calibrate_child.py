@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 
 from indexer.model import calibrated, runtime
-from indexer.model.engines import open_tower
 
 NICE = 10
 
@@ -34,8 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     rt = runtime.load(args.graph.parent, args.threads, calibrate=calibrated.Deciding.NEVER)
     if rt is None:
         return 1
-    decision = calibrated.Calibration(
-        args.graph, lambda graph: open_tower(graph, "openvino", args.threads, cache=False, fallback=False))
+    decision = calibrated.Calibration(args.graph, runtime.int8_opener(args.threads))
     decision.decide(pictures, rt.towers.tower("image"))
     return 0
 

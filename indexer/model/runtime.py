@@ -84,9 +84,13 @@ def _int8_calibrated(towers: OnnxTowers, pre: Preprocessor, threads: int, decidi
         return
     # the uint8 graph of the export's fp32 one (its own, if it chose fp32)
     if deciding is not Deciding.NEVER and (made := _uint8_input(fp32, pre, threads)) is not None:
-        towers.calibration = calibrated.Calibration(
-            made, lambda graph: open_tower(graph, "openvino", threads, cache=False, fallback=False),
-            apart=deciding is Deciding.APART, threads=threads)
+        towers.calibration = calibrated.Calibration(made, int8_opener(threads), apart=deciding is Deciding.APART,
+                                                    threads=threads)
+
+
+def int8_opener(threads: int) -> Callable[[Path], calibrated.Run]:
+    """How a calibrated graph is opened, here and in the deciding child: OpenVINO, no fallback."""
+    return lambda graph: open_tower(graph, "openvino", threads, cache=False, fallback=False)
 
 
 def load(folder: Path, threads: int, calibrate: Deciding = Deciding.HERE) -> Runtime | None:

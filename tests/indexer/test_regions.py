@@ -125,10 +125,12 @@ def test_crops_cover_the_photo_and_the_gate_skips_what_shows_nothing() -> None:
 
 
 @pytest.fixture
-def small_lib(tmp_path: Path):
+def small_lib(tmp_path: Path, where):
+    """A library of small-object photos, in a folder and on a real PostgreSQL (regions are rows and
+    vectors like any other: both kinds of store keep them)."""
     targets = smallworld.write(tmp_path / "photos", 7301, targets=6, distractors=10)
     world.write_corpus(tmp_path / "photos" / "tiny", world.distinct_scenes(random.Random(5), 4), seed=5, size=100)
-    lib = Library.open(tmp_path / "lib", model=MODEL_SPEC)
+    lib = Library.open(where, model=MODEL_SPEC)
     lib.index([tmp_path / "photos"])
     yield lib, targets, tmp_path
     lib.close()
@@ -181,12 +183,12 @@ def test_a_composed_result_says_how_much_came_from_the_example_photo(small_lib) 
     assert all(h.image_share is None for h in plain)
 
 
-def test_cli_says_why_each_result_matched(small_lib, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_says_why_each_result_matched(small_lib, where, capsys: pytest.CaptureFixture[str]) -> None:
     lib, targets, tmp = small_lib
     lib.update_settings(regions=True)
     lib.find_regions()
     lib.close()
-    args = ["--library", str(tmp / "lib"), "--model", MODEL_SPEC, "search", targets[0].text, "--min-score", "0"]
+    args = ["--library", str(where), "--model", MODEL_SPEC, "search", targets[0].text, "--min-score", "0"]
     assert main([*args, "--json"]) == 0
     results = json.loads(capsys.readouterr().out)["results"]
     regional = [r for r in results if r["region"] is not None]
@@ -215,12 +217,12 @@ def test_a_model_switch_makes_the_new_models_regions_too(small_lib) -> None:
     assert any(h.region is not None for t in targets for h in lib.search(Query(t.text, min_score=0, limit=5)))
 
 
-def test_the_cli_shows_the_regions_pass_as_it_runs_and_what_it_made(small_lib, capsys) -> None:
+def test_the_cli_shows_the_regions_pass_as_it_runs_and_what_it_made(small_lib, where, capsys) -> None:
     """Every pass after indexing shows its progress in the CLI (the regions pass once showed none)."""
-    lib, _, tmp = small_lib
+    lib, _, _ = small_lib
     lib.update_settings(regions=True, read_text=False)
     lib.close()
-    assert main(["--library", str(tmp / "lib"), "index"]) == 0
+    assert main(["--library", str(where), "index"]) == 0
     out, err = capsys.readouterr()
     assert "finding regions [" in err and "/16" in err, err  # its bar, with the 16 large photos as the total
     assert "regions: " in out and "for 16 large photos" in out, out

@@ -180,9 +180,9 @@ def test_cli_text_search_and_text_command(read, tmp_path: Path) -> None:
     assert words_of(pic.lines[0].text)[0] in words_of(shown.stdout)
 
 
-def test_moved_file_keeps_its_text_and_changed_file_is_read_again(tmp_path: Path) -> None:
+def test_moved_file_keeps_its_text_and_changed_file_is_read_again(tmp_path: Path, where) -> None:
     pics = textworld.write_text_corpus(tmp_path / "pics", 4242, 3, [], max_angle=0, perspective=0)
-    with Library.open(tmp_path / "lib", model=MODEL_SPEC) as lib:
+    with Library.open(where, model=MODEL_SPEC) as lib:
         lib.index([tmp_path / "pics"])
         assert lib.read_text().read == 3
         before = lib.text_of(str(pics[0].path))
@@ -196,9 +196,9 @@ def test_moved_file_keeps_its_text_and_changed_file_is_read_again(tmp_path: Path
         assert [t.text for t in lib.text_of(str(pics[1].path))] == [t.text for t in lib.text_of(str(pics[2].path))]
 
 
-def test_reading_text_can_be_turned_off(tmp_path: Path) -> None:
+def test_reading_text_can_be_turned_off(tmp_path: Path, where) -> None:
     textworld.write_text_corpus(tmp_path / "pics", 4343, 2, [], max_angle=0, perspective=0)
-    with Library.open(tmp_path / "lib", model=MODEL_SPEC) as lib:
+    with Library.open(where, model=MODEL_SPEC) as lib:
         lib.update_settings(read_text=False)
         lib.index([tmp_path / "pics"])
         assert lib.read_text().read == 0 and lib.status().text_read == 0
@@ -235,7 +235,7 @@ def test_kill_9_during_the_text_pass_resumes_without_reading_anything_twice(tmp_
         assert lib.status().text_read == n and lib.text_pending() == 0
 
 
-def test_video_moments_are_read_when_asked(tmp_path: Path) -> None:
+def test_video_moments_are_read_when_asked(tmp_path: Path, where) -> None:
     import cv2
     import numpy as np
 
@@ -248,7 +248,7 @@ def test_video_moments_are_read_when_asked(tmp_path: Path) -> None:
         for _ in range(5 * 6):  # six seconds per slide
             out.write(cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR))
     out.release()
-    with Library.open(tmp_path / "lib", model=MODEL_SPEC) as lib:
+    with Library.open(where, model=MODEL_SPEC) as lib:
         lib.index([path.parent])
         assert lib.read_text().read == 0  # videos are off by default
         lib.update_settings(read_text_video=True)
@@ -272,11 +272,11 @@ def test_glimpse_search_sale_returns_exactly_the_pictures_showing_it(read) -> No
     assert found == showing
 
 
-def test_the_text_pass_pauses_stops_and_yields_between_pictures(tmp_path: Path) -> None:
+def test_the_text_pass_pauses_stops_and_yields_between_pictures(tmp_path: Path, where) -> None:
     import threading
 
     textworld.write_text_corpus(tmp_path / "pics", 4545, 4, [], max_angle=0, perspective=0)
-    with Library.open(tmp_path / "lib", model=MODEL_SPEC) as lib:
+    with Library.open(where, model=MODEL_SPEC) as lib:
         lib.index([tmp_path / "pics"])
         pause, out = threading.Event(), []
         pause.set()

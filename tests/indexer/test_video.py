@@ -66,11 +66,11 @@ def test_kind_filter_and_broken_videos(video_lib) -> None:
     assert "video" in reasons["broken.mp4"]
 
 
-def test_changed_video_replaces_its_frames_and_unchanged_is_skipped(tmp_path: Path) -> None:
+def test_changed_video_replaces_its_frames_and_unchanged_is_skipped(tmp_path: Path, where) -> None:
     v = tmp_path / "v" / "clip.mp4"
     v.parent.mkdir()
     world.write_video(v, SCENES[:2], [4, 4])
-    with Library.open(tmp_path / "lib", model=MODEL_SPEC) as lib:
+    with Library.open(where, model=MODEL_SPEC) as lib:
         lib.index([v.parent])
         first = lib.store.vector_ids()
         assert lib.index().unchanged == 1

@@ -33,12 +33,12 @@ def top(lib: Library, text: str) -> str:
 
 
 @pytest.mark.parametrize("events", [True, False], ids=["watchdog", "polling"])
-def test_changes_are_picked_up_and_moves_keep_their_vectors(tmp_path: Path, events: bool) -> None:
+def test_changes_are_picked_up_and_moves_keep_their_vectors(tmp_path: Path, events: bool, where) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     scenes = world.distinct_scenes(random.Random(8), 12)
     items = world.write_corpus(a, scenes[:8], seed=8)
     b.mkdir()
-    lib = Library.open(tmp_path / "lib", model=MODEL_SPEC)
+    lib = Library.open(where, model=MODEL_SPEC)
     lib.add_root(a)
     lib.add_root(b)
     w = Watcher(lib, poll_interval=0.5 if not events else 300, use_events=events, settle=0.3).start()
