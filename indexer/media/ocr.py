@@ -15,8 +15,8 @@ question; what is ours is only how it is called:
   half idle (the detector's layers are small; recognition runs a few boxes at a time), so
   ``TextReader`` keeps one single-threaded engine per core (at most ``MAX_READERS``: each
   holds ~165 MB; on more cores each gets more threads) and reads that many pictures at
-  once: 15.7 -> 17.8 pictures/s on the shared photos with their decoding, two cores
-  (docs/benchmarks.md, issue #37).
+  once: in one run on the shared photos (decoded beforehand, two cores), OpenVINO 17.3 -> 19.7
+  pictures/s and ONNX Runtime 10.6 -> 20.9 (docs/benchmarks.md, issue #37).
   OpenVINO's pinning is turned off for them: two single-threaded engines pinned to the same
   core ran at half speed (measured);
 * **quiet**: RapidOCR logs every model path at INFO; we ask for errors only;
