@@ -132,31 +132,40 @@ class ServerStore(ServerVectors, ServerText, CommonStore):
             self.conn.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One atomic write; bumps ``version`` as the folder library's does."""
+    def _talking(self) -> Iterator[None]:
+        """The store's lock around one exchange with the server, and a lost connection (the server
+        restarted or stopped, the network gone) said in one line: whatever was committed before
+        stays, and the next run goes on from there."""
         with self._lock:
             try:
-                with self.conn.transaction():
-                    yield
-                    self.conn.execute("UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'version'")
+                yield
             except psycopg.OperationalError as e:
-                raise StoreError(f"the PostgreSQL server at {public_url(self.url)} went away: {e}") from e
+                reason = str(e).strip().splitlines()[0] if str(e).strip() else "no answer"
+                raise StoreError(f"lost the connection to the PostgreSQL server at {public_url(self.url)} ({reason}); "
+                                 "what was saved before is kept: run the command again when it is reachable") from e
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic write; bumps ``version`` as the folder library's does."""
+        with self._talking(), self.conn.transaction():
+            yield
+            self.conn.execute("UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'version'")
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         """Inside ``transaction()``: undo just this part if it fails (one file of a batch)."""
-        with self._lock, self.conn.transaction():
+        with self._talking(), self.conn.transaction():
             yield
 
     LEAST, LIKE = "LEAST", "ILIKE"  # common.py's dialect words
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         """Rows of ``sql``; a ``?`` (common.py's statements) is psycopg's ``%s``."""
-        with self._lock:
+        with self._talking():
             return self.conn.execute(_marks(sql), params).fetchall()
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        with self._lock:
+        with self._talking():
             return self.conn.execute(_marks(sql), params).rowcount
 
     _vec = staticmethod(as_float32)
@@ -254,7 +263,7 @@ class ServerStore(ServerVectors, ServerText, CommonStore):
 
     def set_problems(self, root_ids: Sequence[int], problems: Sequence[tuple[str, str, int | None]]) -> None:
         """What a crawl of these roots could not open, with its reason; problems no longer met forgotten."""
-        with self._lock, self.conn.transaction():
+        with self._talking(), self.conn.transaction():
             self._run("DELETE FROM files WHERE kind = 'unreadable' AND root_id = ANY(%s) AND NOT path = ANY(%s)",
                       [list(root_ids), [_path(p) for p, _, _ in problems]])
             for path, reason, root_id in problems:
@@ -276,7 +285,7 @@ class ServerStore(ServerVectors, ServerText, CommonStore):
 
     # searches: recent and saved ---------------------------------------------------------
     def remember_search(self, query: str, keep: int = 20) -> None:
-        with self._lock, self.conn.transaction():
+        with self._talking(), self.conn.transaction():
             self.forget_search(query)
             self._run("INSERT INTO searches (name, query, used) VALUES (NULL, %s, %s)", [query, time.time()])
             self._run("DELETE FROM searches WHERE name IS NULL AND id NOT IN (SELECT id FROM searches WHERE name "

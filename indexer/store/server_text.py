@@ -32,7 +32,7 @@ class ServerText:
     def put_text(self, file_id: int, reader: str, lines: Sequence[tuple[str, float, Sequence[float], float | None]],
                  expect_mtime: float | None) -> bool:
         """Replace a file's text (committed on its own); False, writing nothing, when the file changed."""
-        with self._lock, self.conn.transaction():
+        with self._talking(), self.conn.transaction():
             row = self.conn.execute("SELECT mtime FROM files WHERE id = %s FOR UPDATE", [file_id]).fetchone()
             if row is None or row[0] != expect_mtime:
                 return False

@@ -68,7 +68,7 @@ class ServerVectors:
     # the search index --------------------------------------------------------------
     def ensure_index(self, model: str, dim: int) -> None:
         """``model``'s HNSW index, built once (over the vectors already there, or filled as they come)."""
-        with self._lock:
+        with self._talking():
             self.conn.execute("SET maintenance_work_mem = '1GB'")
             self.conn.execute(sql.SQL(
                 "CREATE INDEX IF NOT EXISTS {} ON vectors USING hnsw ((vec::vector({})) vector_ip_ops) "
@@ -95,7 +95,7 @@ class ServerVectors:
         q = sql.SQL("SELECT id, {} FROM vectors WHERE model = {} ORDER BY {} LIMIT %s").format(
             expr, sql.Literal(self._m(model)), expr)
         v = as_float32(vec).reshape(-1)
-        with self._lock, self.conn.transaction():
+        with self._talking(), self.conn.transaction():
             if breadth > EF_MAX:
                 self.conn.execute("SET LOCAL enable_indexscan = off")
             else:

@@ -126,6 +126,38 @@ def test_a_writer_killed_mid_batch_loses_only_that_batch(pg_url: str, tmp_path: 
     assert len(per_file) == 40 and all(n == 1 for _, n in per_file)
 
 
+def test_a_connection_the_server_drops_mid_pass_ends_in_one_line_and_the_next_run_goes_on(
+        pg_url: str, tmp_path: Path) -> None:
+    """The server ends `glimpse index`'s sessions while it reads text (what a restart or a lost network
+    does; here the server itself terminates them, a real fault on a real connection): the command says
+    so in one line, exit 2, no traceback; what it saved stays, and the next run reads only the rest."""
+    textworld.write_text_corpus(tmp_path / "pics", 4747, 16, [], max_angle=0, perspective=0)
+    env = {**os.environ, "GLIMPSE_COMPUTER": "laptop"}
+    run = subprocess.Popen([sys.executable, "-m", "indexer", "--library", pg_url, "--model", MODEL_SPEC, "index",
+                            str(tmp_path / "pics")], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+
+    def read() -> int:
+        try:
+            return psql(pg_url, "SELECT COUNT(*) FROM files WHERE text_read IS NOT NULL")[0][0]
+        except Exception:  # noqa: BLE001 - the schema is not made yet
+            return 0
+
+    assert wait_until(lambda: read() >= 2 or run.poll() is not None, timeout=180)
+    assert run.poll() is None, "the pass ended before its connection could be dropped"
+    psql(pg_url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                 "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 2, err[-2000:]
+    assert "Traceback" not in err and "lost the connection to the PostgreSQL server" in err.splitlines()[-1], err
+    done = read()
+    assert 2 <= done < 16
+    again = glimpse(pg_url, "index", timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert f"read {16 - done} pictures" in again.stdout, again.stdout  # the rest, none twice
+    assert read() == 16
+
+
 def test_one_writer_at_a_time_across_processes(pg_url: str) -> None:
     """Another process holding the write lock: a write here is refused with who holds it, and goes
     through as soon as that process dies (SIGKILL: no goodbye)."""
