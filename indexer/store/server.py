@@ -49,6 +49,14 @@ def _file_row(r: Sequence[Any]) -> FileRow:
     return FileRow(r[0], os.fsdecode(bytes(r[1])), *r[2:])
 
 
+def _with_vectors(conn: psycopg.Connection) -> psycopg.Connection:
+    """``conn`` reading and writing pgvector's types (once the extension exists in the database)."""
+    from pgvector.psycopg import register_vector
+
+    register_vector(conn)
+    return conn
+
+
 def explain_connect(e: psycopg.OperationalError, url: str) -> str:
     """One line a person can act on, for the ways connecting fails."""
     msg, where = str(e), public_url(url)
@@ -67,8 +75,10 @@ class ServerStore(ServerVectors, ServerText, CommonStore):
         self.url, self.path = url, folder  # ``path``: where this computer keeps its part (thumbnails, logs)
         self.host = this_computer()
         self._lock = threading.RLock()
+        self._depth = 0  # exchanges under way in this thread (``_talking`` nests inside a transaction)
+        self._closed = False  # by ``close()``: never connected again
         try:
-            self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+            self.conn = self._connect()
         except psycopg.OperationalError as e:
             raise LibraryError(explain_connect(e, url)) from e
         self._prepare()
@@ -82,9 +92,7 @@ class ServerStore(ServerVectors, ServerText, CommonStore):
                                f"this one knows {server_schema.VERSION}); update Glimpse to open it")
         if have < server_schema.VERSION:
             self.migrate()
-        from pgvector.psycopg import register_vector
-
-        register_vector(self.conn)
+        _with_vectors(self.conn)
 
     def _schema_number(self) -> int:
         if self.conn.execute("SELECT to_regclass('meta')").fetchone()[0] is None:
@@ -129,20 +137,33 @@ class ServerStore(ServerVectors, ServerText, CommonStore):
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self.conn.close()
+
+    def _connect(self) -> psycopg.Connection:
+        return psycopg.connect(self.url, autocommit=True, connect_timeout=10)
 
     @contextmanager
     def _talking(self) -> Iterator[None]:
         """The store's lock around one exchange with the server, and a lost connection (the server
         restarted or stopped, the network gone) said in one line: whatever was committed before
-        stays, and the next run goes on from there."""
+        stays. The exchange that finds the connection gone fails (it may have been a write: it is
+        not tried again); the next one connects anew, so an app left open carries on by itself."""
         with self._lock:
+            if self._depth == 0 and self.conn.closed and not self._closed:
+                try:
+                    self.conn = _with_vectors(self._connect())
+                except psycopg.OperationalError as e:
+                    raise StoreError(explain_connect(e, self.url)) from e
+            self._depth += 1
             try:
                 yield
             except psycopg.OperationalError as e:
                 reason = str(e).strip().splitlines()[0] if str(e).strip() else "no answer"
                 raise StoreError(f"lost the connection to the PostgreSQL server at {public_url(self.url)} ({reason}); "
                                  "what was saved before is kept: run the command again when it is reachable") from e
+            finally:
+                self._depth -= 1
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -158,6 +158,25 @@ def test_a_connection_the_server_drops_mid_pass_ends_in_one_line_and_the_next_ru
     assert read() == 16
 
 
+def test_an_open_library_carries_on_after_the_server_dropped_its_connection(pg_url: str, tmp_path: Path) -> None:
+    """As an app left open through a server restart: the one call that finds the connection gone
+    fails in plain words; the next ones connect anew, search and index again."""
+    from indexer import Library, Query
+    from indexer.base.errors import StoreError
+
+    scenes = world.distinct_scenes(random.Random(12), 6)
+    items = world.write_corpus(tmp_path / "p", scenes[:5], 12)
+    with Library.open(pg_url, model=MODEL_SPEC, read_text=False) as lib:
+        lib.index([tmp_path / "p"])
+        psql(pg_url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        with pytest.raises(StoreError, match="lost the connection to the PostgreSQL server"):
+            lib.search(Query(world.caption(items[0].scene), limit=1, min_score=0))
+        assert lib.search(Query(world.caption(items[0].scene), limit=1, min_score=0))[0].path == str(items[0].path)
+        world.render(scenes[5], 192, seed=3).save(tmp_path / "p" / "new.png")
+        assert lib.index().added == 1 and lib.status().photos == 6
+
+
 def test_one_writer_at_a_time_across_processes(pg_url: str) -> None:
     """Another process holding the write lock: a write here is refused with who holds it, and goes
     through as soon as that process dies (SIGKILL: no goodbye)."""
