@@ -99,7 +99,7 @@ def _key() -> dict[str, object]:
     except metadata.PackageNotFoundError:
         version = "missing"
     # "precision": OpenVINO's OCR models run in f32 since the AVX-512 EPYC showed bf16 losing words (ocr.py);
-    # "engine": each measured as it runs, one single-threaded engine per core (ocr.py)
+    # "engine": each measured as one of the engines reading at once runs it (ocr.py: one per core, at most two)
     return {"rapidocr": version, "engines": available_engines(), "cpu": _cpu(), "precision": "f32",
             "engine": "one per core"}
 

@@ -134,7 +134,6 @@ class ServerStore(ServerVectors, ServerText, CommonStore):
     def pending_migrations(self) -> list[str]:
         return [name for name, _ in server_schema.STEPS[self._schema_number():]]
 
-
     def close(self) -> None:
         with self._lock:
             self._closed = True

@@ -40,6 +40,12 @@ def psql(url: str, sql: str, *params: object) -> list[tuple]:
         return cur.fetchall() if cur.description else []
 
 
+def drop_sessions(url: str) -> None:
+    """The server ends every other session on the library's database (a restart, a lost network)."""
+    psql(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+              "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+
 def test_a_server_library_answers_as_a_folder_library(pg_url: str, tmp_path: Path) -> None:
     """The retrieval tests' library and queries (photos, videos, short clips, composed queries,
     nonsense), built twice from the same seed: every metric is the same on both kinds."""
@@ -145,8 +151,7 @@ def test_a_connection_the_server_drops_mid_pass_ends_in_one_line_and_the_next_ru
 
     assert wait_until(lambda: read() >= 2 or run.poll() is not None, timeout=180)
     assert run.poll() is None, "the pass ended before its connection could be dropped"
-    psql(pg_url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                 "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    drop_sessions(pg_url)
     _, err = run.communicate(timeout=120)
     assert run.returncode == 2, err[-2000:]
     assert "Traceback" not in err and "lost the connection to the PostgreSQL server" in err.splitlines()[-1], err
@@ -168,8 +173,7 @@ def test_an_open_library_carries_on_after_the_server_dropped_its_connection(pg_u
     items = world.write_corpus(tmp_path / "p", scenes[:5], 12)
     with Library.open(pg_url, model=MODEL_SPEC, read_text=False) as lib:
         lib.index([tmp_path / "p"])
-        psql(pg_url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                     "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        drop_sessions(pg_url)
         with pytest.raises(StoreError, match="lost the connection to the PostgreSQL server"):
             lib.search(Query(world.caption(items[0].scene), limit=1, min_score=0))
         assert lib.search(Query(world.caption(items[0].scene), limit=1, min_score=0))[0].path == str(items[0].path)
