@@ -45,4 +45,11 @@ class ServerWriteLock(WriteLock):
         conn.close()
 
     def _unlock_process(self, conn: psycopg.Connection) -> None:
-        conn.close()  # the session's advisory lock goes with it
+        """Unlocked before closing: a closed session's locks go only when its server process has
+        ended, a moment after ``close()`` returns, so this process's next write could find its own
+        lock still held (seen in CI). A connection already lost has lost the lock with it."""
+        try:
+            conn.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+        except psycopg.Error:
+            pass
+        conn.close()

@@ -213,6 +213,24 @@ def test_one_writer_at_a_time_across_processes(pg_url: str) -> None:
         holder.kill()
 
 
+def test_a_finished_write_frees_the_library_at_once(pg_url: str) -> None:
+    """The next write, here or on another computer, never meets the last one's lock: a write that
+    ended has let go of it on the server before it returns (CI once found a switch's cancel
+    refused by its own process's finished write)."""
+    import psycopg
+
+    from indexer import Library
+    from indexer.store.server_lock import LOCK_KEY
+
+    with Library.open(pg_url) as lib, psycopg.connect(pg_url, autocommit=True) as other:
+        for _ in range(40):
+            with lib.writing():
+                pass
+            taken = other.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY]).fetchone()[0]
+            assert taken
+            other.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+
+
 def test_errors_say_what_to_do_and_write_nothing(pg_server, pg_url: str) -> None:
     unreachable = glimpse("postgresql://glimpse@127.0.0.1:9/photos", "status")
     assert unreachable.returncode == 2
