@@ -67,11 +67,11 @@ def main() -> None:
         t = time.perf_counter()
         store, ann, _, _ = build(Path(tmp), vecs)
         graph_s = time.perf_counter() - t
-        assert not ann.projected
+        assert not ann.probed
         insert_photos(store, more, first_id=args.items + 1)
         ann.catch_up(store, rebuild=False)  # as a search would: the 2,000 enter the graph (not measured)
         beside_s, beside = searching_during(ann, queries, lambda: ann.catch_up(store))
-        assert ann.projected, "the library did not grow into a projection"
+        assert ann.probed, "the library did not grow into a projection"
 
         def locked() -> None:
             with ann._lock:  # the old way: the whole rebuild under the lock searches take

@@ -99,11 +99,11 @@ def main() -> None:
             ann_t, full_t, exact_t, recall = [], [], [], []
             exact_ids = [np.argpartition(-(vecs @ q), 10)[:10] + 1 for q in queries]
             # the graph's breadth, or the inverted lists' probes (searched from 200k where a projection fits)
-            breadths = ((16, 32, 48, 64, 96) if ann.projected else (64, 128, 256, 384, 512))
+            breadths = ((16, 32, 48, 64, 96) if ann.probed else (64, 128, 256, 384, 512))
             for b in breadths:
-                r = np.mean([len(set(ann.search(q, 10, *((None, b) if ann.projected else (b,)))[0].tolist())
+                r = np.mean([len(set(ann.search(q, 10, *((None, b) if ann.probed else (b,)))[0].tolist())
                                  & set(e.tolist())) / 10 for q, e in zip(queries, exact_ids, strict=True)])
-                sweep.append([label, f"{b} probes" if ann.projected else f"ef {b}", float(r)])
+                sweep.append([label, f"{b} probes" if ann.probed else f"ef {b}", float(r)])
             in_a_row = []  # searches back to back, as typing or a resident answers them
             for q in queries:
                 t = time.perf_counter()

@@ -1,11 +1,19 @@
-"""A low-dimensional basis for the ANN of a large library, used only where it keeps every neighbour.
+"""A low-dimensional basis for the ANN of a large library, used only where it keeps the neighbours.
 
 At a million vectors hnswlib over the full 512-d vectors needs ~2.6 ms for recall@10 0.98
 (bench_query). Where the library's vectors lie close to a low-dimensional subspace, 32-d
 projections of them are searched instead (``inverted_file.py``: 16 times less memory read per
 vector) and the best ``RERANK`` re-ranked with the full vectors, which gives back exact
 similarities. ``fit`` measures on a sample of the library whether a basis keeps each vector's
-neighbours and returns none otherwise (the full graph stays).
+neighbours and returns none otherwise.
+
+Where no such basis exists — real CLIP vectors spread over hundreds of directions — ``fit_graph``
+offers a quarter of the dimensions for an HNSW graph whose best ``GRAPH_RERANK`` are re-ranked
+with the full vectors: on power-law vectors (bench/vectors.py) the top 128 of 512 directions keep
+only ~0.8 of the energy, yet the exact top 10 were 0.998 of the projected top 100 at a million,
+and a graph over 128 floats walks four times less memory a step than one over 512 (issue #39):
+at 1M built in 212 s instead of ~21 min, in 1.9 GB instead of 2.3 (docs/benchmarks.md). Where
+even that loses the neighbours (no dominant directions at all) the full graph stays.
 
 The basis is uncentred (the top right-singular vectors of the sample): ``(q P) . (x P)``
 approximates the inner product ``q . x`` itself, not distances around a mean.
@@ -24,6 +32,9 @@ SAMPLE = 20_000
 CHECK_QUERIES = 200
 ENERGY = 0.999  # the least share of the sample's energy a basis keeps before its neighbours are checked
 NEIGHBOURS_KEPT = 0.995  # of the sample queries' exact 10 nearest, the share in the projected 20 nearest
+GRAPH_RERANK = 100  # a projected graph's candidates re-ranked: the exact top 10 were 0.998 of the projected
+# top 100 and 0.986 of the top 50 at 1M power-law vectors (bench/vectors.py), at the same search time
+GRAPH_KEPT = 0.9  # of the sample's exact 10 nearest, the share a graph basis keeps among its projected 20
 RERANK = 50  # projected results re-ranked with the full vectors (at 1M the exact top 10 were all in the projected
 # top 50; 50 and 100 gave the same recall)
 
@@ -31,8 +42,8 @@ RERANK = 50  # projected results re-ranked with the full vectors (at 1M the exac
 def fit(sample: np.ndarray) -> np.ndarray | None:
     """An orthonormal ``dim x d`` basis (d a multiple of 16, at most dim/4) that keeps the sample's
     neighbours, or None when no such basis exists (real CLIP vectors usually spread wider)."""
-    queries, base = sample[:CHECK_QUERIES], sample[CHECK_QUERIES:]
-    _, s, vt = np.linalg.svd(base, full_matrices=False)
+    queries, base = _split(sample)
+    s, vt = _directions(base)
     energy = np.cumsum(s.astype(np.float64) ** 2) / np.sum(s.astype(np.float64) ** 2)
     for d in range(16, min(len(s), sample.shape[1] // 4) + 1, 16):
         if energy[d - 1] < ENERGY:
@@ -41,6 +52,36 @@ def fit(sample: np.ndarray) -> np.ndarray | None:
         if kept_neighbours(base, queries, basis) >= NEIGHBOURS_KEPT:
             return basis
     return None
+
+
+def fit_graph(sample: np.ndarray) -> np.ndarray | None:
+    """A ``dim x dim/4`` basis for a graph over projected vectors, or None where even that loses the
+    sample's neighbours (vectors with no dominant directions: the full graph stays). Checked among
+    the projected 20 on the sample, which is stricter than the ``GRAPH_RERANK`` a search re-ranks."""
+    queries, base = _split(sample)
+    d = min(sample.shape[1] // 4, len(base))
+    basis = np.ascontiguousarray(_directions(base)[1][:d].T, dtype=np.float32)
+    return basis if kept_neighbours(base, queries, basis) >= GRAPH_KEPT else None
+
+
+def lost_share(sample: np.ndarray, basis: np.ndarray) -> float:
+    """The share of the sample's energy the basis leaves out (the drift check starts from it)."""
+    return float(1.0 - np.sum((sample @ basis) ** 2, dtype=np.float64) / np.sum(sample ** 2, dtype=np.float64))
+
+
+def _split(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``CHECK_QUERIES`` queries spread over the sample, and the rest: a sample read in label order
+    starts with the oldest photos, whose neighbours say nothing of the ones added since."""
+    step = max(1, len(sample) // CHECK_QUERIES)
+    asked = np.zeros(len(sample), bool)
+    asked[::step] = True
+    asked[np.flatnonzero(asked)[CHECK_QUERIES:]] = False
+    return sample[asked], sample[~asked]
+
+
+def _directions(base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    _, s, vt = np.linalg.svd(base, full_matrices=False)
+    return s, vt
 
 
 def kept_neighbours(base: np.ndarray, queries: np.ndarray, basis: np.ndarray, k: int = 10,
@@ -74,6 +115,9 @@ def nearest(y: np.ndarray, centres: np.ndarray) -> np.ndarray:
 class FullVectors:
     """The full vectors behind projected ones, by label: a sorted label array and its rows.
 
+    Rows are float16, as the store keeps every vector (``store/rows.py``): re-ranking from them is
+    exact against the store, at half the memory (1 GB at a million 512-d vectors, not 2).
+
     Labels arrive in ascending order (new vector ids), so adding is an append; anything else is
     merged (a re-added label replaces its row). Rows live in blocks: the block read at load or
     built at a merge, then blocks of ``BLOCK`` rows appended. Growing one array would copy it, and
@@ -86,7 +130,8 @@ class FullVectors:
     a quarter of the rows; until then a lookup still finds them, as a search racing the removal may ask.
     """
 
-    BLOCK = 65_536  # rows per appended block: 128 MB at 512-d, touched only as rows arrive
+    BLOCK = 65_536  # rows per appended block: 64 MB at 512-d, touched only as rows arrive
+    DTYPE = np.float16
     GONE_SHARE = 0.25  # gone rows kept in memory up to this share of all rows (a copy lets them go)
 
     def __init__(self, dim: int, expect: int = 0) -> None:
@@ -102,7 +147,7 @@ class FullVectors:
         self.gone = 0
 
     def add(self, labels: np.ndarray, vecs: np.ndarray) -> None:
-        labels, vecs = labels.astype(np.int64), vecs.astype(np.float32)
+        labels, vecs = labels.astype(np.int64), vecs.astype(self.DTYPE)
         if len(labels) == 0:
             return
         ascending = bool(np.all(np.diff(labels) > 0)) and (self.n == 0 or labels[0] > self.labels[self.n - 1])
@@ -123,7 +168,7 @@ class FullVectors:
         while done < len(vecs):
             at = self.n + done - self._starts[-1] if self._blocks else 0  # next free row of the last block
             if not self._blocks or at == len(self._blocks[-1]):
-                self._blocks.append(np.empty((self.BLOCK if self._blocks else self._first, self.dim), np.float32))
+                self._blocks.append(np.empty((self.BLOCK if self._blocks else self._first, self.dim), self.DTYPE))
                 self._starts.append(self.n + done)
                 at = 0
             take = min(len(vecs) - done, len(self._blocks[-1]) - at)
@@ -174,16 +219,16 @@ class FullVectors:
     def _set(self, labels: np.ndarray, rows: np.ndarray) -> None:
         """Hold exactly these rows, as one block (after a merge or a load)."""
         self.labels, self.n = labels, len(labels)
-        self._blocks, self._starts = [rows], [0]
+        self._blocks, self._starts = [rows.astype(self.DTYPE, copy=False)], [0]
         self._row_of, self._indexed = np.zeros(0, np.int32), 0  # rows moved: the table starts again
         self._gone, self.gone = np.zeros(0, bool), 0
 
     def rows_at(self, pos: np.ndarray) -> np.ndarray:
-        """Rows by position (0..n-1): one gather when they all lie in the first block, as after a
-        load nearly all do, else one per block they lie in."""
-        first = self._blocks[0] if self._blocks else np.zeros((0, self.dim), np.float32)
+        """Rows by position (0..n-1) as float32: one gather when they all lie in the first block, as
+        after a load nearly all do, else one per block they lie in."""
+        first = self._blocks[0] if self._blocks else np.zeros((0, self.dim), self.DTYPE)
         if len(pos) == 0 or pos.max() < len(first):
-            return first[pos]
+            return first[pos].astype(np.float32)
         out = np.empty((len(pos), self.dim), np.float32)
         block_of = np.searchsorted(self._starts, pos, side="right") - 1
         for b in np.unique(block_of).tolist():
@@ -192,7 +237,7 @@ class FullVectors:
         return out
 
     def batches(self, size: int):
-        """(labels, rows) in label order, ``size`` rows at most at a time, without copying rows."""
+        """(labels, rows) in label order, ``size`` rows at most at a time, without copying rows (float16)."""
         for b, block in enumerate(self._blocks):
             start, end = self._starts[b], self._end(b)
             for at in range(start, end, size):
@@ -229,7 +274,7 @@ class FullVectors:
         with atomic.replacing(labels_path) as tmp, open(tmp, "wb") as f:
             np.save(f, self.labels[kept])
         with atomic.replacing(rows_path) as tmp, open(tmp, "wb") as f:
-            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
+            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(self.DTYPE)), "fortran_order": False,
                       "shape": (len(kept), self.dim)}
             np.lib.format.write_array_header_2_0(f, header)
             if not self.gone:
@@ -237,7 +282,7 @@ class FullVectors:
                     f.write(np.ascontiguousarray(rows).data)
                 return
             for at in range(0, len(kept), self.BLOCK):
-                f.write(self.rows_at(kept[at:at + self.BLOCK]).data)
+                f.write(self.rows_at(kept[at:at + self.BLOCK]).astype(self.DTYPE).data)
 
     @classmethod
     def load(cls, labels_path: Path, rows_path: Path) -> FullVectors:
@@ -247,8 +292,8 @@ class FullVectors:
         labels, rows = np.load(labels_path), np.load(rows_path)
         if labels.ndim != 1 or rows.ndim != 2 or len(labels) != len(rows):
             raise ValueError("full vectors do not match their labels")
-        if rows.dtype != np.float32:
-            raise ValueError("full vectors are not 32-bit floats")
+        if rows.dtype not in (np.float16, np.float32):  # float32: saved before they were kept as the store keeps them
+            raise ValueError("full vectors are not floats")
         out = cls(rows.shape[1])
-        out._set(labels.astype(np.int64), rows)
+        out._set(labels.astype(np.int64), rows.astype(cls.DTYPE, copy=False))
         return out

@@ -1,5 +1,6 @@
-"""The projected search: same answers as the full graph where the library's vectors lie near a
-subspace, kept level with the store through adds, deletes, saves and growth, and left alone
+"""The projected search: same answers as the full graph — inverted lists where the library's vectors
+lie near a subspace, a graph over a quarter of their dimensions where they spread over many (as real
+CLIP vectors do) — kept level with the store through adds, deletes, saves and growth, and left alone
 where no projection keeps the neighbours."""
 
 from __future__ import annotations
@@ -25,6 +26,20 @@ def clustered(rng: np.random.Generator, n: int, latent: int = 16, centers: int =
     z = c[rng.integers(0, centers, n)] + 0.5 * rng.normal(size=(n, latent)).astype(np.float32)
     x = z @ lift + 0.01 * rng.normal(size=(n, DIM)).astype(np.float32)
     return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def spread(rng: np.random.Generator, n: int, centers: int = 60) -> np.ndarray:
+    """Unit vectors in clusters whose variance falls as 1/i over all directions (bench/vectors.py's
+    power law): the top 32 of 128 directions keep ~0.8 of the energy, no low basis keeps the neighbours."""
+    scale = np.arange(1, DIM + 1, dtype=np.float32) ** -0.5
+    turn = np.linalg.qr(np.random.default_rng(43).normal(size=(DIM, DIM)))[0].astype(np.float32)
+    c = np.random.default_rng(7).normal(size=(centers, DIM)).astype(np.float32) * scale
+    x = (c[rng.integers(0, centers, n)] + 0.6 * rng.normal(size=(n, DIM)).astype(np.float32) * scale) @ turn
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+# how a library of each kind is searched: (vectors, probed lists or a graph, its basis's width)
+KINDS = {"near a subspace": (clustered, True, 32), "spread": (spread, False, DIM // 4)}
 
 
 def isotropic(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -62,16 +77,24 @@ def test_a_basis_is_fitted_only_where_it_keeps_the_neighbours() -> None:
     assert np.allclose(basis.T @ basis, np.eye(basis.shape[1]), atol=1e-4)
     assert projection.kept_neighbours(low[200:], low[:200], basis) >= projection.NEIGHBOURS_KEPT
     assert projection.fit(isotropic(rng, 3000)) is None
+    wide = spread(rng, 3000)
+    assert projection.fit(wide) is None  # no low basis: 32 directions keep ~0.8 of the energy
+    graph_basis = projection.fit_graph(wide)
+    assert graph_basis is not None and graph_basis.shape == (DIM, DIM // 4)
+    assert 0.1 < projection.lost_share(wide, graph_basis) < 0.3
+    assert projection.fit_graph(isotropic(rng, 3000)) is None  # not even a quarter keeps these
 
 
-def test_projected_lists_answer_as_the_full_graph_does(tmp_path: Path, small_min: None) -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_projected_search_answers_as_the_full_graph_does(tmp_path: Path, small_min: None, kind: str) -> None:
+    make, probed, width = KINDS[kind]
     rng = np.random.default_rng(1)
-    vecs, queries = clustered(rng, 4000), clustered(rng, 50)
+    vecs, queries = make(rng, 4000), make(rng, 50)
     store = Store(tmp_path / "db")
     ids = np.array(fill(store, vecs))
     projected = AnnIndex.open(tmp_path / "ann", DIM, store)
-    assert projected.projected and projected.basis is not None and projected.basis.shape[1] < DIM
-    assert "24 of 160 probed" in projected.describe()
+    assert projected.probed == probed and projected.basis is not None and projected.basis.shape[1] <= width
+    assert ("24 of 160 probed" if probed else f"{width}-d HNSW over a projection") in projected.describe()
     plain = AnnIndex(tmp_path / "plain", DIM)  # the full graph over the same vectors, same run
     plain.add(ids, vecs)
     assert recall(projected, vecs, ids, queries) >= recall(plain, vecs, ids, queries) - 0.01
@@ -81,14 +104,16 @@ def test_projected_lists_answer_as_the_full_graph_does(tmp_path: Path, small_min
     assert np.array_equal(projected.vectors(got), stored)
 
 
-def test_projected_lists_keep_level_with_the_store(tmp_path: Path, small_min: None) -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_projected_search_keeps_level_with_the_store(tmp_path: Path, small_min: None, kind: str) -> None:
+    make, probed, _ = KINDS[kind]
     rng = np.random.default_rng(2)
-    vecs = clustered(rng, 3000)
+    vecs = make(rng, 3000)
     store = Store(tmp_path / "db")
     fill(store, vecs)
     ann = AnnIndex.open(tmp_path / "ann", DIM, store)
-    assert ann.basis is not None
-    new = clustered(rng, 5)
+    assert ann.basis is not None and ann.probed == probed
+    new = make(rng, 5)
     new_ids = fill(store, new, start=3000)
     gone = ann.search(vecs[0], 1)[0][0]
     with store.transaction():
@@ -98,10 +123,10 @@ def test_projected_lists_keep_level_with_the_store(tmp_path: Path, small_min: No
     assert gone not in ann.search(vecs[0], 10)[0]
     ann.save()
     reopened = AnnIndex.open(tmp_path / "ann", DIM, store)
-    assert reopened.basis is not None and np.array_equal(reopened.basis, ann.basis)
+    assert reopened.basis is not None and np.array_equal(reopened.basis, ann.basis) and reopened.probed == probed
     assert reopened.search(new[1], 1)[0][0] == new_ids[1] and gone not in reopened.ids()
     assert reopened.ids() == store.vector_ids()
-    later = clustered(rng, 1)
+    later = make(rng, 1)
     later_id = fill(store, later, start=4000)[0]
     reopened.catch_up(store)
     assert reopened.search(later[0], 1)[0][0] == later_id and reopened.search(new[2], 1)[0][0] == new_ids[2]
@@ -123,6 +148,23 @@ def test_a_growing_library_gets_its_projection_and_loses_it_when_photos_leave_th
     assert ann.basis is None  # rebuilt over the full vectors: no projection keeps these neighbours
     assert ann.search(odd[7], 1)[0][0] == odd_ids[7] and ann.live == 6000
 
+
+
+def test_a_projected_graph_is_rebuilt_when_photos_leave_its_directions(tmp_path: Path, small_min: None) -> None:
+    rng = np.random.default_rng(11)
+    store = Store(tmp_path / "db")
+    fill(store, spread(rng, 3000))
+    ann = AnnIndex.open(tmp_path / "ann", DIM, store)
+    assert ann.basis is not None and not ann.probed
+    more = spread(rng, 600)  # like the rest: the basis loses no more of them than of the sample
+    fill(store, more, start=3000)
+    ann.catch_up(store)
+    assert ann.basis is not None and ann.live == 3600
+    odd = isotropic(rng, 3000)
+    odd_ids = fill(store, odd, start=3600)
+    ann.catch_up(store)
+    assert ann.basis is None  # rebuilt over the full vectors: a quarter of the directions loses these
+    assert ann.search(odd[7], 1)[0][0] == odd_ids[7] and ann.live == 6600
 
 
 def about_to_project(tmp_path: Path, seed: int) -> tuple[Store, np.ndarray, AnnIndex, list[int]]:
@@ -161,10 +203,10 @@ def test_searches_go_on_while_the_projection_is_built(tmp_path: Path, small_min:
     searcher = threading.Thread(target=lambda: answers.append(ann.search(vecs[2000], 1)[0]))
     searcher.start()
     searcher.join(10)
-    assert answers and answers[0][0] == ids[1500] and not ann.projected  # the graph answered at once
+    assert answers and answers[0][0] == ids[1500] and not ann.probed  # the graph answered at once
     release.set()
     writer.join(30)
-    assert ann.projected and ann.search(vecs[2000], 1)[0][0] == ids[1500] and ann.live == 3000
+    assert ann.probed and ann.search(vecs[2000], 1)[0][0] == ids[1500] and ann.live == 3000
 
 
 def test_a_save_during_the_rebuilds_own_save_leaves_a_loadable_index(tmp_path: Path, small_min: None,
@@ -183,7 +225,7 @@ def test_a_save_during_the_rebuilds_own_save_leaves_a_loadable_index(tmp_path: P
     writer.join(30)
     closing.join(30)
     again = AnnIndex(tmp_path / "ann", DIM)
-    assert again._load() and again.projected and again.live == 3000
+    assert again._load() and again.probed and again.live == 3000
     assert again.search(vecs[2000], 1)[0][0] == ids[1500]
 
 
@@ -206,7 +248,7 @@ def test_full_vectors_across_blocks_and_a_reload(tmp_path: Path, monkeypatch: py
     and every row is found by its label, in a search and after saving and loading again."""
     monkeypatch.setattr(FullVectors, "BLOCK", 4)
     rng = np.random.default_rng(3)
-    vecs = rng.standard_normal((23, 6)).astype(np.float32)
+    vecs = rng.standard_normal((23, 6)).astype(np.float16).astype(np.float32)  # as the store keeps them
     labels = np.arange(10, 33)
     full = FullVectors(6)
     for start, stop in ((0, 5), (5, 9), (9, 12)):  # batches that straddle blocks
@@ -225,6 +267,19 @@ def test_full_vectors_across_blocks_and_a_reload(tmp_path: Path, monkeypatch: py
     assert again.labels.tolist() == labels.tolist() and np.array_equal(again.get(labels), vecs)
 
 
+def test_full_vectors_are_kept_as_the_store_keeps_them_and_older_saves_still_load(tmp_path: Path) -> None:
+    """Half the memory of float32 (1 GB at a million 512-d vectors) and nothing lost: the store holds
+    float16. A save written as float32 (before) loads as the same vectors."""
+    vecs = np.random.default_rng(4).standard_normal((9, 6)).astype(np.float16).astype(np.float32)
+    full = FullVectors(6)
+    full.add(np.arange(1, 10), vecs)
+    assert all(b.dtype == np.float16 for b in full._blocks) and np.array_equal(full.get(np.arange(1, 10)), vecs)
+    np.save(tmp_path / "l.npy", np.arange(1, 10))
+    np.save(tmp_path / "r.npy", vecs)  # float32, as saved before
+    older = FullVectors.load(tmp_path / "l.npy", tmp_path / "r.npy")
+    assert np.array_equal(older.get(np.arange(1, 10)), vecs) and older._blocks[0].dtype == np.float16
+
+
 def test_rows_of_removed_photos_leave_the_saved_file_and_then_memory(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """A removed photo's full vector was kept in memory and in every save until a rebuild, so a
@@ -232,7 +287,7 @@ def test_rows_of_removed_photos_leave_the_saved_file_and_then_memory(tmp_path: P
     let go once they are a quarter of all rows; the rest are found by label as before."""
     monkeypatch.setattr(FullVectors, "BLOCK", 4)
     rng = np.random.default_rng(8)
-    vecs = rng.standard_normal((20, 6)).astype(np.float32)
+    vecs = rng.standard_normal((20, 6)).astype(np.float16).astype(np.float32)  # as the store keeps them
     labels = np.arange(1, 21)
     full = FullVectors(6)
     full.add(labels[:10], vecs[:10])
@@ -253,13 +308,15 @@ def test_rows_of_removed_photos_leave_the_saved_file_and_then_memory(tmp_path: P
     assert loaded.n == 13 and np.array_equal(loaded.get(np.array([3])), vecs[2:3])
 
 
-def test_a_projected_index_saves_without_the_removed_photos(tmp_path: Path, small_min: None) -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_projected_index_saves_without_the_removed_photos(tmp_path: Path, small_min: None, kind: str) -> None:
+    make, probed, _ = KINDS[kind]
     rng = np.random.default_rng(9)
     store = Store(tmp_path / "db")
-    vecs = clustered(rng, 3000)
+    vecs = make(rng, 3000)
     ids = np.array(fill(store, vecs))
     ann = AnnIndex.open(tmp_path / "ann", DIM, store)
-    assert ann.projected
+    assert ann.basis is not None and ann.probed == probed
     ann.remove(ids[:300].tolist())
     ann.save()
     again = AnnIndex(tmp_path / "ann", DIM)
