@@ -244,16 +244,21 @@ def test_index_and_remove_folder_from_two_threads_never_fail_or_corrupt(tmp_path
     lib = Library.open(tmp_path / "lib", model=MODEL_SPEC, batch_size=4)
     lib.index([b])
     errors: list[BaseException] = []
+    # Paused at its start, so the removal surely meets it under way: 60 small photos on the tiny
+    # model index in about 0.1 s, between two looks of a poller.
+    pause = threading.Event()
+    pause.set()
 
     def index() -> None:
         try:
-            lib.index([a], wait=True)
+            lib.index([a], wait=True, pause=pause)
         except BaseException as e:  # noqa: BLE001
             errors.append(e)
 
     t = threading.Thread(target=index)
     t.start()
     assert wait_until(lambda: lib.writing._owner == t.ident)  # indexing is under way (it holds the write lock)
+    threading.Timer(0.5, pause.clear).start()  # goes on while the removal waits
     lib.remove_root(b, wait=True)  # waits its turn instead of writing beside the pipeline
     t.join(120)
     assert not errors, errors
