@@ -242,7 +242,8 @@ class AnnIndex:
             full.add(ids, vecs)
         sample = full.rows_at(np.sort(np.random.default_rng(0).choice(full.n, min(full.n, projection.SAMPLE),
                                                                       replace=False)))
-        self.basis = projection.fit(sample)
+        spectrum = projection.Spectrum.of(sample)
+        self.basis = projection.fit(spectrum)
         self.fit_checked, self._energy_since_fit = full.n, np.zeros(2)
         self.max_id = int(full.labels[full.n - 1])
         if self.basis is not None:
@@ -251,7 +252,7 @@ class AnnIndex:
             self._full, self._lists = full, InvertedLists.build(points, full.labels[:full.n])
             self._index = self._new(1024)  # let a graph built before the projection go
             return
-        self.basis = projection.fit_graph(sample)
+        self.basis = projection.fit_graph(spectrum)
         self._full = full if self.basis is not None else None
         self.fit_lost = 0.0 if self.basis is None else projection.lost_share(sample, self.basis)
         self._index = self._new(max(1024, int(full.n * 1.2)))
@@ -305,8 +306,10 @@ class AnnIndex:
     def _sample_fits(self, store: Store) -> bool:
         """Whether a projection fits a sample of the library (then the graph is rebuilt as lists)."""
         sample = store.sample_vectors(projection.SAMPLE, self.model)
-        return len(sample) > projection.CHECK_QUERIES and (projection.fit(sample) is not None
-                                                           or projection.fit_graph(sample) is not None)
+        if len(sample) <= projection.CHECK_QUERIES:
+            return False
+        spectrum = projection.Spectrum.of(sample)
+        return projection.fit(spectrum) is not None or projection.fit_graph(spectrum) is not None
 
     def add(self, ids: np.ndarray, vecs: np.ndarray) -> None:
         with self._lock:

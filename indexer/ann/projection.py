@@ -21,6 +21,7 @@ approximates the inner product ``q . x`` itself, not distances around a mean.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -39,29 +40,45 @@ RERANK = 50  # projected results re-ranked with the full vectors (at 1M the exac
 # top 50; 50 and 100 gave the same recall)
 
 
-def fit(sample: np.ndarray) -> np.ndarray | None:
+@dataclasses.dataclass(frozen=True)
+class Spectrum:
+    """A sample cut into test queries and the rest, with the rest's principal directions: both
+    checks (``fit``, then ``fit_graph``) read it, so the sample's SVD is done once."""
+
+    queries: np.ndarray
+    base: np.ndarray
+    s: np.ndarray  # singular values, largest first
+    vt: np.ndarray  # principal directions, one a row
+
+    @classmethod
+    def of(cls, sample: np.ndarray) -> Spectrum:
+        queries, base = _split(sample)
+        _, s, vt = np.linalg.svd(base, full_matrices=False)
+        return cls(queries, base, s, vt)
+
+
+def fit(sample: np.ndarray | Spectrum) -> np.ndarray | None:
     """An orthonormal ``dim x d`` basis (d a multiple of 16, at most dim/4) that keeps the sample's
     neighbours, or None when no such basis exists (real CLIP vectors usually spread wider)."""
-    queries, base = _split(sample)
-    s, vt = _directions(base)
-    energy = np.cumsum(s.astype(np.float64) ** 2) / np.sum(s.astype(np.float64) ** 2)
-    for d in range(16, min(len(s), sample.shape[1] // 4) + 1, 16):
+    sp = sample if isinstance(sample, Spectrum) else Spectrum.of(sample)
+    energy = np.cumsum(sp.s.astype(np.float64) ** 2) / np.sum(sp.s.astype(np.float64) ** 2)
+    for d in range(16, min(len(sp.s), sp.base.shape[1] // 4) + 1, 16):
         if energy[d - 1] < ENERGY:
             continue
-        basis = np.ascontiguousarray(vt[:d].T, dtype=np.float32)
-        if kept_neighbours(base, queries, basis) >= NEIGHBOURS_KEPT:
+        basis = np.ascontiguousarray(sp.vt[:d].T, dtype=np.float32)
+        if kept_neighbours(sp.base, sp.queries, basis) >= NEIGHBOURS_KEPT:
             return basis
     return None
 
 
-def fit_graph(sample: np.ndarray) -> np.ndarray | None:
+def fit_graph(sample: np.ndarray | Spectrum) -> np.ndarray | None:
     """A ``dim x dim/4`` basis for a graph over projected vectors, or None where even that loses the
     sample's neighbours (vectors with no dominant directions: the full graph stays). Checked among
     the projected 20 on the sample, which is stricter than the ``GRAPH_RERANK`` a search re-ranks."""
-    queries, base = _split(sample)
-    d = min(sample.shape[1] // 4, len(base))
-    basis = np.ascontiguousarray(_directions(base)[1][:d].T, dtype=np.float32)
-    return basis if kept_neighbours(base, queries, basis) >= GRAPH_KEPT else None
+    sp = sample if isinstance(sample, Spectrum) else Spectrum.of(sample)
+    d = min(sp.base.shape[1] // 4, len(sp.base))
+    basis = np.ascontiguousarray(sp.vt[:d].T, dtype=np.float32)
+    return basis if kept_neighbours(sp.base, sp.queries, basis) >= GRAPH_KEPT else None
 
 
 def lost_share(sample: np.ndarray, basis: np.ndarray) -> float:
@@ -77,11 +94,6 @@ def _split(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     asked[::step] = True
     asked[np.flatnonzero(asked)[CHECK_QUERIES:]] = False
     return sample[asked], sample[~asked]
-
-
-def _directions(base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    _, s, vt = np.linalg.svd(base, full_matrices=False)
-    return s, vt
 
 
 def kept_neighbours(base: np.ndarray, queries: np.ndarray, basis: np.ndarray, k: int = 10,
@@ -195,7 +207,7 @@ class FullVectors:
         self.gone += len(fresh)
         if self.gone > self.GONE_SHARE * self.n:
             kept = self._kept()
-            self._set(self.labels[kept], self.rows_at(kept))
+            self._set(self.labels[kept], self._gather(kept))
         return len(fresh)
 
     def _kept(self) -> np.ndarray:
@@ -210,7 +222,7 @@ class FullVectors:
     def _merge(self, labels: np.ndarray, vecs: np.ndarray) -> None:
         kept = self._kept()
         all_labels = np.concatenate([self.labels[kept], labels])
-        all_rows = np.concatenate([self.rows_at(kept), vecs])
+        all_rows = np.concatenate([self._gather(kept), vecs])
         # the last occurrence of a label wins: unique over the reversed order keeps it
         _, last = np.unique(all_labels[::-1], return_index=True)
         keep = len(all_labels) - 1 - last
@@ -224,12 +236,17 @@ class FullVectors:
         self._gone, self.gone = np.zeros(0, bool), 0
 
     def rows_at(self, pos: np.ndarray) -> np.ndarray:
-        """Rows by position (0..n-1) as float32: one gather when they all lie in the first block, as
-        after a load nearly all do, else one per block they lie in."""
+        """Rows by position (0..n-1) as float32, for arithmetic."""
+        return self._gather(pos).astype(np.float32)
+
+    def _gather(self, pos: np.ndarray) -> np.ndarray:
+        """Rows by position as kept (float16: a compaction or a save moves them without a float32
+        copy twice their size): one gather when they all lie in the first block, as after a load
+        nearly all do, else one per block they lie in."""
         first = self._blocks[0] if self._blocks else np.zeros((0, self.dim), self.DTYPE)
         if len(pos) == 0 or pos.max() < len(first):
-            return first[pos].astype(np.float32)
-        out = np.empty((len(pos), self.dim), np.float32)
+            return first[pos]
+        out = np.empty((len(pos), self.dim), self.DTYPE)
         block_of = np.searchsorted(self._starts, pos, side="right") - 1
         for b in np.unique(block_of).tolist():
             mine = block_of == b
@@ -282,7 +299,7 @@ class FullVectors:
                     f.write(np.ascontiguousarray(rows).data)
                 return
             for at in range(0, len(kept), self.BLOCK):
-                f.write(self.rows_at(kept[at:at + self.BLOCK]).astype(self.DTYPE).data)
+                f.write(self._gather(kept[at:at + self.BLOCK]).data)
 
     @classmethod
     def load(cls, labels_path: Path, rows_path: Path) -> FullVectors:
@@ -295,5 +312,5 @@ class FullVectors:
         if rows.dtype not in (np.float16, np.float32):  # float32: saved before they were kept as the store keeps them
             raise ValueError("full vectors are not floats")
         out = cls(rows.shape[1])
-        out._set(labels.astype(np.int64), rows.astype(cls.DTYPE, copy=False))
+        out._set(labels.astype(np.int64), rows)
         return out
