@@ -78,7 +78,7 @@ def build_today(x: np.ndarray, folder: Path, graph_basis: bool = True) -> Search
         store, ann, seconds, memory = build(folder, x)  # the index's own build, not the store's inserts before it
 
     def search(q: np.ndarray, breadth: int) -> np.ndarray:
-        ids, _ = ann.search(q, 10, *((None, breadth) if ann.probed else (breadth,)))
+        ids, _ = ann.search(q, 10, *((None, breadth or None) if ann.probed else (breadth or None,)))  # 0: its default
         return ids - 1  # vector ids start at 1
 
     search.describe = ann.describe()  # type: ignore[attr-defined]
@@ -177,8 +177,8 @@ def build_pgvector(x: np.ndarray, folder: Path) -> Search:
 
 
 CANDIDATES: dict[str, tuple[tuple[int, ...], Callable[..., Search]]] = {
-    "today's index": ((128, 256, 384, 512), lambda x, f16, d: build_today(x, d)),
-    "the index before the projected graph": ((128, 256, 384, 512), lambda x, f16, d: build_today(x, d, False)),
+    "today's index": ((0, 128, 256, 384, 512), lambda x, f16, d: build_today(x, d)),
+    "the index before the projected graph": ((0, 128, 256, 384, 512), lambda x, f16, d: build_today(x, d, False)),
     "hnswlib f32, M 16": ((64, 128, 256, 384), lambda x, f16, d: build_hnswlib(x, d)),
     "usearch f16, connectivity 16": ((64, 128, 256, 384), lambda x, f16, d: build_usearch(x, "f16", None)),
     "usearch i8 + f16 re-rank": ((64, 128, 256, 384), lambda x, f16, d: build_usearch(x, "i8", f16)),
@@ -198,7 +198,9 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--vectors", default="clustered,power-law")
     ap.add_argument("--only", default="", help="comma-separated candidate names to run (default: all)")
-    ap.add_argument("--breadths", default="", help="comma-separated breadths for every candidate run (default: each its own)")
+    ap.add_argument("--breadths", default="",
+                    help="comma-separated breadths for every candidate run, 0 for an index's own default "
+                         "(default: each its own)")
     args = ap.parse_args()
     only = [c.strip() for c in args.only.split(",") if c.strip()]
     rows, shares = [], []
@@ -224,7 +226,7 @@ def main() -> None:
                 mem = getattr(search, "memory", rss_mb() - mem0)
                 label = f"{name} ({search.describe})" if hasattr(search, "describe") else name
                 for b in [int(v) for v in args.breadths.split(",") if v] or breadths:
-                    rows.append([LABELS[kind], label, b, *timed(search, b, queries, truth), build_s, mem])
+                    rows.append([LABELS[kind], label, b or "its default", *timed(search, b, queries, truth), build_s, mem])
                     print(rows[-1], flush=True)
                 del search
     text = table(["vectors", "index", "breadth (ef / probes)", "recall@10", "p50 ms in a row", "p50 ms cold",

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.ann import projection
-from indexer.ann.inverted_file import InvertedLists, default_probes
+from indexer.ann import breadth, inverted_file, projection
+from indexer.ann.inverted_file import InvertedLists
 from indexer.ann.projection import FullVectors
 from indexer.base import atomic
 from indexer.store.database import Store
@@ -87,8 +87,7 @@ class AnnIndex:
     def describe(self) -> str:
         """What a search walks, for benchmarks and diagnostics."""
         if self._lists is not None and self.basis is not None:
-            lists = len(self._lists.centres)
-            return f"{self.basis.shape[1]}-d inverted lists, {default_probes(lists)} of {lists:,} probed"
+            return f"{self.basis.shape[1]}-d inverted lists, {self._lists.probes()} of {len(self._lists.centres):,} probed"
         ef = self._default_ef()
         if self.basis is not None:
             return f"{self.basis.shape[1]}-d HNSW over a projection, ef {ef}, best {projection.GRAPH_RERANK} re-ranked"
@@ -251,6 +250,9 @@ class AnnIndex:
             points = np.concatenate([rows @ self.basis for _, rows in full.batches(FullVectors.BLOCK)])
             self._full, self._lists = full, InvertedLists.build(points, full.labels[:full.n])
             self._index = self._new(1024)  # let a graph built before the projection go
+            formula = inverted_file.default_probes(len(self._lists.centres))
+            self._lists.probe_scale = breadth.least(lambda q, probes: self.search(q, breadth.K, probes=probes)[0],
+                                                    full, formula, len(self._lists.centres)) / formula
             return
         self.basis = projection.fit_graph(spectrum)
         self._full = full if self.basis is not None else None

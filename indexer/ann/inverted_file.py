@@ -64,12 +64,14 @@ class InvertedLists:
     """Labelled points (already projected) in k-means lists, searched by inner product."""
 
     def __init__(self, centres: np.ndarray, points: np.ndarray, labels: np.ndarray, bounds: np.ndarray,
-                 clustered_n: int) -> None:
+                 clustered_n: int, probe_scale: float = 1.0) -> None:
         self.centres = centres
         self.points, self.labels, self.n = points, labels, len(labels)
         self.removed = int(np.count_nonzero(labels < 0))  # blank rows (counted: a search asks how many live)
         self.bounds = bounds  # list i is rows bounds[i]:bounds[i + 1]
         self.clustered_n = clustered_n  # rows when the centres were made
+        # probes per search over the formula's, as measured on the library's own vectors (ann/breadth.py)
+        self.probe_scale = probe_scale
         self._centre_norms = np.sum(centres * centres, axis=1)
 
     @classmethod
@@ -94,6 +96,11 @@ class InvertedLists:
     @property
     def live(self) -> int:
         return self.n - self.removed
+
+    def probes(self) -> int:
+        """Lists a search scans by default: the formula's, scaled as measured when the lists were built."""
+        lists = len(self.centres)
+        return int(min(lists, max(1, round(default_probes(lists) * self.probe_scale))))
 
     def live_labels(self) -> np.ndarray:
         return self.labels[:self.n][self.labels[:self.n] >= 0]
@@ -146,8 +153,7 @@ class InvertedLists:
     def search(self, point: np.ndarray, wide: int, probes: int | None = None) -> np.ndarray:
         """Labels of the (about) ``wide`` best rows by projected inner product: the nearest
         ``probes`` lists and the whole tail. Unordered; the caller re-ranks them exactly."""
-        lists = len(self.centres)
-        probes = min(lists, probes or default_probes(lists))
+        probes = min(len(self.centres), probes or self.probes())
         near = np.sort(np.argpartition(self._centre_norms - 2 * (self.centres @ point), probes - 1)[:probes])
         starts = np.append(self.bounds[near], self.bounds[-1])  # the probed lists in memory order, then the tail
         ends = np.append(self.bounds[near + 1], self.n)
@@ -177,7 +183,8 @@ class InvertedLists:
     def save(self, path: Path) -> None:
         with atomic.replacing(path) as tmp, open(tmp, "wb") as f:
             np.savez(f, centres=self.centres, points=self.points[:self.n], labels=self.labels[:self.n],
-                     bounds=self.bounds, clustered_n=np.int64(self.clustered_n))
+                     bounds=self.bounds, clustered_n=np.int64(self.clustered_n),
+                     probe_scale=np.float64(self.probe_scale))
 
     @classmethod
     def load(cls, path: Path) -> InvertedLists:
@@ -185,7 +192,9 @@ class InvertedLists:
         with np.load(path) as z:
             centres, points, labels, bounds = z["centres"], z["points"], z["labels"], z["bounds"]
             clustered_n = int(z["clustered_n"])
+            probe_scale = float(z["probe_scale"]) if "probe_scale" in z.files else 1.0  # saved before it was measured
         if (points.ndim != 2 or len(points) != len(labels) or centres.shape[1] != points.shape[1]
                 or len(bounds) != len(centres) + 1 or bounds[-1] > len(labels) or points.dtype != np.float32):
             raise ValueError("inverted lists do not fit together")
-        return cls(centres.astype(np.float32), points, labels.astype(np.int64), bounds.astype(np.int64), clustered_n)
+        return cls(centres.astype(np.float32), points, labels.astype(np.int64), bounds.astype(np.int64), clustered_n,
+                   probe_scale)

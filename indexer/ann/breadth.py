@@ -1,0 +1,80 @@
+"""The search breadth a large library's inverted lists need, measured on its own vectors at build.
+
+The lists' probes per search come from a formula of their number, tuned on bench_query's vectors
+(recall@10 0.9995 at 300k). On bench/vectors.py's clustered vectors the same probes found only
+0.941 of the true 10 at 200k (64 probes: 0.975, 96: 0.989; issue #39): how many lists hold a
+query's neighbours depends on how the library's clusters fall, which no formula of its size
+knows. So when the lists are built, ``least`` asks the finished index ``QUERIES`` questions
+between the library's own vectors (``between``), each against the exact answer over every vector,
+and keeps the fewest probes of ``STEPS`` times the formula's that find ``TARGET`` of the true 10 —
+never fewer than the formula's, so a library the formula suits searches exactly as before. Measured
+on those vectors (same runs): 98 of 800 lists at 200k, recall 0.9895 where the formula's 39 found
+0.941; at 1M the formula's 64 of 4,000 kept, 0.9955.
+
+Why by hand: hnswlib has no inverted lists to tune, and an exact scan is one matrix product.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from indexer.ann.projection import FullVectors
+
+# recall@10 on the questions between the library's photos: where it was 0.995, the benches' new points
+# between clusters (bench/vectors.py) found 0.99 or more, at 200k and at 1M (docs/benchmarks.md)
+TARGET = 0.995
+QUERIES = 200  # the exact answers and the searches: ~4 s of a 15 s build at 200k (AVX-512 EPYC)
+STEPS = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0)  # times the formula's probes, tried in turn
+K = 10
+MIX = 3  # library vectors summed into one question (``between``)
+
+
+def exact_top(full: FullVectors, queries: np.ndarray, k: int) -> np.ndarray:
+    """Labels of each query's ``k`` nearest among every full vector (one product per block)."""
+    best_s = np.full((len(queries), k), -np.inf, np.float32)
+    best_l = np.zeros((len(queries), k), np.int64)
+    for labels, rows in full.batches(65_536):
+        sims = queries @ rows.astype(np.float32).T
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k] if sims.shape[1] > k else np.indices(sims.shape)[1]
+        sims = np.concatenate([best_s, np.take_along_axis(sims, top, 1)], axis=1)
+        owners = np.concatenate([best_l, labels[top]], axis=1)
+        keep = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        best_s, best_l = np.take_along_axis(sims, keep, 1), np.take_along_axis(owners, keep, 1)
+    return best_l
+
+
+def between(full: FullVectors, n: int, seed: int = 0, mix: int = MIX) -> np.ndarray:
+    """``n`` questions between the library's photos: each the normalised sum of ``mix`` of its vectors.
+
+    A question asked with one of its own vectors finds itself and its cluster in the first lists
+    (recall 1.000 at the formula's probes at 200k, where the benches' new points between clusters
+    found 0.941). Mixes of two were still easy (0.983 there, 0.9945 at 58 probes where new points
+    found 0.969); mixes of three ask as hard as the new points within half a percent at 200k and
+    1M (bench/vectors.py's clustered vectors, docs/benchmarks.md). A described scene lies between
+    the photos it matches, as these do."""
+    rng = np.random.default_rng(seed)
+    pos = rng.choice(full.n, (n, mix))
+    q = sum(full.rows_at(pos[:, i]) for i in range(mix))
+    return q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+
+
+def recall(search: Callable[[np.ndarray, int], np.ndarray], queries: np.ndarray, truth: np.ndarray,
+           breadth: int) -> float:
+    """Share of the true ``K`` nearest each query's search finds."""
+    return float(np.mean([len(set(true.tolist()).intersection(search(q, breadth).tolist())) / K
+                          for q, true in zip(queries, truth, strict=True)]))
+
+
+def least(search: Callable[[np.ndarray, int], np.ndarray], full: FullVectors, formula: int, most: int) -> int:
+    """The fewest probes of ``STEPS`` × ``formula`` (at most ``most``) whose searches find
+    ``TARGET`` of the true neighbours of ``QUERIES`` questions between the library's vectors; the
+    widest tried when none does. ``search(query, probes)`` returns the top ``K`` labels."""
+    queries = between(full, QUERIES)
+    truth = exact_top(full, queries, K)
+    tried = sorted({min(most, max(1, round(formula * step))) for step in STEPS})
+    for probes in tried:
+        if recall(search, queries, truth, probes) >= TARGET:
+            return probes
+    return tried[-1]

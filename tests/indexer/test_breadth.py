@@ -1,0 +1,57 @@
+"""A large library's inverted lists scan as many lists as its own vectors need: more where the
+formula of their number misses neighbours, never fewer than it, and the measure is kept with them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.ann import breadth, inverted_file
+from indexer.ann.index import AnnIndex
+from indexer.ann.projection import FullVectors
+from indexer.store.database import Store
+from tests.indexer.test_projection import DIM, clustered, fill, recall, small_min  # noqa: F401 - small_min: fixture
+
+
+def test_the_exact_top_matches_one_product_over_every_vector() -> None:
+    rng = np.random.default_rng(3)
+    vecs = clustered(rng, 3000)
+    full = FullVectors(DIM)
+    full.add(np.arange(1, 3001), vecs)
+    queries = clustered(rng, 20)
+    got = breadth.exact_top(full, queries, 11)
+    kept = full.rows_at(np.arange(3000))  # as kept (16-bit floats)
+    for q, labels in zip(queries, got, strict=True):
+        assert set(labels.tolist()) == set((np.argsort(-(kept @ q))[:11] + 1).tolist())
+
+
+@pytest.mark.usefixtures("small_min")
+def test_lists_whose_formula_probes_too_few_probe_more_and_find_the_neighbours(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(4)
+    vecs, queries = clustered(rng, 4000), clustered(rng, 100)
+    store = Store(tmp_path / "db")
+    ids = np.array(fill(store, vecs))
+    monkeypatch.setattr(inverted_file, "default_probes", lambda lists: 1)  # 1 of 160 lists: too few here
+    measured = AnnIndex.open(tmp_path / "ann", DIM, store)
+    assert measured.probed and measured._lists is not None
+    assert measured._lists.probes() > 1
+    assert f"{measured._lists.probes()} of 160 probed" in measured.describe()
+    plain = AnnIndex.open(tmp_path / "plain", DIM, store)
+    plain._lists.probe_scale = 1.0  # the formula alone, same lists, same run
+    before, now = recall(plain, vecs, ids, queries), recall(measured, vecs, ids, queries)
+    assert before < 0.9 <= breadth.TARGET - 0.03 <= now  # new queries, not the ones measured on
+    measured.save()
+    again = AnnIndex.open(tmp_path / "ann", DIM, store)
+    assert again._lists is not None and again._lists.probes() == measured._lists.probes()
+
+
+@pytest.mark.usefixtures("small_min")
+def test_lists_the_formula_suits_probe_as_the_formula_says(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    store = Store(tmp_path / "db")
+    fill(store, clustered(rng, 4000))
+    ann = AnnIndex.open(tmp_path / "ann", DIM, store)
+    assert ann._lists is not None and ann._lists.probes() == inverted_file.default_probes(160) == 24
