@@ -21,7 +21,7 @@ import numpy as np
 from indexer.base.progress import BackgroundPass, Phase
 from indexer.indexing.pictures import decoded_or_set_aside
 from indexer.media.decode import load_image, reason_for
-from indexer.media.ocr import MAX_SIDE, TextLine, TextReader
+from indexer.media.ocr import MAX_SIDE, VIDEO_SIDE, TextLine, TextReader
 from indexer.media.video import frames_at
 from indexer.store.database import FileRow, Store
 
@@ -103,8 +103,8 @@ class TextPass(BackgroundPass):
 
     def _read_video(self, row: FileRow) -> list[TextLine] | None:
         """The video's sampled frames that look different from the last one read (``keyframes``),
-        read like photos, on every engine at once (a 10-minute 1080p video is up to 60 reads; #37
-        asks for 10 s); a line seen again in a later frame is kept once, at its first time.
+        read like photos but at ``VIDEO_SIDE``, on every engine at once (a 10-minute 1080p video is up
+        to 60 reads; #37 asks for 10 s); a line seen again in a later frame is kept once, at its first time.
         (Decoding a few frames at a time and reading them while the next few decode was measured:
         no faster on two cores, both already busy; docs/benchmarks.md.)"""
         frames = decoded_or_set_aside(self.guard, self.store, row, frames_at, keyframes(self.store.vectors_of(row.id)),
@@ -113,7 +113,7 @@ class TextPass(BackgroundPass):
             return None
         out: dict[str, TextLine] = {}
         with ThreadPoolExecutor(self.reader.readers, thread_name_prefix="video-text") as pool:
-            for lines in pool.map(lambda frame: self.reader.read(frame.image, frame.ts), frames):
+            for lines in pool.map(lambda frame: self.reader.read(frame.image, frame.ts, VIDEO_SIDE), frames):
                 for line in lines:
                     out.setdefault(line.text.casefold(), line)
         return list(out.values())
