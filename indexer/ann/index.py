@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.ann import breadth, inverted_file, projection
+from indexer.ann import breadth, projection
 from indexer.ann.inverted_file import InvertedLists
 from indexer.ann.projection import FullVectors
 from indexer.base import atomic
@@ -250,9 +250,7 @@ class AnnIndex:
             points = np.concatenate([rows @ self.basis for _, rows in full.batches(FullVectors.BLOCK)])
             self._full, self._lists = full, InvertedLists.build(points, full.labels[:full.n])
             self._index = self._new(1024)  # let a graph built before the projection go
-            formula = inverted_file.default_probes(len(self._lists.centres))
-            self._lists.probe_scale = breadth.least(lambda q, probes: self.search(q, breadth.K, probes=probes)[0],
-                                                    full, formula, len(self._lists.centres)) / formula
+            breadth.measure(self._lists, full, self._probed)
             return
         self.basis = projection.fit_graph(spectrum)
         self._full = full if self.basis is not None else None
@@ -326,6 +324,8 @@ class AnnIndex:
             if self._lists is not None:
                 self._lists.add(ids, points)
                 self.max_id = max(self.max_id, int(ids.max()))
+                if self._lists.measured_at != self._lists.clustered_n and self._full is not None:
+                    breadth.measure(self._lists, self._full, self._probed)  # re-clustered (or saved unmeasured)
             else:
                 self._add_graph(ids, points)
                 self.deleted.difference_update(int(i) for i in ids)
@@ -378,6 +378,9 @@ class AnnIndex:
             sims = self._full.get(cand) @ query
             best = np.argsort(-sims, kind="stable")[:k]
             return cand[best], sims[best]
+
+    def _probed(self, query: np.ndarray, probes: int) -> np.ndarray:
+        return self.search(query, breadth.K, probes=probes)[0]
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         """The stored vectors of these labels (for re-ranking candidates)."""

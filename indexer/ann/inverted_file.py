@@ -64,7 +64,7 @@ class InvertedLists:
     """Labelled points (already projected) in k-means lists, searched by inner product."""
 
     def __init__(self, centres: np.ndarray, points: np.ndarray, labels: np.ndarray, bounds: np.ndarray,
-                 clustered_n: int, probe_scale: float = 1.0) -> None:
+                 clustered_n: int, probe_scale: float = 1.0, measured_at: int = -1) -> None:
         self.centres = centres
         self.points, self.labels, self.n = points, labels, len(labels)
         self.removed = int(np.count_nonzero(labels < 0))  # blank rows (counted: a search asks how many live)
@@ -72,6 +72,7 @@ class InvertedLists:
         self.clustered_n = clustered_n  # rows when the centres were made
         # probes per search over the formula's, as measured on the library's own vectors (ann/breadth.py)
         self.probe_scale = probe_scale
+        self.measured_at = measured_at  # clustered_n when it was measured (-1: never; then the formula's)
         self._centre_norms = np.sum(centres * centres, axis=1)
 
     @classmethod
@@ -184,7 +185,7 @@ class InvertedLists:
         with atomic.replacing(path) as tmp, open(tmp, "wb") as f:
             np.savez(f, centres=self.centres, points=self.points[:self.n], labels=self.labels[:self.n],
                      bounds=self.bounds, clustered_n=np.int64(self.clustered_n),
-                     probe_scale=np.float64(self.probe_scale))
+                     probe_scale=np.float64(self.probe_scale), measured_at=np.int64(self.measured_at))
 
     @classmethod
     def load(cls, path: Path) -> InvertedLists:
@@ -192,9 +193,11 @@ class InvertedLists:
         with np.load(path) as z:
             centres, points, labels, bounds = z["centres"], z["points"], z["labels"], z["bounds"]
             clustered_n = int(z["clustered_n"])
-            probe_scale = float(z["probe_scale"]) if "probe_scale" in z.files else 1.0  # saved before it was measured
+            # saved before probes were measured: the formula's until the index measures them (its next add)
+            probe_scale = float(z["probe_scale"]) if "probe_scale" in z.files else 1.0
+            measured_at = int(z["measured_at"]) if "measured_at" in z.files else -1
         if (points.ndim != 2 or len(points) != len(labels) or centres.shape[1] != points.shape[1]
                 or len(bounds) != len(centres) + 1 or bounds[-1] > len(labels) or points.dtype != np.float32):
             raise ValueError("inverted lists do not fit together")
         return cls(centres.astype(np.float32), points, labels.astype(np.int64), bounds.astype(np.int64), clustered_n,
-                   probe_scale)
+                   probe_scale, measured_at)

@@ -55,3 +55,38 @@ def test_lists_the_formula_suits_probe_as_the_formula_says(tmp_path: Path) -> No
     fill(store, clustered(rng, 4000))
     ann = AnnIndex.open(tmp_path / "ann", DIM, store)
     assert ann._lists is not None and ann._lists.probes() == inverted_file.default_probes(160) == 24
+
+
+@pytest.mark.usefixtures("small_min")
+def test_lists_that_re_cluster_for_a_library_that_doubled_are_measured_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(6)
+    store = Store(tmp_path / "db")
+    old = clustered(rng, 4000)
+    old_ids = fill(store, old)
+    monkeypatch.setattr(inverted_file, "default_probes", lambda lists: 1)
+    ann = AnnIndex.open(tmp_path / "ann", DIM, store)
+    assert ann._lists is not None and ann._lists.measured_at == 4000
+    ann._lists.probe_scale = 1.0  # as if the scale were another clustering's
+    vecs = clustered(rng, 4000)
+    ids = np.array(fill(store, vecs, start=4000))
+    ann.catch_up(store)
+    assert ann._lists.clustered_n == 8000 == ann._lists.measured_at  # re-clustered, and measured for it
+    assert ann._lists.probes() > 1
+    every, every_id = np.concatenate([old, vecs]), np.concatenate([old_ids, ids])
+    assert recall(ann, every, every_id, clustered(rng, 50)) >= breadth.TARGET - 0.03
+
+
+@pytest.mark.usefixtures("small_min")
+def test_lists_saved_before_probes_were_measured_are_measured_at_the_next_add(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    store = Store(tmp_path / "db")
+    fill(store, clustered(rng, 4000))
+    ann = AnnIndex.open(tmp_path / "ann", DIM, store)
+    ann._lists.probe_scale, ann._lists.measured_at = 1.0, -1  # as saved by the version before
+    ann.save()
+    again = AnnIndex.open(tmp_path / "ann", DIM, store)
+    assert again._lists is not None and again._lists.measured_at == -1  # loads, searches with the formula's
+    fill(store, clustered(rng, 10), start=4000)
+    again.catch_up(store)
+    assert again._lists.measured_at == again._lists.clustered_n
