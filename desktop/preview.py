@@ -96,7 +96,7 @@ class Preview(QWidget):
             if row.lat is not None:
                 lines.append(f"GPS {row.lat:.4f}, {row.lon:.4f}")
         if hit.kind == "video":
-            lines.append(f"moment {format_seconds(hit.start)}–{format_seconds(hit.end)}, best at {format_seconds(hit.timestamp)}")
+            lines.append(_when(hit))
         if hit.text:
             lines.append(f"matched the words: <b>“{html.escape(hit.text)}”</b>")
         self.why.setText(html.escape(why_matched(hit)))
@@ -279,6 +279,14 @@ class Preview(QWidget):
     def _stop_video(self) -> None:
         if self.player is not None:
             self.player.stop()
+
+
+def _when(hit: Hit) -> str:
+    """Where in a video the hit is: its moment and best frame, or (words read in a frame, which
+    belong to no moment) the frame's time alone."""
+    if hit.start is None:
+        return f"at {format_seconds(hit.timestamp)}"
+    return f"moment {format_seconds(hit.start)}–{format_seconds(hit.end)}, best at {format_seconds(hit.timestamp)}"
 
 
 class PreviewLoader:

@@ -166,3 +166,16 @@ def test_signals_can_be_emitted_many_times(qtbot) -> None:
         src.changed.emit(i % 2 == 0)
     assert len(got) == 20000
     assert sys.getrefcount(True) >= before[0] and sys.getrefcount(False) >= before[1]
+
+
+def test_the_preview_says_where_in_a_video_a_hit_is(qtbot) -> None:
+    from desktop.preview import Preview
+    from indexer import Hit
+
+    preview = Preview()
+    qtbot.addWidget(preview)
+    preview.show_hit(Hit(path="/v/a.mp4", score=0.9, kind="video", timestamp=56.0, start=41.0, end=60.0), None, [])
+    assert "moment 0:41–1:00, best at 0:56" in preview.details.text()
+    words = Hit(path="/v/a.mp4", score=1.0, kind="video", timestamp=56.0, text="harbour")  # read in one frame
+    preview.show_hit(words, None, [])
+    assert "at 0:56" in preview.details.text() and "moment" not in preview.details.text()
