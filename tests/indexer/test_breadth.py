@@ -48,12 +48,17 @@ def test_lists_whose_formula_probes_too_few_probe_more_and_find_the_neighbours(
     assert again._lists is not None and again._lists.probes() == measured._lists.probes()
 
 
-@pytest.mark.usefixtures("small_min")
-def test_lists_the_formula_suits_probe_as_the_formula_says(tmp_path: Path) -> None:
-    rng = np.random.default_rng(5)
+def lists_of(tmp_path: Path, seed: int) -> tuple[np.random.Generator, Store, AnnIndex]:
+    """A store of 4,000 clustered vectors and its index (inverted lists under ``small_min``)."""
+    rng = np.random.default_rng(seed)
     store = Store(tmp_path / "db")
     fill(store, clustered(rng, 4000))
-    ann = AnnIndex.open(tmp_path / "ann", DIM, store)
+    return rng, store, AnnIndex.open(tmp_path / "ann", DIM, store)
+
+
+@pytest.mark.usefixtures("small_min")
+def test_lists_the_formula_suits_probe_as_the_formula_says(tmp_path: Path) -> None:
+    _, _, ann = lists_of(tmp_path, 5)
     assert ann._lists is not None and ann._lists.probes() == inverted_file.default_probes(160) == 24
 
 
@@ -79,10 +84,7 @@ def test_lists_that_re_cluster_for_a_library_that_doubled_are_measured_again(
 
 @pytest.mark.usefixtures("small_min")
 def test_lists_saved_before_probes_were_measured_are_measured_at_the_next_add(tmp_path: Path) -> None:
-    rng = np.random.default_rng(7)
-    store = Store(tmp_path / "db")
-    fill(store, clustered(rng, 4000))
-    ann = AnnIndex.open(tmp_path / "ann", DIM, store)
+    rng, store, ann = lists_of(tmp_path, 7)
     ann._lists.probe_scale, ann._lists.measured_at = 1.0, -1  # as saved by the version before
     ann.save()
     again = AnnIndex.open(tmp_path / "ann", DIM, store)
