@@ -324,7 +324,7 @@ class AnnIndex:
             if self._lists is not None:
                 self._lists.add(ids, points)
                 self.max_id = max(self.max_id, int(ids.max()))
-                if self._lists.measured_at != self._lists.clustered_n and self._full is not None:
+                if not self._lists.measured and self._full is not None:
                     breadth.measure(self._lists, self._full, self._probed)  # re-clustered (or saved unmeasured)
             else:
                 self._add_graph(ids, points)

@@ -64,15 +64,15 @@ class InvertedLists:
     """Labelled points (already projected) in k-means lists, searched by inner product."""
 
     def __init__(self, centres: np.ndarray, points: np.ndarray, labels: np.ndarray, bounds: np.ndarray,
-                 clustered_n: int, probe_scale: float = 1.0, measured_at: int = -1) -> None:
+                 clustered_n: int, measured: int = 0) -> None:
         self.centres = centres
         self.points, self.labels, self.n = points, labels, len(labels)
         self.removed = int(np.count_nonzero(labels < 0))  # blank rows (counted: a search asks how many live)
         self.bounds = bounds  # list i is rows bounds[i]:bounds[i + 1]
         self.clustered_n = clustered_n  # rows when the centres were made
-        # probes per search over the formula's, as measured on the library's own vectors (ann/breadth.py)
-        self.probe_scale = probe_scale
-        self.measured_at = measured_at  # clustered_n when it was measured (-1: never; then the formula's)
+        # probes per search as measured on the library's own vectors for these centres (ann/breadth.py);
+        # 0: not measured yet (new centres, or saved before probes were measured): the formula's
+        self.measured = measured
         self._centre_norms = np.sum(centres * centres, axis=1)
 
     @classmethod
@@ -93,15 +93,15 @@ class InvertedLists:
         self.centres = lloyd(sample, sample[rng.choice(len(sample), lists, replace=False)].copy(), KMEANS_STEPS)
         self._centre_norms = np.sum(self.centres * self.centres, axis=1)
         self.clustered_n = len(points)
+        self.measured = 0  # measured for the old centres: does not carry (fewer, larger lists)
 
     @property
     def live(self) -> int:
         return self.n - self.removed
 
     def probes(self) -> int:
-        """Lists a search scans by default: the formula's, scaled as measured when the lists were built."""
-        lists = len(self.centres)
-        return int(min(lists, max(1, round(default_probes(lists) * self.probe_scale))))
+        """Lists a search scans by default: as measured for these centres, else the formula's."""
+        return min(len(self.centres), self.measured or default_probes(len(self.centres)))
 
     def live_labels(self) -> np.ndarray:
         return self.labels[:self.n][self.labels[:self.n] >= 0]
@@ -185,7 +185,7 @@ class InvertedLists:
         with atomic.replacing(path) as tmp, open(tmp, "wb") as f:
             np.savez(f, centres=self.centres, points=self.points[:self.n], labels=self.labels[:self.n],
                      bounds=self.bounds, clustered_n=np.int64(self.clustered_n),
-                     probe_scale=np.float64(self.probe_scale), measured_at=np.int64(self.measured_at))
+                     measured=np.int64(self.measured))
 
     @classmethod
     def load(cls, path: Path) -> InvertedLists:
@@ -194,10 +194,9 @@ class InvertedLists:
             centres, points, labels, bounds = z["centres"], z["points"], z["labels"], z["bounds"]
             clustered_n = int(z["clustered_n"])
             # saved before probes were measured: the formula's until the index measures them (its next add)
-            probe_scale = float(z["probe_scale"]) if "probe_scale" in z.files else 1.0
-            measured_at = int(z["measured_at"]) if "measured_at" in z.files else -1
+            measured = int(z["measured"]) if "measured" in z.files else 0
         if (points.ndim != 2 or len(points) != len(labels) or centres.shape[1] != points.shape[1]
                 or len(bounds) != len(centres) + 1 or bounds[-1] > len(labels) or points.dtype != np.float32):
             raise ValueError("inverted lists do not fit together")
         return cls(centres.astype(np.float32), points, labels.astype(np.int64), bounds.astype(np.int64), clustered_n,
-                   probe_scale, measured_at)
+                   measured)

@@ -40,7 +40,7 @@ def test_lists_whose_formula_probes_too_few_probe_more_and_find_the_neighbours(
     assert measured._lists.probes() > 1
     assert f"{measured._lists.probes()} of 160 probed" in measured.describe()
     plain = AnnIndex.open(tmp_path / "plain", DIM, store)
-    plain._lists.probe_scale = 1.0  # the formula alone, same lists, same run
+    plain._lists.measured = 0  # the formula alone, same lists, same run
     before, now = recall(plain, vecs, ids, queries), recall(measured, vecs, ids, queries)
     assert before < 0.9 <= breadth.TARGET - 0.03 <= now  # new queries, not the ones measured on
     measured.save()
@@ -71,12 +71,12 @@ def test_lists_that_re_cluster_for_a_library_that_doubled_are_measured_again(
     old_ids = fill(store, old)
     monkeypatch.setattr(inverted_file, "default_probes", lambda lists: 1)
     ann = AnnIndex.open(tmp_path / "ann", DIM, store)
-    assert ann._lists is not None and ann._lists.measured_at == 4000
-    ann._lists.probe_scale = 1.0  # as if the scale were another clustering's
+    assert ann._lists is not None and ann._lists.measured > 1
+    ann._lists.measured = 1  # as if 1 probe had been found for these centres
     vecs = clustered(rng, 4000)
     ids = np.array(fill(store, vecs, start=4000))
     ann.catch_up(store)
-    assert ann._lists.clustered_n == 8000 == ann._lists.measured_at  # re-clustered, and measured for it
+    assert ann._lists.clustered_n == 8000 and ann._lists.measured > 1  # re-clustered, and measured for it
     assert ann._lists.probes() > 1
     every, every_id = np.concatenate([old, vecs]), np.concatenate([old_ids, ids])
     assert recall(ann, every, every_id, clustered(rng, 50)) >= breadth.TARGET - 0.03
@@ -85,10 +85,10 @@ def test_lists_that_re_cluster_for_a_library_that_doubled_are_measured_again(
 @pytest.mark.usefixtures("small_min")
 def test_lists_saved_before_probes_were_measured_are_measured_at_the_next_add(tmp_path: Path) -> None:
     rng, store, ann = lists_of(tmp_path, 7)
-    ann._lists.probe_scale, ann._lists.measured_at = 1.0, -1  # as saved by the version before
+    ann._lists.measured = 0  # as saved by the version before
     ann.save()
     again = AnnIndex.open(tmp_path / "ann", DIM, store)
-    assert again._lists is not None and again._lists.measured_at == -1  # loads, searches with the formula's
+    assert again._lists is not None and again._lists.measured == 0  # loads, searches with the formula's
     fill(store, clustered(rng, 10), start=4000)
     again.catch_up(store)
-    assert again._lists.measured_at == again._lists.clustered_n
+    assert again._lists.measured > 0 and again._lists.probes() == again._lists.measured
