@@ -6,9 +6,9 @@ as after encoding a query and ranking the last one). Recall@10 is against the ex
 matrix product, also the baseline row). Candidates (#39: "use a well-kept library where it does the job"):
 
 * **today's index** (``indexer/ann/index.py``: hnswlib over the full vectors; from 200k items a projection:
-  inverted lists where a low basis keeps the neighbours, else a graph over a quarter of the dimensions,
-  re-ranked from the full vectors) — built as after a lost index (build time: the index's own, after the
-  store's inserts);
+  inverted lists where a low basis keeps the neighbours, else 8-bit coded lists (FAISS) over 3/16 of the
+  dimensions, re-ranked from the full vectors) — built as after a lost index (build time: the index's own,
+  after the store's inserts);
 * **hnswlib** over the full float32 vectors (M 16, ef_construction 200);
 * **usearch** HNSW over float16 vectors (its SIMD distances: the ranking is exact to fp16 rounding);
 * **usearch** HNSW over int8 vectors, the best ``breadth`` re-ranked from a float16 copy;
@@ -66,15 +66,15 @@ def rerank(full16: np.ndarray, cand: np.ndarray, q: np.ndarray) -> np.ndarray:
     return cand[np.argsort(-sims)[:10]]
 
 
-def build_today(x: np.ndarray, folder: Path, graph_basis: bool = True) -> Search:
-    """The app's own index; ``graph_basis=False``: as it was before the graph over a projection
-    (#39), the same-run baseline where no low basis keeps the neighbours."""
+def build_today(x: np.ndarray, folder: Path, wide_basis: bool = True) -> Search:
+    """The app's own index; ``wide_basis=False``: the full 512-d graph it keeps where no projection
+    fits, the same-run baseline where no low basis keeps the neighbours (#39)."""
     from unittest import mock
 
     from bench.bench_query import build
     from indexer.ann import projection
 
-    with mock.patch.object(projection, "fit_graph", projection.fit_graph if graph_basis else lambda sample: None):
+    with mock.patch.object(projection, "fit_wide", projection.fit_wide if wide_basis else lambda sample: None):
         store, ann, seconds, memory = build(folder, x)  # the index's own build, not the store's inserts before it
 
     def search(q: np.ndarray, breadth: int) -> np.ndarray:
@@ -178,7 +178,8 @@ def build_pgvector(x: np.ndarray, folder: Path) -> Search:
 
 CANDIDATES: dict[str, tuple[tuple[int, ...], Callable[..., Search]]] = {
     "today's index": ((0, 128, 256, 384, 512), lambda x, f16, d: build_today(x, d)),
-    "the index before the projected graph": ((0, 128, 256, 384, 512), lambda x, f16, d: build_today(x, d, False)),
+    "the full 512-d graph (the app's index with no projection)": ((0, 128, 256, 384, 512),
+                                                             lambda x, f16, d: build_today(x, d, False)),
     "hnswlib f32, M 16": ((64, 128, 256, 384), lambda x, f16, d: build_hnswlib(x, d)),
     "usearch f16, connectivity 16": ((64, 128, 256, 384), lambda x, f16, d: build_usearch(x, "f16", None)),
     "usearch i8 + f16 re-rank": ((64, 128, 256, 384), lambda x, f16, d: build_usearch(x, "i8", f16)),

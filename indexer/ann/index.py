@@ -10,9 +10,9 @@ A large library is searched through a projection (``indexer/ann/projection.py``)
 exactly from the full vectors kept beside it: where its vectors lie near a low-dimensional
 subspace, inverted lists over the projection (``indexer/ann/inverted_file.py``; at a million items
 recall@10 0.99 in under a millisecond where the full graph needed 2.6 ms for 0.98); where they
-spread over hundreds of directions, as real CLIP vectors do, the graph over a quarter of their
-dimensions (at a million power-law vectors: built in a fraction of the full graph's time, each
-step of a search reading a quarter of the memory).
+spread over hundreds of directions, as real CLIP vectors do, 8-bit codes of a 96-d projection in
+FAISS's inverted lists (``indexer/ann/coded_lists.py``; at a million power-law vectors 0.99 in
+under a millisecond where the full graph needed 2.8 ms, built in a tenth of its time).
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.ann import breadth, projection
+from indexer.ann import breadth, coded_lists, projection
+from indexer.ann.coded_lists import CodedLists
 from indexer.ann.inverted_file import InvertedLists
 from indexer.ann.projection import FullVectors
 from indexer.base import atomic
@@ -33,10 +34,6 @@ from indexer.store.database import Store
 M = 16
 EF_CONSTRUCTION = 500  # a better graph: at 1M, recall 0.98 at ef ~350 instead of ~700 (2.4x build time)
 STALE_TEMP_S = 600  # a temp file untouched this long is a killed save's, not a running one
-# The graph over a projection (issue #39; 1M power-law vectors, bench/bench_ann.py): M 32 with
-# ef_construction 200 found as many of the true 10 per millisecond as M 16 with 500 (0.969 at 1.33 ms
-# vs 0.968 at 1.36 ms) and built in 176 s instead of ~11 min; a search walks it half as wide again.
-GRAPH_M, GRAPH_EF_CONSTRUCTION, GRAPH_EF_SCALE = 32, 200, 1.5
 EF_SEARCH = 200  # the least ef used: recall@10 >= 0.98 needs 128 at 100k on CLIP-like data
 # what a rebuild replaces when it swaps the index it built beside this one in
 _STATE = ("basis", "_full", "_lists", "fit_checked", "fit_lost", "_energy_since_fit", "_index", "version", "max_id",
@@ -55,8 +52,8 @@ def default_ef(n: int) -> int:
 
 class AnnIndex:
     """Cosine-space search over every vector in the store, keyed by vector id: an HNSW graph over
-    the full vectors, or (large) over their projection, or (large, near a subspace) projected
-    inverted lists; the projected ones re-ranked from the full vectors."""
+    the full vectors, or (large) inverted lists over a projection of them — float32 rows near a
+    subspace, 8-bit codes where they spread wide — re-ranked from the full vectors."""
 
     def __init__(self, folder: Path, dim: int, model: str | None = None) -> None:
         self.folder = folder
@@ -68,7 +65,7 @@ class AnnIndex:
         self._saving = threading.RLock()  # re-entered by the fresh index of a rebuild, which shares it
         self.basis: np.ndarray | None = None  # dim x d when the vectors are searched projected
         self._full: FullVectors | None = None  # then the full vectors, for re-ranking,
-        self._lists: InvertedLists | None = None  # and the projected vectors in lists, or in the graph
+        self._lists: InvertedLists | CodedLists | None = None  # and the projected vectors in lists
         self.fit_checked = 0  # the size at which a projection was last looked for
         self.fit_lost = 0.0  # the share of the sample's energy the basis left out
         self._energy_since_fit = np.zeros(2)  # energy of the vectors added since: kept by the basis, all
@@ -87,15 +84,17 @@ class AnnIndex:
     def describe(self) -> str:
         """What a search walks, for benchmarks and diagnostics."""
         if self._lists is not None and self.basis is not None:
-            return f"{self.basis.shape[1]}-d inverted lists, {self._lists.probes()} of {len(self._lists.centres):,} probed"
-        ef = self._default_ef()
-        if self.basis is not None:
-            return f"{self.basis.shape[1]}-d HNSW over a projection, ef {ef}, best {projection.GRAPH_RERANK} re-ranked"
-        return f"{self.dim}-d HNSW, ef {ef}"
+            kind = "8-bit coded" if isinstance(self._lists, CodedLists) else "inverted"
+            return (f"{self.basis.shape[1]}-d {kind} lists, {self._lists.probes()} of {self._lists.lists:,} probed, "
+                    f"best {self._rerank(10)} re-ranked")
+        return f"{self.dim}-d HNSW, ef {self._default_ef()}"
 
     def _default_ef(self) -> int:
-        ef = default_ef(self._index.get_current_count())
-        return ef if self.basis is None else min(1000, int(ef * GRAPH_EF_SCALE))
+        return default_ef(self._index.get_current_count())
+
+    def _rerank(self, k: int) -> int:
+        """Candidates a projected search re-ranks from the full vectors."""
+        return max(k, coded_lists.RERANK if isinstance(self._lists, CodedLists) else projection.RERANK)
 
     @property
     def live(self) -> int:
@@ -113,13 +112,8 @@ class AnnIndex:
     def _new(self, capacity: int):
         import hnswlib
 
-        if self.basis is None:
-            idx = hnswlib.Index(space="ip", dim=self.dim)
-            idx.init_index(max_elements=capacity, ef_construction=EF_CONSTRUCTION, M=M, allow_replace_deleted=False)
-        else:
-            idx = hnswlib.Index(space="ip", dim=self.basis.shape[1])
-            idx.init_index(max_elements=capacity, ef_construction=GRAPH_EF_CONSTRUCTION, M=GRAPH_M,
-                           allow_replace_deleted=False)
+        idx = hnswlib.Index(space="ip", dim=self.dim)
+        idx.init_index(max_elements=capacity, ef_construction=EF_CONSTRUCTION, M=M, allow_replace_deleted=False)
         idx.set_ef(EF_SEARCH)
         return idx
 
@@ -160,11 +154,14 @@ class AnnIndex:
                 if basis.ndim != 2 or basis.shape[0] != self.dim or full.dim != self.dim:
                     return False
             if info.get("lists"):
-                lists = InvertedLists.load(self.folder / info["lists"])
-                if basis is None or basis.shape[1] != lists.points.shape[1]:
+                kind = CodedLists if info.get("coded") else InvertedLists
+                lists = kind.load(self.folder / info["lists"])
+                if basis is None or basis.shape[1] != (lists.index.d if kind is CodedLists else lists.points.shape[1]):
                     return False
+            elif basis is not None:
+                return False  # a graph over a projection, as #39's first step saved it: rebuilt as coded lists
             else:
-                idx = hnswlib.Index(space="ip", dim=self.dim if basis is None else basis.shape[1])
+                idx = hnswlib.Index(space="ip", dim=self.dim)
                 idx.load_index(str(self.folder / info["file"]), max_elements=max(1024, int(info["capacity"])))
                 idx.set_ef(EF_SEARCH)
             deleted = np.load(self.folder / info["deleted"]) if info.get("deleted") else np.zeros(0, np.int64)
@@ -189,7 +186,8 @@ class AnnIndex:
                     np.save(f, self.basis)
                 self._full.save(self.folder / info["labels"], self.folder / info["full"])
             if self._lists is not None:
-                info["lists"] = f"ann-{self.version}.lists.npz"
+                coded = isinstance(self._lists, CodedLists)
+                info |= {"lists": f"ann-{self.version}.{'coded' if coded else 'lists'}.npz", "coded": coded}
                 self._lists.save(self.folder / info["lists"])
             else:
                 info |= {"file": f"ann-{self.version}.hnsw", "capacity": self._index.get_max_elements()}
@@ -234,7 +232,7 @@ class AnnIndex:
 
     def _rebuild_large(self, store: Store, n: int) -> None:
         """Read every vector once, fit a projection on a sample of them, build inverted lists over
-        it, or else the graph over a quarter of the dimensions, or else (no projection keeps the
+        it, or else coded lists over 3/16 of the dimensions, or else (no projection keeps the
         neighbours) the graph over the full vectors."""
         full = FullVectors(self.dim, expect=n)  # all in one block: one gather a search
         for ids, vecs in store.vectors_since(0, model=self.model):
@@ -245,20 +243,25 @@ class AnnIndex:
         self.basis = projection.fit(spectrum)
         self.fit_checked, self._energy_since_fit = full.n, np.zeros(2)
         self.max_id = int(full.labels[full.n - 1])
+        kind = InvertedLists
+        if self.basis is None:
+            self.basis, kind = projection.fit_wide(spectrum), CodedLists
         if self.basis is not None:
             self.fit_lost = projection.lost_share(sample, self.basis)
-            points = np.concatenate([rows @ self.basis for _, rows in full.batches(FullVectors.BLOCK)])
-            self._full, self._lists = full, InvertedLists.build(points, full.labels[:full.n])
+            self._full, self._lists = full, kind.build(*self._projected(full))
             self._index = self._new(1024)  # let a graph built before the projection go
             breadth.measure(self._lists, full, self._probed)
             return
-        self.basis = projection.fit_graph(spectrum)
-        self._full = full if self.basis is not None else None
-        self.fit_lost = 0.0 if self.basis is None else projection.lost_share(sample, self.basis)
+        self._full, self.fit_lost = None, 0.0
         self._index = self._new(max(1024, int(full.n * 1.2)))
         for labels, rows in full.batches(20_000):
-            rows = rows.astype(np.float32)
-            self._add_graph(labels, rows if self.basis is None else rows @ self.basis)
+            self._add_graph(labels, rows.astype(np.float32))
+
+    def _projected(self, full: FullVectors) -> tuple[np.ndarray, np.ndarray]:
+        """The projections of the full vectors still in the library (not removed photos'), and their labels."""
+        pos, step = full.kept(), FullVectors.BLOCK
+        return (np.concatenate([full.rows_at(pos[at:at + step]) @ self.basis for at in range(0, len(pos), step)]),
+                full.labels[pos])
 
     def catch_up(self, store: Store, rebuild: bool = True) -> int:
         """Apply what the store committed since this index was saved; returns changes. With
@@ -309,7 +312,7 @@ class AnnIndex:
         if len(sample) <= projection.CHECK_QUERIES:
             return False
         spectrum = projection.Spectrum.of(sample)
-        return projection.fit(spectrum) is not None or projection.fit_graph(spectrum) is not None
+        return projection.fit(spectrum) is not None or projection.fit_wide(spectrum) is not None
 
     def add(self, ids: np.ndarray, vecs: np.ndarray) -> None:
         with self._lock:
@@ -324,6 +327,9 @@ class AnnIndex:
             if self._lists is not None:
                 self._lists.add(ids, points)
                 self.max_id = max(self.max_id, int(ids.max()))
+                if isinstance(self._lists, CodedLists) and self._lists.grown() and self._full is not None:
+                    # trained again from the full vectors (the codes only approximate them)
+                    self._lists = CodedLists.build(*self._projected(self._full))
                 if not self._lists.measured and self._full is not None:
                     breadth.measure(self._lists, self._full, self._probed)  # re-clustered (or saved unmeasured)
             else:
@@ -365,16 +371,11 @@ class AnnIndex:
             if k <= 0:
                 return np.zeros(0, np.int64), np.zeros(0, np.float32)
             query = query.astype(np.float32)
-            if self._full is None or self.basis is None:
+            if self._full is None or self.basis is None or self._lists is None:
                 self._index.set_ef(max(ef or self._default_ef(), k))
                 labels, dist = self._index.knn_query(query[None, :], k=k)
                 return labels[0].astype(np.int64), (1.0 - dist[0]).astype(np.float32)
-            if self._lists is not None:
-                cand = self._lists.search(query @ self.basis, max(k, projection.RERANK), probes)
-            else:
-                want = min(max(k, projection.GRAPH_RERANK), self.live)
-                self._index.set_ef(max(ef or self._default_ef(), want))
-                cand = self._index.knn_query((query @ self.basis)[None, :], k=want)[0][0].astype(np.int64)
+            cand = self._lists.search(query @ self.basis, self._rerank(k), probes)
             sims = self._full.get(cand) @ query
             best = np.argsort(-sims, kind="stable")[:k]
             return cand[best], sims[best]

@@ -99,6 +99,13 @@ class InvertedLists:
     def live(self) -> int:
         return self.n - self.removed
 
+    @property
+    def lists(self) -> int:
+        return len(self.centres)
+
+    def formula(self) -> int:
+        return default_probes(len(self.centres))
+
     def probes(self) -> int:
         """Lists a search scans by default: as measured for these centres, else the formula's."""
         return min(len(self.centres), self.measured or default_probes(len(self.centres)))

@@ -7,13 +7,13 @@ vector) and the best ``RERANK`` re-ranked with the full vectors, which gives bac
 similarities. ``fit`` measures on a sample of the library whether a basis keeps each vector's
 neighbours and returns none otherwise.
 
-Where no such basis exists — real CLIP vectors spread over hundreds of directions — ``fit_graph``
-offers a quarter of the dimensions for an HNSW graph whose best ``GRAPH_RERANK`` are re-ranked
-with the full vectors: on power-law vectors (bench/vectors.py) the top 128 of 512 directions keep
-only ~0.8 of the energy, yet the exact top 10 were 0.998 of the projected top 100 at a million,
-and a graph over 128 floats walks four times less memory a step than one over 512 (issue #39):
-at 1M built in 212 s instead of ~21 min, in 1.9 GB instead of 2.3 (docs/benchmarks.md). Where
-even that loses the neighbours (no dominant directions at all) the full graph stays.
+Where no such basis exists — real CLIP vectors spread over hundreds of directions — ``fit_wide``
+offers 3/16 of the dimensions for 8-bit coded inverted lists (``coded_lists.py``) whose best
+``coded_lists.RERANK`` are re-ranked with the full vectors: on power-law vectors (bench/vectors.py)
+the top 96 of 512 directions keep only ~0.75 of the energy, yet with 150 re-ranked the exact top
+10 were found 0.991 of the time at a million (issue #39; the 128-d graph this replaced: 0.986 in
+2.26 ms, built in 212 s). Where even that loses the neighbours (no dominant directions at all) the
+full graph stays.
 
 The basis is uncentred (the top right-singular vectors of the sample): ``(q P) . (x P)``
 approximates the inner product ``q . x`` itself, not distances around a mean.
@@ -33,9 +33,9 @@ SAMPLE = 20_000
 CHECK_QUERIES = 200
 ENERGY = 0.999  # the least share of the sample's energy a basis keeps before its neighbours are checked
 NEIGHBOURS_KEPT = 0.995  # of the sample queries' exact 10 nearest, the share in the projected 20 nearest
-GRAPH_RERANK = 100  # a projected graph's candidates re-ranked: the exact top 10 were 0.998 of the projected
-# top 100 and 0.986 of the top 50 at 1M power-law vectors (bench/vectors.py), at the same search time
-GRAPH_KEPT = 0.9  # of the sample's exact 10 nearest, the share a graph basis keeps among its projected 20
+WIDE_SHARE = 3 / 16  # of the dimensions in a basis for coded lists: 96 of 512 (112-d: 0.9905 at 0.98 ms,
+# 128-d: 0.9925 at 1.12 ms against 96-d's 0.991 at 0.92 ms; 1M power-law vectors, docs/benchmarks.md)
+WIDE_KEPT = 0.85  # of the sample's exact 10 nearest, the share a wide basis keeps among its projected 20
 RERANK = 50  # projected results re-ranked with the full vectors (at 1M the exact top 10 were all in the projected
 # top 50; 50 and 100 gave the same recall)
 
@@ -43,7 +43,7 @@ RERANK = 50  # projected results re-ranked with the full vectors (at 1M the exac
 @dataclasses.dataclass(frozen=True)
 class Spectrum:
     """A sample cut into test queries and the rest, with the rest's principal directions: both
-    checks (``fit``, then ``fit_graph``) read it, so the sample's SVD is done once."""
+    checks (``fit``, then ``fit_wide``) read it, so the sample's SVD is done once."""
 
     queries: np.ndarray
     base: np.ndarray
@@ -71,14 +71,14 @@ def fit(sample: np.ndarray | Spectrum) -> np.ndarray | None:
     return None
 
 
-def fit_graph(sample: np.ndarray | Spectrum) -> np.ndarray | None:
-    """A ``dim x dim/4`` basis for a graph over projected vectors, or None where even that loses the
-    sample's neighbours (vectors with no dominant directions: the full graph stays). Checked among
-    the projected 20 on the sample, which is stricter than the ``GRAPH_RERANK`` a search re-ranks."""
+def fit_wide(sample: np.ndarray | Spectrum) -> np.ndarray | None:
+    """A ``dim x dim*3/16`` basis for coded lists over projected vectors, or None where even that loses
+    the sample's neighbours (vectors with no dominant directions: the full graph stays). Checked among
+    the projected 20 on the sample, which is stricter than the ``coded_lists.RERANK`` a search re-ranks."""
     sp = sample if isinstance(sample, Spectrum) else Spectrum.of(sample)
-    d = min(sp.base.shape[1] // 4, len(sp.base))
+    d = min(int(sp.base.shape[1] * WIDE_SHARE), len(sp.base))
     basis = np.ascontiguousarray(sp.vt[:d].T, dtype=np.float32)
-    return basis if kept_neighbours(sp.base, sp.queries, basis) >= GRAPH_KEPT else None
+    return basis if kept_neighbours(sp.base, sp.queries, basis) >= WIDE_KEPT else None
 
 
 def lost_share(sample: np.ndarray, basis: np.ndarray) -> float:
@@ -206,11 +206,11 @@ class FullVectors:
         self._gone[fresh] = True
         self.gone += len(fresh)
         if self.gone > self.GONE_SHARE * self.n:
-            kept = self._kept()
+            kept = self.kept()
             self._set(self.labels[kept], self._gather(kept))
         return len(fresh)
 
-    def _kept(self) -> np.ndarray:
+    def kept(self) -> np.ndarray:
         """Positions of the rows not gone."""
         if not self.gone:
             return np.arange(self.n)
@@ -220,7 +220,7 @@ class FullVectors:
         return np.flatnonzero(~gone)
 
     def _merge(self, labels: np.ndarray, vecs: np.ndarray) -> None:
-        kept = self._kept()
+        kept = self.kept()
         all_labels = np.concatenate([self.labels[kept], labels])
         all_rows = np.concatenate([self._gather(kept), vecs])
         # the last occurrence of a label wins: unique over the reversed order keeps it
@@ -287,7 +287,7 @@ class FullVectors:
     def save(self, labels_path: Path, rows_path: Path) -> None:
         """Write the labels and the rows as .npy files, the rows block by block (never joined),
         without the gone ones."""
-        kept = self._kept()
+        kept = self.kept()
         with atomic.replacing(labels_path) as tmp, open(tmp, "wb") as f:
             np.save(f, self.labels[kept])
         with atomic.replacing(rows_path) as tmp, open(tmp, "wb") as f:

@@ -1,17 +1,19 @@
 """The projected search: same answers as the full graph — inverted lists where the library's vectors
-lie near a subspace, a graph over a quarter of their dimensions where they spread over many (as real
-CLIP vectors do) — kept level with the store through adds, deletes, saves and growth, and left alone
+lie near a subspace, 8-bit coded lists over 3/16 of their dimensions where they spread over many (as
+real CLIP vectors do) — kept level with the store through adds, deletes, saves and growth, and left alone
 where no projection keeps the neighbours."""
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from indexer.ann import inverted_file, projection
+from indexer.ann import coded_lists, inverted_file, projection
+from indexer.ann.coded_lists import CodedLists
 from indexer.ann.index import AnnIndex
 from indexer.ann.projection import FullVectors
 from indexer.store.database import FileRecord, Store, VectorIn
@@ -38,8 +40,8 @@ def spread(rng: np.random.Generator, n: int, centers: int = 60) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-# how a library of each kind is searched: (vectors, probed lists or a graph, its basis's width)
-KINDS = {"near a subspace": (clustered, True, 32), "spread": (spread, False, DIM // 4)}
+# how a library of each kind is searched: (vectors, its lists' kind, its basis's width)
+KINDS = {"near a subspace": (clustered, inverted_file.InvertedLists, 32), "spread": (spread, CodedLists, DIM * 3 // 16)}
 
 
 def isotropic(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -67,6 +69,7 @@ def small_min(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(projection, "PROJECT_MIN", 2000)
     monkeypatch.setattr(projection, "SAMPLE", 2000)
     monkeypatch.setattr(inverted_file, "LIST_SIZE", 25)  # 160 lists at 4,000, 24 of them probed
+    monkeypatch.setattr(coded_lists, "LIST_SIZE", 25)
 
 
 def test_a_basis_is_fitted_only_where_it_keeps_the_neighbours() -> None:
@@ -79,22 +82,22 @@ def test_a_basis_is_fitted_only_where_it_keeps_the_neighbours() -> None:
     assert projection.fit(isotropic(rng, 3000)) is None
     wide = spread(rng, 3000)
     assert projection.fit(wide) is None  # no low basis: 32 directions keep ~0.8 of the energy
-    graph_basis = projection.fit_graph(wide)
-    assert graph_basis is not None and graph_basis.shape == (DIM, DIM // 4)
-    assert 0.1 < projection.lost_share(wide, graph_basis) < 0.3
-    assert projection.fit_graph(isotropic(rng, 3000)) is None  # not even a quarter keeps these
+    wide_basis = projection.fit_wide(wide)
+    assert wide_basis is not None and wide_basis.shape == (DIM, DIM * 3 // 16)
+    assert 0.1 < projection.lost_share(wide, wide_basis) < 0.4
+    assert projection.fit_wide(isotropic(rng, 3000)) is None  # not even 3/16 of the directions keeps these
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_projected_search_answers_as_the_full_graph_does(tmp_path: Path, small_min: None, kind: str) -> None:
-    make, probed, width = KINDS[kind]
+    make, lists, width = KINDS[kind]
     rng = np.random.default_rng(1)
     vecs, queries = make(rng, 4000), make(rng, 50)
     store = Store(tmp_path / "db")
     ids = np.array(fill(store, vecs))
     projected = AnnIndex.open(tmp_path / "ann", DIM, store)
-    assert projected.probed == probed and projected.basis is not None and projected.basis.shape[1] <= width
-    assert ("24 of 160 probed" if probed else f"{width}-d HNSW over a projection") in projected.describe()
+    assert isinstance(projected._lists, lists) and projected.basis is not None and projected.basis.shape[1] <= width
+    assert "of 160 probed" in projected.describe()
     plain = AnnIndex(tmp_path / "plain", DIM)  # the full graph over the same vectors, same run
     plain.add(ids, vecs)
     assert recall(projected, vecs, ids, queries) >= recall(plain, vecs, ids, queries) - 0.01
@@ -106,13 +109,13 @@ def test_projected_search_answers_as_the_full_graph_does(tmp_path: Path, small_m
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_projected_search_keeps_level_with_the_store(tmp_path: Path, small_min: None, kind: str) -> None:
-    make, probed, _ = KINDS[kind]
+    make, lists, _ = KINDS[kind]
     rng = np.random.default_rng(2)
     vecs = make(rng, 3000)
     store = Store(tmp_path / "db")
     fill(store, vecs)
     ann = AnnIndex.open(tmp_path / "ann", DIM, store)
-    assert ann.basis is not None and ann.probed == probed
+    assert ann.basis is not None and isinstance(ann._lists, lists)
     new = make(rng, 5)
     new_ids = fill(store, new, start=3000)
     gone = ann.search(vecs[0], 1)[0][0]
@@ -123,7 +126,7 @@ def test_projected_search_keeps_level_with_the_store(tmp_path: Path, small_min: 
     assert gone not in ann.search(vecs[0], 10)[0]
     ann.save()
     reopened = AnnIndex.open(tmp_path / "ann", DIM, store)
-    assert reopened.basis is not None and np.array_equal(reopened.basis, ann.basis) and reopened.probed == probed
+    assert reopened.basis is not None and np.array_equal(reopened.basis, ann.basis) and isinstance(reopened._lists, lists)
     assert reopened.search(new[1], 1)[0][0] == new_ids[1] and gone not in reopened.ids()
     assert reopened.ids() == store.vector_ids()
     later = make(rng, 1)
@@ -150,12 +153,12 @@ def test_a_growing_library_gets_its_projection_and_loses_it_when_photos_leave_th
 
 
 
-def test_a_projected_graph_is_rebuilt_when_photos_leave_its_directions(tmp_path: Path, small_min: None) -> None:
+def test_coded_lists_are_rebuilt_when_photos_leave_their_directions(tmp_path: Path, small_min: None) -> None:
     rng = np.random.default_rng(11)
     store = Store(tmp_path / "db")
     fill(store, spread(rng, 3000))
     ann = AnnIndex.open(tmp_path / "ann", DIM, store)
-    assert ann.basis is not None and not ann.probed
+    assert ann.basis is not None and isinstance(ann._lists, CodedLists)
     more = spread(rng, 600)  # like the rest: the basis loses no more of them than of the sample
     fill(store, more, start=3000)
     ann.catch_up(store)
@@ -163,8 +166,41 @@ def test_a_projected_graph_is_rebuilt_when_photos_leave_its_directions(tmp_path:
     odd = isotropic(rng, 3000)
     odd_ids = fill(store, odd, start=3600)
     ann.catch_up(store)
-    assert ann.basis is None  # rebuilt over the full vectors: a quarter of the directions loses these
+    assert ann.basis is None  # rebuilt over the full vectors: 3/16 of the directions lose these
     assert ann.search(odd[7], 1)[0][0] == odd_ids[7] and ann.live == 6600
+
+
+def test_coded_lists_are_trained_again_when_the_library_doubled(tmp_path: Path, small_min: None) -> None:
+    """New photos may lie far from centres trained on half the library: the lists are trained again
+    from the full vectors still in it (removed photos stay out), and find the new photos."""
+    rng = np.random.default_rng(12)
+    store = Store(tmp_path / "db")
+    first = spread(rng, 3000)
+    first_ids = fill(store, first)
+    ann = AnnIndex.open(tmp_path / "ann", DIM, store)
+    assert isinstance(ann._lists, CodedLists) and ann._lists.clustered_n == 3000 and ann._lists.lists == 120
+    with store.transaction():
+        store.delete_files([store.file(f"/p/{i}.jpg").id for i in range(100)])
+    more = spread(rng, 3200)
+    more_ids = fill(store, more, start=3000)
+    ann.catch_up(store)
+    assert isinstance(ann._lists, CodedLists) and ann._lists.clustered_n >= 5800 and ann._lists.lists >= 232
+    assert ann._lists.measured and ann.live == 6100 == len(ann._lists.live_labels())
+    assert first_ids[0] not in set(ann._lists.live_labels().tolist())  # removed before the re-training
+    assert ann.search(more[3100], 1)[0][0] == more_ids[3100] and ann.search(first[500], 1)[0][0] == first_ids[500]
+
+
+def test_an_index_saved_as_a_graph_over_a_projection_is_rebuilt_as_coded_lists(tmp_path: Path, small_min: None) -> None:
+    store = Store(tmp_path / "db")
+    vecs = spread(np.random.default_rng(13), 3000)
+    ids = fill(store, vecs)
+    AnnIndex.open(tmp_path / "ann", DIM, store).save()
+    pointer = tmp_path / "ann" / "ann.json"
+    info = json.loads(pointer.read_text())
+    (tmp_path / "ann" / info.pop("lists")).unlink()
+    pointer.write_text(json.dumps(info | {"file": "ann-old.hnsw", "capacity": 3600}))  # as #39's first step saved it
+    again = AnnIndex.open(tmp_path / "ann", DIM, store)
+    assert isinstance(again._lists, CodedLists) and again.search(vecs[9], 1)[0][0] == ids[9]
 
 
 def about_to_project(tmp_path: Path, seed: int) -> tuple[Store, np.ndarray, AnnIndex, list[int]]:
@@ -310,13 +346,13 @@ def test_rows_of_removed_photos_leave_the_saved_file_and_then_memory(tmp_path: P
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_projected_index_saves_without_the_removed_photos(tmp_path: Path, small_min: None, kind: str) -> None:
-    make, probed, _ = KINDS[kind]
+    make, lists, _ = KINDS[kind]
     rng = np.random.default_rng(9)
     store = Store(tmp_path / "db")
     vecs = make(rng, 3000)
     ids = np.array(fill(store, vecs))
     ann = AnnIndex.open(tmp_path / "ann", DIM, store)
-    assert ann.basis is not None and ann.probed == probed
+    assert ann.basis is not None and isinstance(ann._lists, lists)
     ann.remove(ids[:300].tolist())
     ann.save()
     again = AnnIndex(tmp_path / "ann", DIM)
