@@ -1,6 +1,6 @@
 """Query latency end to end (text -> vector -> HNSW -> re-rank -> rows) at 10k, 100k, 1M items.
 
-At 1M the index is the projected graph where the data allows it (indexer/ann/projection.py).
+At 1M the index searches a projection where the data allows it (indexer/ann/projection.py).
 
 Vectors are synthetic (clustered unit vectors in 512-d, like CLIP embeddings: many
 near neighbours per region); files and vectors sit in a real Glimpse SQLite store and

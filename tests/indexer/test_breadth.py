@@ -1,5 +1,6 @@
-"""A large library's inverted lists scan as many lists as its own vectors need: more where the
-formula of their number misses neighbours, never fewer than it, and the measure is kept with them."""
+"""A large library's inverted lists (float32 or 8-bit coded) scan as many lists as its own vectors
+need: more where the formula of their number misses neighbours, never fewer than it, and the
+measure is kept with them."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.ann import breadth, inverted_file
+from indexer.ann import breadth, coded_lists, inverted_file
 from indexer.ann.index import AnnIndex
 from indexer.ann.projection import FullVectors
 from indexer.store.database import Store
-from tests.indexer.test_projection import DIM, clustered, fill, recall, small_min  # noqa: F401 - small_min: fixture
+from tests.indexer.test_projection import DIM, clustered, fill, recall, small_min, spread  # noqa: F401 - small_min: fixture
 
 
 def test_the_exact_top_matches_one_product_over_every_vector() -> None:
@@ -92,3 +93,22 @@ def test_lists_saved_before_probes_were_measured_are_measured_at_the_next_add(tm
     fill(store, clustered(rng, 10), start=4000)
     again.catch_up(store)
     assert again._lists.measured > 0 and again._lists.probes() == again._lists.measured
+
+
+@pytest.mark.usefixtures("small_min")
+def test_coded_lists_probe_up_to_what_their_codes_can_find(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Coded lists are measured against their own ceiling (what 4x the formula's probes find): the
+    projection bounds their recall below the float32 lists' 0.995, which would otherwise send every
+    search through every list."""
+    rng = np.random.default_rng(8)
+    vecs, queries = spread(rng, 4000), spread(rng, 100)
+    store = Store(tmp_path / "db")
+    ids = np.array(fill(store, vecs))
+    monkeypatch.setattr(coded_lists, "default_probes", lambda lists: 2)  # 2 of 160 lists: too few here
+    measured = AnnIndex.open(tmp_path / "ann", DIM, store)
+    assert isinstance(measured._lists, coded_lists.CodedLists)
+    assert 2 < measured._lists.probes() <= 8  # more than the formula, never past its ceiling
+    plain = AnnIndex.open(tmp_path / "plain", DIM, store)
+    plain._lists.measured = 0  # the formula alone, same lists, same run
+    before, now = recall(plain, vecs, ids, queries), recall(measured, vecs, ids, queries)
+    assert before < 0.97 and now >= 0.99  # new queries, not the ones measured on
