@@ -7,8 +7,8 @@ and its build took 212 s (issue #39). Their neighbours do lie in few k-means lis
 projection — 112 of 4,000 lists hold 0.99 of the exact top 10 — but scanning those ~28k rows as
 float32 reads 11 MB a search. As 8-bit codes (FAISS's uniform ones: one scale for every
 dimension) its SIMD scanner reads 2.7 MB, and the best ``RERANK`` by the codes' scores are
-re-ranked exactly from the full vectors: recall@10 0.990 in ~1.0 ms p50 cold on one core, built
-in ~60 s (AVX-512 EPYC, bench_ann, docs/benchmarks.md). Codes are not residuals: with an inner
+re-ranked exactly from the full vectors: recall@10 0.9915 in 0.87-1.00 ms p50 cold on one core,
+built in ~130 s (AVX-512 EPYC, bench_ann and by hand, docs/benchmarks.md). Codes are not residuals: with an inner
 product FAISS adds the coarse quantiser's distance to a residual's score, which from an L2
 quantiser is meaningless. (FAISS's "direct" byte codes were tried as a faster scan: faiss-cpu
 1.15.1 on AVX-512 scores them wrong when the width is a multiple of 32, and at 112-d, where they
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 LIST_SIZE = 250  # vectors per list on average: 4,000 lists at 1M
 KMEANS_STEPS = 15
-PROBES_AT_4000 = 112  # 112 of 4,096 lists: recall@10 0.991 at 1M power-law vectors (96: 0.989, 128: 0.992)
+PROBES_AT_4000 = 112  # of 4,000 lists: recall@10 0.991-0.993 at 1M power-law vectors, held-out queries (96: 0.989)
 RERANK = 150  # rows re-ranked from the full vectors (100: 0.988, 200: 0.9925 at 112 probes; 0.07 ms more each 50)
 
 
@@ -90,6 +90,10 @@ class CodedLists:
     @property
     def lists(self) -> int:
         return int(self.index.nlist)
+
+    @property
+    def dim(self) -> int:
+        return int(self.index.d)
 
     @property
     def live(self) -> int:

@@ -156,7 +156,7 @@ class AnnIndex:
             if info.get("lists"):
                 kind = CodedLists if info.get("coded") else InvertedLists
                 lists = kind.load(self.folder / info["lists"])
-                if basis is None or basis.shape[1] != (lists.index.d if kind is CodedLists else lists.points.shape[1]):
+                if basis is None or basis.shape[1] != lists.dim:
                     return False
             elif basis is not None:
                 return False  # a graph over a projection, as #39's first step saved it: rebuilt as coded lists

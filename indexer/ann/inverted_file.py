@@ -103,6 +103,10 @@ class InvertedLists:
     def lists(self) -> int:
         return len(self.centres)
 
+    @property
+    def dim(self) -> int:
+        return int(self.points.shape[1])
+
     def formula(self) -> int:
         return default_probes(len(self.centres))
 
