@@ -4,6 +4,7 @@ measure is kept with them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -28,20 +29,29 @@ def test_the_exact_top_matches_one_product_over_every_vector() -> None:
         assert set(labels.tolist()) == set((np.argsort(-(kept @ q))[:11] + 1).tolist())
 
 
+def too_few_probes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make: Callable, owner: object, probes: int,
+                   seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, AnnIndex, AnnIndex, Store]:
+    """4,000 vectors from ``make`` in a store whose lists' formula (``owner.default_probes``) says
+    ``probes``: (the vectors, their ids, 100 new queries, the index as measured, the same lists left
+    at the formula's, the store)."""
+    rng = np.random.default_rng(seed)
+    vecs, queries = make(rng, 4000), make(rng, 100)
+    store = Store(tmp_path / "db")
+    ids = np.array(fill(store, vecs))
+    monkeypatch.setattr(owner, "default_probes", lambda lists: probes)
+    measured = AnnIndex.open(tmp_path / "ann", DIM, store)
+    plain = AnnIndex.open(tmp_path / "plain", DIM, store)
+    plain._lists.measured = 0  # the formula alone, same lists, same run
+    return vecs, ids, queries, measured, plain, store
+
+
 @pytest.mark.usefixtures("small_min")
 def test_lists_whose_formula_probes_too_few_probe_more_and_find_the_neighbours(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    rng = np.random.default_rng(4)
-    vecs, queries = clustered(rng, 4000), clustered(rng, 100)
-    store = Store(tmp_path / "db")
-    ids = np.array(fill(store, vecs))
-    monkeypatch.setattr(inverted_file, "default_probes", lambda lists: 1)  # 1 of 160 lists: too few here
-    measured = AnnIndex.open(tmp_path / "ann", DIM, store)
+    vecs, ids, queries, measured, plain, store = too_few_probes(tmp_path, monkeypatch, clustered, inverted_file, 1, 4)
     assert measured.probed and measured._lists is not None
-    assert measured._lists.probes() > 1
+    assert measured._lists.probes() > 1  # 1 of 160 lists: too few here
     assert f"{measured._lists.probes()} of 160 probed" in measured.describe()
-    plain = AnnIndex.open(tmp_path / "plain", DIM, store)
-    plain._lists.measured = 0  # the formula alone, same lists, same run
     before, now = recall(plain, vecs, ids, queries), recall(measured, vecs, ids, queries)
     assert before < 0.9 <= breadth.TARGET - 0.03 <= now  # new queries, not the ones measured on
     measured.save()
@@ -100,15 +110,8 @@ def test_coded_lists_probe_up_to_what_their_codes_can_find(tmp_path: Path, monke
     """Coded lists are measured against their own ceiling (what 4x the formula's probes find): the
     projection bounds their recall below the float32 lists' 0.995, which would otherwise send every
     search through every list."""
-    rng = np.random.default_rng(8)
-    vecs, queries = spread(rng, 4000), spread(rng, 100)
-    store = Store(tmp_path / "db")
-    ids = np.array(fill(store, vecs))
-    monkeypatch.setattr(coded_lists, "default_probes", lambda lists: 2)  # 2 of 160 lists: too few here
-    measured = AnnIndex.open(tmp_path / "ann", DIM, store)
+    vecs, ids, queries, measured, plain, _ = too_few_probes(tmp_path, monkeypatch, spread, coded_lists, 2, 8)
     assert isinstance(measured._lists, coded_lists.CodedLists)
-    assert 2 < measured._lists.probes() <= 8  # more than the formula, never past its ceiling
-    plain = AnnIndex.open(tmp_path / "plain", DIM, store)
-    plain._lists.measured = 0  # the formula alone, same lists, same run
+    assert 2 < measured._lists.probes() <= 8  # more than the formula (2 of 160: too few), never past its ceiling
     before, now = recall(plain, vecs, ids, queries), recall(measured, vecs, ids, queries)
     assert before < 0.97 and now >= 0.99  # new queries, not the ones measured on
