@@ -11,8 +11,8 @@ exactly from the full vectors kept beside it: where its vectors lie near a low-d
 subspace, inverted lists over the projection (``indexer/ann/inverted_file.py``; at a million items
 recall@10 0.99 in under a millisecond where the full graph needed 2.6 ms for 0.98); where they
 spread over hundreds of directions, as real CLIP vectors do, 8-bit codes of a 96-d projection in
-FAISS's inverted lists (``indexer/ann/coded_lists.py``; at a million power-law vectors 0.99 in
-under a millisecond where the full graph needed 2.8 ms, built in a tenth of its time).
+FAISS's inverted lists (``indexer/ann/coded_lists.py``; at a million power-law vectors 0.99 in about
+a millisecond where the full graph needed 2.8 ms, built in a tenth of its time).
 """
 
 from __future__ import annotations
