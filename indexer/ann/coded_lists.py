@@ -17,8 +17,9 @@ are right, a search took as long as with these.)
 Why FAISS: numpy has no fast 8-bit product (its integer matmul is a plain loop), and FAISS's IVF
 keeps ids, adds, removals and serialisation; hnswlib (fixed by the product) has no inverted file.
 The 32-d lists of a library near a subspace stay numpy's (``inverted_file.py``: float32 rows are
-few bytes there). The lists are trained again from the full vectors when the library doubled
-(``grown``): the caller holds those, the codes are only approximations of them.
+few bytes there). When the library doubled (``grown``) the index
+rebuilds them from the full vectors beside the live one (the codes only approximate the vectors,
+and the k-means over every vector takes ~100 s at 1M).
 """
 
 from __future__ import annotations

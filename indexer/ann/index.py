@@ -295,11 +295,14 @@ class AnnIndex:
 
     def _projection_due(self) -> str:
         """"rebuild" when the vectors added since the projection was fitted lose half as much energy
-        again as the fit's sample did, and a percent more (their photos lie outside its subspace);
-        "look" when the library doubled since a projection was last looked for; else ""."""
+        again as the fit's sample did, and a percent more (their photos lie outside its subspace), or
+        when coded lists' library doubled since they were trained (beside the live index: their k-means
+        over every vector takes ~100 s at 1M); "look" when the library doubled since a projection was
+        last looked for; else ""."""
         if self.basis is not None:
             kept, energy = self._energy_since_fit
-            return "rebuild" if energy >= 1000 and 1 - kept / energy > 1.5 * self.fit_lost + 0.01 else ""
+            drifted = energy >= 1000 and 1 - kept / energy > 1.5 * self.fit_lost + 0.01
+            return "rebuild" if drifted or (isinstance(self._lists, CodedLists) and self._lists.grown()) else ""
         n = self.live
         if n < projection.PROJECT_MIN or n < 2 * self.fit_checked:
             return ""
@@ -327,9 +330,6 @@ class AnnIndex:
             if self._lists is not None:
                 self._lists.add(ids, points)
                 self.max_id = max(self.max_id, int(ids.max()))
-                if isinstance(self._lists, CodedLists) and self._lists.grown() and self._full is not None:
-                    # trained again from the full vectors (the codes only approximate them)
-                    self._lists = CodedLists.build(*self._projected(self._full))
                 if not self._lists.measured and self._full is not None:
                     breadth.measure(self._lists, self._full, self._probed)  # re-clustered (or saved unmeasured)
             else:
