@@ -24,6 +24,7 @@ and the k-means over every vector takes ~100 s at 1M).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -142,13 +143,13 @@ class CodedLists:
         return labels[0][labels[0] >= 0]
 
     # persistence --------------------------------------------------------------------
-    def save(self, path) -> None:
+    def save(self, path: Path) -> None:
         with atomic.replacing(path) as tmp, open(tmp, "wb") as f:
             np.savez(f, index=_faiss().serialize_index(self.index), clustered_n=np.int64(self.clustered_n),
                      measured=np.int64(self.measured))
 
     @classmethod
-    def load(cls, path) -> CodedLists:
+    def load(cls, path: Path) -> CodedLists:
         with np.load(path) as z:
             faiss = _faiss()
             index = faiss.deserialize_index(z["index"])
