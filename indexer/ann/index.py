@@ -248,7 +248,8 @@ class AnnIndex:
             self.basis, kind = projection.fit_wide(spectrum), CodedLists
         if self.basis is not None:
             self.fit_lost = projection.lost_share(sample, self.basis)
-            self._full, self._lists = full, kind.build(*self._projected(full))
+            points = np.concatenate([rows @ self.basis for _, rows in full.batches(FullVectors.BLOCK)])
+            self._full, self._lists = full, kind.build(points, full.labels[:full.n])
             self._index = self._new(1024)  # let a graph built before the projection go
             breadth.measure(self._lists, full, self._probed)
             return
@@ -256,12 +257,6 @@ class AnnIndex:
         self._index = self._new(max(1024, int(full.n * 1.2)))
         for labels, rows in full.batches(20_000):
             self._add_graph(labels, rows.astype(np.float32))
-
-    def _projected(self, full: FullVectors) -> tuple[np.ndarray, np.ndarray]:
-        """The projections of the full vectors still in the library (not removed photos'), and their labels."""
-        pos, step = full.kept(), FullVectors.BLOCK
-        return (np.concatenate([full.rows_at(pos[at:at + step]) @ self.basis for at in range(0, len(pos), step)]),
-                full.labels[pos])
 
     def catch_up(self, store: Store, rebuild: bool = True) -> int:
         """Apply what the store committed since this index was saved; returns changes. With

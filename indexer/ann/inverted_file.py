@@ -36,10 +36,10 @@ PROBES_AT_4000 = 64  # 64 of 4,000 lists: recall@10 0.996 at 1M (48: 0.991, 32: 
 TAIL_MIN, TAIL_SHARE = 2048, 1 / 64  # merge the tail past max(TAIL_MIN, rows * TAIL_SHARE)
 
 
-def default_probes(lists: int) -> int:
-    """Lists scanned per search. Fewer lists are each a larger share of the data, so their
-    number shrinks slower than the lists' (as ``ann.default_ef`` grows with n^0.3)."""
-    return int(min(lists, max(16, round(PROBES_AT_4000 * (lists / 4000) ** 0.3))))
+def default_probes(lists: int, at_4000: int = PROBES_AT_4000) -> int:
+    """Lists scanned per search, ``at_4000`` of 4,000 lists. Fewer lists are each a larger share of
+    the data, so their number shrinks slower than the lists' (as ``ann.default_ef`` grows with n^0.3)."""
+    return int(min(lists, max(16, round(at_4000 * (lists / 4000) ** 0.3))))
 
 
 def best(sims: np.ndarray, wide: int) -> np.ndarray:
@@ -112,7 +112,7 @@ class InvertedLists:
 
     def probes(self) -> int:
         """Lists a search scans by default: as measured for these centres, else the formula's."""
-        return min(len(self.centres), self.measured or default_probes(len(self.centres)))
+        return min(self.lists, self.measured or self.formula())
 
     def live_labels(self) -> np.ndarray:
         return self.labels[:self.n][self.labels[:self.n] >= 0]

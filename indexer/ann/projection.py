@@ -206,11 +206,11 @@ class FullVectors:
         self._gone[fresh] = True
         self.gone += len(fresh)
         if self.gone > self.GONE_SHARE * self.n:
-            kept = self.kept()
+            kept = self._kept()
             self._set(self.labels[kept], self._gather(kept))
         return len(fresh)
 
-    def kept(self) -> np.ndarray:
+    def _kept(self) -> np.ndarray:
         """Positions of the rows not gone."""
         if not self.gone:
             return np.arange(self.n)
@@ -220,7 +220,7 @@ class FullVectors:
         return np.flatnonzero(~gone)
 
     def _merge(self, labels: np.ndarray, vecs: np.ndarray) -> None:
-        kept = self.kept()
+        kept = self._kept()
         all_labels = np.concatenate([self.labels[kept], labels])
         all_rows = np.concatenate([self._gather(kept), vecs])
         # the last occurrence of a label wins: unique over the reversed order keeps it
@@ -287,7 +287,7 @@ class FullVectors:
     def save(self, labels_path: Path, rows_path: Path) -> None:
         """Write the labels and the rows as .npy files, the rows block by block (never joined),
         without the gone ones."""
-        kept = self.kept()
+        kept = self._kept()
         with atomic.replacing(labels_path) as tmp, open(tmp, "wb") as f:
             np.save(f, self.labels[kept])
         with atomic.replacing(rows_path) as tmp, open(tmp, "wb") as f:
